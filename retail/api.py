@@ -1,0 +1,248 @@
+"""REST API of the tenancy core: the caller, stores and staff."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from retail import roles, selectors, services
+from retail.api_base import BrandAPIView, BrandViewSet
+from retail.events import Actor
+from retail.models import Staff, Store
+from retail.phones import mask_phone
+
+
+class IsBrandAdminOrReadOnly(permissions.BasePermission):
+    message = "Only brand admins may change stores."
+
+    def has_permission(self, request, view):
+        return request.method in permissions.SAFE_METHODS or roles.can_manage_stores(view.staff)
+
+
+class CanManageStaffOrReadOnly(permissions.BasePermission):
+    message = "Only brand admins and store managers may change staff."
+
+    def has_permission(self, request, view):
+        return request.method in permissions.SAFE_METHODS or roles.can_manage_staff(view.staff)
+
+
+class StoreRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Store
+        fields = ["id", "code", "name"]
+
+
+class StoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Store
+        fields = [
+            "id", "code", "name", "address", "latitude", "longitude", "geofence_radius_m",
+            "timezone", "opens_at", "closes_at", "status", "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+        # Uniqueness per brand is checked by the service inside the brand's scope.
+        validators: list = []
+
+
+class StoreFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    status = serializers.ChoiceField(choices=Store.Status.choices, required=False)
+
+
+class StoreViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    BrandViewSet,
+):
+    """Stores of the caller's brand; guides and managers see the stores they work in."""
+
+    serializer_class = StoreSerializer
+    permission_classes = [permissions.IsAuthenticated, IsBrandAdminOrReadOnly]
+    ordering_fields = ["code", "name", "created_at"]
+    filter_backends: list = []
+
+    @extend_schema(parameters=[StoreFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        f = StoreFilterSerializer(data=self.request.query_params)
+        f.is_valid(raise_exception=True)
+        return selectors.store_list(brand=self.brand, viewer=self.staff, **f.validated_data)
+
+    def get_object(self):
+        return selectors.store_get(brand=self.brand, viewer=self.staff, store_id=self.kwargs["pk"])
+
+    def perform_create(self, serializer):
+        serializer.instance = services.store_create(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(self.request),
+            data=serializer.validated_data,
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.store_update(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(self.request),
+            store=serializer.instance, data=serializer.validated_data,
+        )
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    phone = serializers.SerializerMethodField()
+    stores = StoreRefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Staff
+        fields = [
+            "id", "name", "employee_no", "role", "status", "phone", "stores", "hired_on", "left_on",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_phone(self, obj) -> str:
+        viewer = self.context.get("viewer")
+        phone = obj.user.phone or ""
+        if viewer is not None and (roles.can_manage_staff(viewer) or viewer.pk == obj.pk):
+            return phone
+        return mask_phone(phone)
+
+
+class StaffInviteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    phone = serializers.CharField(max_length=32)
+    role = serializers.ChoiceField(choices=Staff.Role.choices)
+    store_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    hired_on = serializers.DateField(required=False, allow_null=True)
+
+
+class StaffUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64, required=False)
+    role = serializers.ChoiceField(choices=Staff.Role.choices, required=False)
+    store_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    hired_on = serializers.DateField(required=False, allow_null=True)
+
+
+class StaffDeactivateSerializer(serializers.Serializer):
+    left_on = serializers.DateField(required=False, allow_null=True)
+
+
+class StaffFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    role = serializers.ChoiceField(choices=Staff.Role.choices, required=False)
+    status = serializers.ChoiceField(choices=Staff.Status.choices, required=False)
+    store_id = serializers.IntegerField(required=False, min_value=1)
+
+
+class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+    """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
+    guide only themself."""
+
+    serializer_class = StaffSerializer
+    permission_classes = [permissions.IsAuthenticated, CanManageStaffOrReadOnly]
+    filter_backends: list = []
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "viewer": self.staff}
+
+    @extend_schema(parameters=[StaffFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        f = StaffFilterSerializer(data=self.request.query_params)
+        f.is_valid(raise_exception=True)
+        return selectors.staff_list(brand=self.brand, viewer=self.staff, **f.validated_data)
+
+    def get_object(self):
+        return selectors.staff_get(brand=self.brand, viewer=self.staff, staff_id=self.kwargs["pk"])
+
+    def _out(self, staff: Staff, code=status.HTTP_200_OK, **extra) -> Response:
+        staff = selectors.staff_get(brand=self.brand, viewer=self.staff, staff_id=staff.pk)
+        return Response({**self.get_serializer(staff).data, **extra}, status=code)
+
+    @extend_schema(
+        request=StaffInviteSerializer,
+        responses={201: inline_serializer("StaffInvited", {"invite_link": serializers.CharField()})},
+    )
+    def create(self, request):
+        """Invite a person: creates the staff record and a one-time link to set up their login."""
+        s = StaffInviteSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        data = dict(s.validated_data)
+        staff, link = services.staff_invite(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(request),
+            store_ids=data.pop("store_ids", []), **data,
+        )
+        return self._out(staff, status.HTTP_201_CREATED, invite_link=request.build_absolute_uri(link))
+
+    @extend_schema(request=StaffUpdateSerializer, responses=StaffSerializer)
+    def partial_update(self, request, pk=None):
+        target = self.get_object()
+        s = StaffUpdateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        staff = services.staff_update(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target,
+            data=dict(s.validated_data),
+        )
+        return self._out(staff)
+
+    @extend_schema(request=StaffDeactivateSerializer, responses=StaffSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        """Mark as left: the person can no longer act for the brand; their history stays."""
+        target = self.get_object()
+        s = StaffDeactivateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        staff = services.staff_deactivate(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target,
+            left_on=s.validated_data.get("left_on"),
+        )
+        return self._out(staff)
+
+    @extend_schema(request=None, responses=StaffSerializer)
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request, pk=None):
+        target = self.get_object()
+        staff = services.staff_reactivate(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target
+        )
+        return self._out(staff)
+
+    @extend_schema(
+        request=None, responses=inline_serializer("InviteLink", {"invite_link": serializers.CharField()})
+    )
+    @action(detail=True, methods=["post"])
+    def reinvite(self, request, pk=None):
+        """Revoke the open invitation and issue a new one-time link."""
+        target = self.get_object()
+        link = services.invitation_resend(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target
+        )
+        return Response({"invite_link": request.build_absolute_uri(link)})
+
+
+class MeView(BrandAPIView):
+    """The caller: user, the staff record they act as, and the brands they can switch to."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Me",
+            {
+                "user": inline_serializer("MeUser", {"id": serializers.IntegerField(), "username": serializers.CharField()}),
+                "staff": StaffSerializer(),
+                "brand": inline_serializer("MeBrand", {"id": serializers.IntegerField(), "name": serializers.CharField(), "slug": serializers.CharField()}),
+            },
+        )
+    )
+    def get(self, request):
+        staff = selectors.staff_get(brand=self.brand, viewer=self.staff, staff_id=self.staff.pk)
+        return Response(
+            {
+                "user": {"id": request.user.pk, "username": request.user.username},
+                "staff": StaffSerializer(staff, context={"viewer": self.staff}).data,
+                "brand": {"id": self.brand.pk, "name": self.brand.name, "slug": self.brand.slug},
+            }
+        )
+

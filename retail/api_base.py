@@ -1,0 +1,123 @@
+"""The API's shared machinery: the brand-scoped base view, errors, pagination."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from retail.tenancy import TenancyError
+
+
+class BrandSuspended(exceptions.PermissionDenied):
+    default_detail = "This brand is suspended."
+    default_code = "brand_suspended"
+
+
+class NoBrandSelected(exceptions.PermissionDenied):
+    default_detail = "Choose the brand you act for first."
+    default_code = "no_brand"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _django_validation_fields(exc: DjangoValidationError) -> tuple[str, dict]:
+    if hasattr(exc, "error_dict"):
+        fields = {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+        non_field = fields.pop("__all__", [])
+        message = non_field[0] if non_field else "Invalid input."
+        return message, fields
+    return " ".join(str(m) for m in exc.messages), {}
+
+
+def _flatten(detail) -> dict:
+    if isinstance(detail, dict):
+        return {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+    return {}
+
+
+def exception_handler(exc, context):
+    """Every API error as {"error": {"code", "message", "fields"}}."""
+    if isinstance(exc, DjangoValidationError):
+        message, fields = _django_validation_fields(exc)
+        return Response(
+            {"error": {"code": "invalid", "message": message, "fields": fields}}, status=400
+        )
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, TenancyError):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(detail)
+        non_field = fields.pop("non_field_errors", [])
+        if isinstance(detail, list):
+            non_field = [str(x) for x in detail]
+        code, message = "invalid", (non_field[0] if non_field else "Invalid input.")
+    else:
+        fields = {}
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        message = str(detail) if detail is not None else str(exc)
+    response.data = {"error": {"code": code, "message": message, "fields": fields}}
+    return response
+
+
+class BrandAPIView(APIView):
+    """Base of every brand API view: the brand comes from the credential, never the request body.
+
+    ``initial`` resolves ``self.brand`` and ``self.staff`` before any handler runs; subclasses
+    may not override ``initial`` or ``resolve_brand`` (checked when the class is defined).
+    """
+
+    brand = None
+    staff = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("initial", "resolve_brand"):
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} may not override {name}(): brand resolution is fixed")
+
+    def resolve_brand(self, request):
+        """(brand, staff) of the credential: the staff session's chosen brand."""
+        django_request = request._request
+        if not request.user or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if getattr(django_request, "staff", None) is not None:
+            return django_request.brand, django_request.staff
+        if getattr(django_request, "brand_suspended", False):
+            raise BrandSuspended()
+        raise NoBrandSelected()
+
+    def initial(self, request, *args, **kwargs):
+        # DRF's APIView.initial, with the brand resolved between authentication and permissions.
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        neg = self.perform_content_negotiation(request)
+        request.accepted_renderer, request.accepted_media_type = neg
+        version, scheme = self.determine_version(request, *args, **kwargs)
+        request.version, request.versioning_scheme = version, scheme
+        self.perform_authentication(request)
+        self.brand, self.staff = self.resolve_brand(request)
+        self.check_permissions(request)
+        self.check_throttles(request)
+
+
+class BrandViewSet(BrandAPIView, viewsets.GenericViewSet):
+    """A generic viewset on the brand base."""

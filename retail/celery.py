@@ -1,0 +1,32 @@
+"""The Celery app. Tasks that touch brand data derive from ``BrandTask``."""
+
+import os
+
+from celery import Celery, Task
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
+
+app = Celery("retail")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class BrandTask(Task):
+    """A task whose first argument is a brand id; it runs inside that brand's scope.
+
+    The scope opens the task's transaction and sets PostgreSQL's ``app.brand_id`` so row-level
+    security applies exactly as in a request. Failures are retried with exponential back-off.
+    """
+
+    acks_late = True
+    autoretry_for = (ConnectionError, TimeoutError)
+    retry_backoff = True
+    retry_backoff_max = 600
+    retry_jitter = True
+    max_retries = 8
+
+    def __call__(self, brand_id: int, *args, **kwargs):
+        from retail.tenancy import brand_scope
+
+        with brand_scope(brand_id):
+            return super().__call__(brand_id, *args, **kwargs)

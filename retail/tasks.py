@@ -1,0 +1,23 @@
+"""Celery tasks of the tenancy core: thin, idempotent, brand id first."""
+
+from celery import shared_task
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from retail.celery import BrandTask
+from retail.models import Staff
+from retail.notify import get_sender
+
+
+@shared_task(base=BrandTask, bind=True)
+def deliver_invitation(self, brand_id: int, staff_id: int, link: str) -> None:
+    """Send an invitation link to the invited person's phone."""
+    staff = Staff.objects.select_related("user", "brand").filter(pk=staff_id).first()
+    if staff is None or staff.status != Staff.Status.INVITED:
+        return
+    base = getattr(settings, "SITE_URL", "").rstrip("/")
+    text = _("%(brand)s invites you to join its store team: %(link)s") % {
+        "brand": staff.brand.name,
+        "link": base + link,
+    }
+    get_sender().send(phone=staff.user.phone or "", text=text)

@@ -1,0 +1,208 @@
+"""Brand scoping: the one place that decides which brand's rows code may see.
+
+Two walls, both failing closed:
+
+* In Python, brand-owned models' default manager refuses to build a query unless a brand
+  scope is active (or the query names its brand explicitly with ``for_brand``), and filters
+  by that brand.
+* In PostgreSQL, every brand-owned table has a row-level security policy on the
+  transaction-local setting ``app.brand_id``; a query in a transaction without it sees no
+  rows, even with no WHERE clause at all.
+
+``brand_scope`` sets both for one transaction; requests, Celery tasks and websocket
+consumers all enter it. ``rls_bypass`` is the explicit, audited way out for platform
+operator code.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, models, transaction
+from django.http import Http404
+
+if TYPE_CHECKING:
+    from retail.models import Brand
+
+logger = logging.getLogger(__name__)
+
+_brand_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("brand_id", default=None)
+_bypass: contextvars.ContextVar[bool] = contextvars.ContextVar("rls_bypass", default=False)
+
+SETTING_BRAND = "app.brand_id"
+SETTING_USER = "app.user_id"
+SETTING_BYPASS = "app.bypass_rls"
+
+
+class TenancyError(RuntimeError):
+    """Brand-owned data was touched without a brand scope, or across brands."""
+
+
+def current_brand_id() -> int | None:
+    """The brand id of the active scope, if any."""
+    return _brand_id.get()
+
+
+def bypass_active() -> bool:
+    return _bypass.get()
+
+
+def _brand_pk(brand: Brand | int) -> int:
+    pk = brand if isinstance(brand, int) else brand.pk
+    if not pk:
+        raise TenancyError("a brand scope needs a saved brand")
+    return int(pk)
+
+
+def _uses_rls() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _get_settings(*names: str) -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT " + ", ".join(["coalesce(current_setting(%s, true), '')"] * len(names)),
+            list(names),
+        )
+        return list(cur.fetchone())
+
+
+def _set_settings(values: dict[str, str]) -> None:
+    with connection.cursor() as cur:
+        parts = ", ".join(["set_config(%s, %s, true)"] * len(values))
+        params: list[str] = []
+        for k, v in values.items():
+            params += [k, v]
+        cur.execute("SELECT " + parts, params)
+
+
+@contextmanager
+def db_settings(values: dict[str, str]) -> Iterator[None]:
+    """Set transaction-local PostgreSQL settings inside an atomic block, restoring them after.
+
+    ``set_config(..., true)`` lasts until the end of the transaction, so on a normal exit the
+    previous values are put back (a nested scope must not leak into the rest of an outer
+    transaction); on an error the savepoint rollback undoes them.
+    """
+    with transaction.atomic():
+        if not _uses_rls():
+            yield
+            return
+        names = list(values)
+        previous = dict(zip(names, _get_settings(*names), strict=True))
+        if previous != values:
+            _set_settings(values)
+        yield
+        if previous != values:
+            _set_settings(previous)
+
+
+@contextmanager
+def brand_scope(brand: Brand | int, *, user_id: int | None = None) -> Iterator[None]:
+    """Run the block in one transaction that may see this brand's rows and no other brand's."""
+    pk = _brand_pk(brand)
+    outer = _brand_id.get()
+    if outer is not None and outer != pk and not _bypass.get():
+        raise TenancyError(f"brand scope {pk} opened inside brand scope {outer}")
+    token = _brand_id.set(pk)
+    try:
+        values = {SETTING_BRAND: str(pk)}
+        if user_id is not None:
+            values[SETTING_USER] = str(user_id)
+        with db_settings(values):
+            yield
+    finally:
+        _brand_id.reset(token)
+
+
+@contextmanager
+def user_scope(user_id: int) -> Iterator[None]:
+    """Let the block see the user's own staff records in every brand (for the brand picker)."""
+    with db_settings({SETTING_USER: str(user_id)}):
+        yield
+
+
+@contextmanager
+def rls_bypass(*, reason: str, actor: Any = None, ip: str | None = None) -> Iterator[None]:
+    """Platform-operator access to every brand's rows: explicit, audited, one transaction."""
+    from retail import events
+
+    if not reason:
+        raise TenancyError("an RLS bypass needs a reason")
+    token = _bypass.set(True)
+    try:
+        with db_settings({SETTING_BYPASS: "on"}):
+            events.platform_bypass(actor=actor, reason=reason, ip=ip)
+            logger.info("rls bypass: %s (actor=%s)", reason, getattr(actor, "pk", None))
+            yield
+    finally:
+        _bypass.reset(token)
+
+
+def assert_brand(brand: Brand | int) -> int:
+    """Check that code working for ``brand`` is not inside another brand's scope."""
+    pk = _brand_pk(brand)
+    outer = _brand_id.get()
+    if outer is not None and outer != pk and not _bypass.get():
+        raise TenancyError(f"brand {pk} used inside brand scope {outer}")
+    return pk
+
+
+class BrandQuerySet(models.QuerySet):
+    def for_brand(self, brand: Brand | int) -> BrandQuerySet:
+        return self.filter(brand_id=assert_brand(brand))
+
+
+class BrandManager(models.Manager.from_queryset(BrandQuerySet)):  # type: ignore[misc]
+    """Default manager of brand-owned models: the active scope's rows, or an error."""
+
+    def get_queryset(self) -> BrandQuerySet:
+        qs = super().get_queryset()
+        if _bypass.get():
+            return qs
+        pk = _brand_id.get()
+        if pk is None:
+            raise TenancyError(
+                f"{self.model.__name__} queried without a brand scope; "
+                "use .for_brand(brand) or enter brand_scope()"
+            )
+        return qs.filter(brand_id=pk)
+
+    def for_brand(self, brand: Brand | int) -> BrandQuerySet:
+        return BrandQuerySet(self.model, using=self._db).filter(brand_id=assert_brand(brand))
+
+
+class BrandOwned(models.Model):
+    """Base of every brand-owned model: non-null brand, scoped default manager, RLS policy."""
+
+    brand = models.ForeignKey("retail.Brand", on_delete=models.PROTECT, related_name="+")
+
+    objects = BrandManager()
+    # Unscoped access for platform code and Django internals; PostgreSQL RLS still applies.
+    unscoped = models.Manager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "unscoped"
+
+
+def brand_owned_models() -> list[type[models.Model]]:
+    from django.apps import apps
+
+    return [m for m in apps.get_models() if issubclass(m, BrandOwned)]
+
+
+def get_for_brand_or_404(model_or_qs: Any, brand: Brand | int, **lookup: Any) -> Any:
+    """The one lookup-by-id helper: the object if it belongs to ``brand``, else 404."""
+    if isinstance(model_or_qs, models.QuerySet):
+        qs = model_or_qs.filter(brand_id=assert_brand(brand))
+    else:
+        qs = model_or_qs.objects.for_brand(brand)
+    try:
+        return qs.get(**lookup)
+    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404(f"No {qs.model._meta.verbose_name} matches the given query.") from exc

@@ -1,0 +1,52 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from retail import api, views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("stores", api.StoreViewSet, basename="store")
+router.register("staff", api.StaffViewSet, basename="staff")
+
+api_v1 = [
+    path("", include(router.urls)),
+    path("me/", api.MeView.as_view(), name="api-me"),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", views.healthz, name="healthz"),
+    path("", views.root, name="root"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("brands/", views.brand_picker, name="brand-picker"),
+    path("invite/<slug:brand_slug>/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    # Staff mobile UI
+    path("m/", views.home, name="home"),
+    path("m/members/", views.members_tab, name="members-tab"),
+    path("m/messages/", views.messages_tab, name="messages-tab"),
+    path("m/me/", views.me_tab, name="me-tab"),
+    path("m/me/password/", views.password_change, name="password-change"),
+    path("m/team/", views.team, name="team"),
+    # Brand admin dashboard
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/stores/", views.store_list, name="dash-stores"),
+    path("dashboard/stores/new/", views.store_edit, name="dash-store-new"),
+    path("dashboard/stores/<int:store_id>/", views.store_edit, name="dash-store-edit"),
+    path("dashboard/staff/", views.staff_list, name="dash-staff"),
+    path("dashboard/staff/new/", views.staff_invite, name="dash-staff-new"),
+    path("dashboard/staff/<int:staff_id>/", views.staff_edit, name="dash-staff-edit"),
+    path("dashboard/staff/<int:staff_id>/deactivate/", views.staff_deactivate, name="dash-staff-deactivate"),
+    path("dashboard/staff/<int:staff_id>/reactivate/", views.staff_reactivate, name="dash-staff-reactivate"),
+    path("dashboard/staff/<int:staff_id>/reinvite/", views.staff_reinvite, name="dash-staff-reinvite"),
+    path("dashboard/audit/", views.audit_log, name="dash-audit"),
+]
+
+handler404 = "retail.views.not_found"
+handler500 = "retail.views.server_error"

@@ -1,0 +1,89 @@
+import os
+
+import pytest
+from django.db import connection
+
+from retail.middleware import SESSION_BRAND_KEY
+from retail.models import Staff
+from tests.factories import BrandFactory, StaffFactory, StoreFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked 'postgres' skip on SQLite only; on PostgreSQL (CI) they always run."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _locale_and_outbox(settings):
+    from retail.notify import ConsoleSender
+
+    ConsoleSender.outbox.clear()
+    yield
+
+
+@pytest.fixture
+def brand(db):
+    return BrandFactory(name="悦颜美妆", slug="yueyan")
+
+
+@pytest.fixture
+def other_brand(db):
+    return BrandFactory(name="森活超市", slug="senhuo")
+
+
+@pytest.fixture
+def store(brand):
+    return StoreFactory(brand=brand, code="SH001", name="南京西路店")
+
+
+@pytest.fixture
+def other_store(other_brand):
+    return StoreFactory(brand=other_brand, code="HZ001", name="西湖店")
+
+
+@pytest.fixture
+def brand_admin(brand):
+    return StaffFactory(brand=brand, role=Staff.Role.BRAND_ADMIN, name="林雅")
+
+
+@pytest.fixture
+def store_manager(brand, store):
+    return StaffFactory(brand=brand, role=Staff.Role.STORE_MANAGER, stores=[store], name="陈晓")
+
+
+@pytest.fixture
+def guide(brand, store):
+    return StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="王芳")
+
+
+@pytest.fixture
+def other_admin(other_brand):
+    return StaffFactory(brand=other_brand, role=Staff.Role.BRAND_ADMIN, name="孙磊")
+
+
+def login_as(client, staff: Staff):
+    """Log the staff member's user in and pick the staff member's brand."""
+    client.force_login(staff.user, backend="retail.auth_backends.PhoneOrUsernameBackend")
+    session = client.session
+    session[SESSION_BRAND_KEY] = staff.brand_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def as_admin(client, brand_admin):
+    return login_as(client, brand_admin)
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
