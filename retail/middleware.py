@@ -7,7 +7,7 @@ from django.db import transaction
 from django.http import JsonResponse
 
 from retail import selectors
-from retail.tenancy import brand_scope, rls_bypass
+from retail.tenancy import request_scope, rls_bypass
 
 SESSION_BRAND_KEY = "brand_id"
 
@@ -61,16 +61,15 @@ class TenantMiddleware:
                 ip=request.META.get("REMOTE_ADDR"),
             ):
                 return self.get_response(request)
-        with transaction.atomic():
+        with request_scope(user_id=user.pk) as enter_brand:
             brand_id = request.session.get(SESSION_BRAND_KEY)
             staff = None
             if brand_id:
-                staff = selectors.membership_get(user=user, brand_id=brand_id)
+                staff = selectors.membership_get(user=user, brand_id=brand_id, user_scoped=True)
                 if staff is None:
                     request.brand_suspended = selectors.brand_is_suspended(brand_id=brand_id)
-            if staff is None:
-                return self.get_response(request)
-            request.brand = staff.brand
-            request.staff = staff
-            with brand_scope(staff.brand, user_id=user.pk):
-                return self.get_response(request)
+            if staff is not None:
+                request.brand = staff.brand
+                request.staff = staff
+                enter_brand(staff.brand_id)
+            return self.get_response(request)

@@ -20,16 +20,21 @@ def membership_list(*, user: User) -> list[Staff]:
         )
 
 
-def membership_get(*, user: User, brand_id: int) -> Staff | None:
-    """The user's staff record at ``brand_id`` if both it and the brand are active, else None."""
-    with user_scope(user.pk):
-        return (
-            Staff.unscoped.filter(
-                user=user, brand_id=brand_id, status=Staff.Status.ACTIVE, brand__status=Brand.Status.ACTIVE
-            )
-            .select_related("brand", "user")
-            .first()
+def membership_get(*, user: User, brand_id: int, user_scoped: bool = False) -> Staff | None:
+    """The user's staff record at ``brand_id`` if both it and the brand are active, else None.
+
+    ``user_scoped`` says the caller's transaction already carries the user's RLS setting.
+    """
+    qs = (
+        Staff.unscoped.filter(
+            user=user, brand_id=brand_id, status=Staff.Status.ACTIVE, brand__status=Brand.Status.ACTIVE
         )
+        .select_related("brand", "user")
+    )
+    if user_scoped:
+        return qs.first()
+    with user_scope(user.pk):
+        return qs.first()
 
 
 def store_list(*, brand: Brand, viewer: Staff, q: str = "", status: str = "") -> QuerySet[Store]:

@@ -37,13 +37,24 @@ def _full_clean(obj, exclude: Iterable[str] = ()) -> None:
     obj.full_clean(exclude=list(exclude), validate_constraints=True)
 
 
+def _save_store(brand: Brand, store: Store) -> None:
+    clash = Store.objects.for_brand(brand).filter(code=store.code).exclude(pk=store.pk)
+    if clash.exists():
+        raise ValidationError({"code": _("Another store already has this code.")})
+    _full_clean(store)
+    try:
+        with transaction.atomic():
+            store.save()
+    except IntegrityError as exc:  # a concurrent create with the same code
+        raise ValidationError({"code": _("Another store already has this code.")}) from exc
+
+
 def store_create(*, brand: Brand, manager: Staff, actor: Actor, data: dict[str, Any]) -> Store:
     """Create a store; only brand admins may."""
     _require(manager, roles.can_manage_stores(manager))
     with brand_scope(brand):
         store = Store(brand=brand, **{k: v for k, v in data.items() if k in STORE_FIELDS})
-        _full_clean(store)
-        store.save()
+        _save_store(brand, store)
         events.store_created(brand=brand, actor=actor, store=store)
     return store
 
@@ -58,8 +69,7 @@ def store_update(*, brand: Brand, manager: Staff, actor: Actor, store: Store, da
                 changes[field] = [str(getattr(store, field)), str(data[field])]
                 setattr(store, field, data[field])
         if changes:
-            _full_clean(store)
-            store.save()
+            _save_store(brand, store)
             events.store_updated(brand=brand, actor=actor, store=store, changes=changes)
     return store
 
@@ -99,7 +109,10 @@ def staff_invite(
     _require(manager, roles.can_manage_staff(manager))
     if role not in roles.roles_assignable_by(manager):
         raise ValidationError({"role": _("You cannot give this role.")})
-    phone = normalize_phone(phone) if phone else ""
+    try:
+        phone = normalize_phone(phone) if phone else ""
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from exc
     if not phone:
         raise ValidationError({"phone": _("This field is required.")})
     name = (name or "").strip()

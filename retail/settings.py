@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,6 +25,9 @@ if PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    if not SECRET_KEY or not any(ALLOWED_HOSTS):
+        # docker-compose passes unset variables as empty strings: refuse to start.
+        raise ImproperlyConfigured("production needs non-empty SECRET_KEY and ALLOWED_HOSTS")
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me-" + "x" * 32)
     DEBUG = env.bool("DEBUG", default=True)
@@ -183,6 +187,12 @@ STORAGES = {
         )
     },
 }
+
+# Under `make run` (uvicorn, DEBUG) WhiteNoise serves straight from the finders, so static
+# files work without collectstatic and edits show up on reload; production serves the
+# collected, hashed files only.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Request bodies: anything larger is refused before it is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +117,30 @@ def brand_scope(brand: Brand | int, *, user_id: int | None = None) -> Iterator[N
             yield
     finally:
         _brand_id.reset(token)
+
+
+@contextmanager
+def request_scope(*, user_id: int | None) -> Iterator[Callable[[int], None]]:
+    """One request's transaction: the user's setting now, the brand's once it is known.
+
+    Settings are written without saving and restoring old values (the transaction is the
+    request's own and ends with it); yields a function that enters a brand.
+    """
+    tokens: list[contextvars.Token] = []
+
+    def enter_brand(brand_id: int) -> None:
+        tokens.append(_brand_id.set(brand_id))
+        if _uses_rls():
+            _set_settings({SETTING_BRAND: str(brand_id)})
+
+    try:
+        with transaction.atomic():
+            if user_id is not None and _uses_rls():
+                _set_settings({SETTING_USER: str(user_id)})
+            yield enter_brand
+    finally:
+        for token in reversed(tokens):
+            _brand_id.reset(token)
 
 
 @contextmanager

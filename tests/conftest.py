@@ -27,6 +27,8 @@ def _locale_and_outbox(settings):
     from retail.notify import ConsoleSender
 
     ConsoleSender.outbox.clear()
+    # Password hashing is deliberately slow; tests don't need that.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield
 
 

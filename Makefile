@@ -1,0 +1,87 @@
+# Developer and CI entry points. The README's two commands are `make run` and `make test`;
+# both work on a fresh clone with only python3 and make (and root apt access for the
+# browser tests).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x tests/retail"`.
+PYTEST_ARGS ?=
+
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+
+.DEFAULT_GOAL := help
+.PHONY: help install browsers run migrate seed test lint format bench messages clean
+
+help:
+	@echo "make run       install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test      install, check the browser, run the test suite"
+	@echo "make lint      ruff check + ruff format --check"
+	@echo "make format    ruff format + ruff check --fix"
+	@echo "make bench     benchmarks against PostgreSQL (see bench/README.md)"
+	@echo "make messages  update and compile the zh_Hans translations"
+	@echo "make browsers  install Debian's chromium and a CJK font for the browser tests"
+
+# The venv is (re)installed only when pyproject.toml changes: the stamp file records it.
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+# Browser tests drive Debian's chromium (Playwright's own browser downloads are not used)
+# and need a CJK font so Chinese pages render (and screenshot) with real glyphs.
+browsers:
+	@if [ -x "$(CHROMIUM)" ] && [ -f "$(CJK_FONT)" ]; then \
+		echo "browsers: chromium and the CJK font are present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browsers: installing chromium and fonts-wqy-microhei with apt-get"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-wqy-microhei; \
+	else \
+		echo "browsers: MISSING: $(CHROMIUM) and/or $(CJK_FONT)."; \
+		echo "browsers: install them with: sudo apt-get install chromium fonts-wqy-microhei"; \
+		echo "browsers: (the browser tests cannot run without them)"; \
+	fi
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	$(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT)
+
+test: install browsers
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	bash bench/run.sh
+
+# Needs GNU gettext (apt-get install gettext). The compiled .mo files are committed so that
+# `make run` does not need gettext.
+messages: install
+	$(PY) manage.py makemessages -l zh_Hans --ignore='.venv/*' --ignore='tests/*' --ignore='bench/*' \
+		--ignore='staticfiles/*' --no-obsolete
+	$(PY) manage.py compilemessages -l zh_Hans --ignore='.venv/*'
+
+clean:
+	rm -rf staticfiles .pytest_cache .ruff_cache artifacts bench/results
