@@ -28,8 +28,9 @@ STORE_FIELDS = (
 STAFF_FIELDS = ("name", "employee_no", "role", "hired_on")
 
 
-def _require(manager: Staff, allowed: bool) -> None:
-    if not allowed:
+def _require(brand: Brand, manager: Staff, allowed: bool) -> None:
+    """The acting staff member works for this brand, is active, and has the right."""
+    if manager.brand_id != brand.pk or manager.status != Staff.Status.ACTIVE or not allowed:
         raise PermissionDenied(_("You are not allowed to do this."))
 
 
@@ -51,7 +52,7 @@ def _save_store(brand: Brand, store: Store) -> None:
 
 def store_create(*, brand: Brand, manager: Staff, actor: Actor, data: dict[str, Any]) -> Store:
     """Create a store; only brand admins may."""
-    _require(manager, roles.can_manage_stores(manager))
+    _require(brand, manager, roles.can_manage_stores(manager))
     with brand_scope(brand):
         store = Store(brand=brand, **{k: v for k, v in data.items() if k in STORE_FIELDS})
         _save_store(brand, store)
@@ -60,7 +61,7 @@ def store_create(*, brand: Brand, manager: Staff, actor: Actor, data: dict[str, 
 
 
 def store_update(*, brand: Brand, manager: Staff, actor: Actor, store: Store, data: dict[str, Any]) -> Store:
-    _require(manager, roles.can_manage_stores(manager))
+    _require(brand, manager, roles.can_manage_stores(manager))
     with brand_scope(brand):
         store = Store.objects.select_for_update().get(pk=store.pk)
         changes = {}
@@ -106,7 +107,7 @@ def staff_invite(
     A person who already has a login (a promoter working for several brands) is linked to the
     new employment rather than duplicated.
     """
-    _require(manager, roles.can_manage_staff(manager))
+    _require(brand, manager, roles.can_manage_staff(manager))
     if role not in roles.roles_assignable_by(manager):
         raise ValidationError({"role": _("You cannot give this role.")})
     try:
@@ -169,7 +170,7 @@ def _invitation_issue(*, brand: Brand, staff: Staff, created_by: User) -> str:
 def invitation_resend(*, brand: Brand, manager: Staff, actor: Actor, staff: Staff) -> str:
     """Revoke any open invitation of ``staff`` and issue a new link."""
     with brand_scope(brand):
-        _require(manager, roles.can_manage_member_of_staff(manager, staff))
+        _require(brand, manager, roles.can_manage_member_of_staff(manager, staff))
         if staff.status != Staff.Status.INVITED:
             raise ValidationError(_("This person has already joined."))
         link = _invitation_issue(brand=brand, staff=staff, created_by=actor.user or manager.user)
@@ -223,7 +224,7 @@ def staff_update(*, brand: Brand, manager: Staff, actor: Actor, staff: Staff, da
     if "role" in data and data["role"] != staff.role and data["role"] not in roles.roles_assignable_by(manager):
         raise ValidationError({"role": _("You cannot give this role.")})
     with brand_scope(brand):
-        _require(manager, roles.can_manage_member_of_staff(manager, staff))
+        _require(brand, manager, roles.can_manage_member_of_staff(manager, staff))
         ids = _check_stores(brand, manager, data["store_ids"]) if "store_ids" in data else None
         staff = Staff.objects.select_for_update().get(pk=staff.pk)
         changes = {}
@@ -256,7 +257,7 @@ def staff_deactivate(
 ) -> Staff:
     """Mark a staff member as having left: they can no longer act for the brand; history stays."""
     with brand_scope(brand):
-        _require(manager, roles.can_manage_member_of_staff(manager, staff))
+        _require(brand, manager, roles.can_manage_member_of_staff(manager, staff))
         staff = Staff.objects.select_for_update().get(pk=staff.pk)
         if staff.status == Staff.Status.LEFT:
             return staff
@@ -272,7 +273,7 @@ def staff_deactivate(
 
 def staff_reactivate(*, brand: Brand, manager: Staff, actor: Actor, staff: Staff) -> Staff:
     with brand_scope(brand):
-        _require(manager, roles.can_manage_member_of_staff(manager, staff))
+        _require(brand, manager, roles.can_manage_member_of_staff(manager, staff))
         staff = Staff.objects.select_for_update().get(pk=staff.pk)
         if staff.status != Staff.Status.LEFT:
             return staff

@@ -29,7 +29,13 @@ def _locale_and_outbox(settings):
     ConsoleSender.outbox.clear()
     # Password hashing is deliberately slow; tests don't need that.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tasks run in-process unless a test starts a real worker (see test_tasks.py).
+    from retail.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
     yield
+    app.conf.task_always_eager = eager
 
 
 @pytest.fixture

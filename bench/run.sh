@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make bench`: seed a separate PostgreSQL database (retail_bench), measure with wrk, write
+# docs/benchmarks.md. See bench/README.md.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if ! command -v wrk >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+    else
+        echo "bench: wrk is missing: sudo apt-get install wrk" >&2
+        exit 1
+    fi
+fi
+exec .venv/bin/python bench/run.py "$@"

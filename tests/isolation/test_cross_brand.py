@@ -1,0 +1,210 @@
+"""Cross-tenant probe: every URL pattern and websocket route, walked automatically.
+
+Brand A's admin (and guide) call every route with brand B's ids and garbage, with every
+method. Nothing of brand B may show up in a response, and brand B's rows must be exactly as
+they were. New endpoints are covered without being listed here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from retail.api_base import BrandAPIView
+from retail.middleware import SESSION_BRAND_KEY
+from retail.models import AuditLog, Invitation, Staff, StaffStore, Store
+from retail.tenancy import brand_owned_models, rls_bypass
+from tests.conftest import login_as
+from tests.factories import StaffFactory, StoreFactory
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+MARKER = "ZZ机密B"
+# Public, brand-less documentation views; everything else under /api/ must resolve its brand
+# through BrandAPIView.
+PUBLIC_API_VIEWS = {"SpectacularAPIView", "SpectacularSwaggerView"}
+SKIP_PREFIXES = ("admin/", "static/", "media/")
+PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
+REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+def _walk(patterns, prefix=""):
+    for p in patterns:
+        route = prefix + str(p.pattern)
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, route)
+        elif isinstance(p, URLPattern):
+            yield route.lstrip("^").rstrip("$").replace("\\Z", ""), p
+
+
+def all_routes():
+    routes = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        if route.startswith(SKIP_PREFIXES) or "(?P<format>" in route or "\\.(?P" in route:
+            continue
+        routes.append((route, pattern))
+    return routes
+
+
+def _fill(route: str, values: dict[str, str]) -> str:
+    def sub(m):
+        return values.get(m.group("name"), values["*"])
+
+    # Regex routes from DRF routers first, then path converters.
+    path = REGEX_GROUP.sub(lambda m: values.get(m.group(1), values["*"]), route)
+    path = PARAM.sub(sub, path)
+    return "/" + path.replace("^", "").replace("$", "")
+
+
+def _params(route: str) -> list[str]:
+    return REGEX_GROUP.findall(route) + [m.group("name") for m in PARAM.finditer(REGEX_GROUP.sub("", route))]
+
+
+@pytest.fixture
+def world(brand, other_brand, store, brand_admin, guide):
+    """Brand B with explicit high ids, so that no B id is also an A id of another table."""
+    b_store = StoreFactory(id=900001, brand=other_brand, code="B01", name=f"{MARKER}门店", address=MARKER)
+    b_admin = StaffFactory(id=900002, brand=other_brand, role=Staff.Role.BRAND_ADMIN, name=f"{MARKER}管理员")
+    b_guide = StaffFactory(id=900003, brand=other_brand, stores=[b_store], name=f"{MARKER}导购")
+    from retail import services
+    from retail.events import Actor
+
+    b_invited, link = services.staff_invite(
+        brand=other_brand, manager=b_admin, actor=Actor(user=b_admin.user), name=f"{MARKER}新人",
+        phone="13511112222", role=Staff.Role.GUIDE, store_ids=[b_store.pk],
+    )
+    ids = [b_store.pk, b_admin.pk, b_guide.pk, b_invited.pk]
+    return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
+
+
+def _snapshot(brand):
+    with rls_bypass(reason="isolation test snapshot"):
+        out = {}
+        for model in brand_owned_models():
+            out[model.__name__] = sorted(
+                tuple(sorted((k, str(v)) for k, v in row.items()))
+                for row in model.unscoped.filter(brand=brand).values()
+            )
+        out["AuditLog"] = AuditLog.unscoped.filter(brand=brand).count()
+        return out
+
+
+def _probe(client: Client, url: str):
+    responses = []
+    for method in ("get", "post", "patch", "put", "delete"):
+        resp = getattr(client, method)(
+            url, {"name": "x", "store_ids": [900001], "brand": 900000}, content_type="application/json"
+        )
+        responses.append((method, resp))
+    return responses
+
+
+@pytest.mark.parametrize("viewer", ["brand_admin", "guide"])
+def test_every_route_refuses_other_brand_ids(client, world, viewer, request):
+    staff = request.getfixturevalue(viewer)
+    login_as(client, staff)
+    before = _snapshot(world["b_brand"])
+    probed = 0
+    for route, _pattern in all_routes():
+        params = _params(route)
+        if not params:
+            urls = [_fill(route, {"*": ""})]
+        else:
+            urls = [_fill(route, {"*": str(i)}) for i in world["b_ids"]]
+            urls.append(_fill(route, {"*": "garbage", "brand_slug": world["b_brand"].slug}))
+        for url in urls:
+            for method, resp in _probe(client, url):
+                probed += 1
+                body = resp.content.decode("utf-8", "replace")
+                assert MARKER not in body, f"{method.upper()} {url} leaked brand B data"
+                if params:
+                    assert resp.status_code in (400, 403, 404, 405), (
+                        f"{method.upper()} {url} answered {resp.status_code} for another brand's id"
+                    )
+                assert resp.status_code < 500, f"{method.upper()} {url} crashed"
+    assert probed > 100
+    assert _snapshot(world["b_brand"]) == before
+
+
+def test_every_api_view_resolves_its_brand_through_the_base(world):
+    for route, pattern in all_routes():
+        if not route.startswith("api/"):
+            continue
+        cls = getattr(pattern.callback, "cls", None)
+        assert cls is not None, route
+        if cls.__name__ in PUBLIC_API_VIEWS:
+            continue
+        assert issubclass(cls, BrandAPIView), f"{route} ({cls.__name__}) must derive from BrandAPIView"
+
+
+def test_brand_base_cannot_be_skipped():
+    with pytest.raises(TypeError):
+
+        class Sneaky(BrandAPIView):  # noqa: F841
+            def initial(self, request, *args, **kwargs):
+                pass
+
+
+def test_session_pointing_at_another_brand_gets_nothing(client, world, guide):
+    """A forged session brand id (user not on that brand's staff) gives no brand at all."""
+    login_as(client, guide)
+    session = client.session
+    session[SESSION_BRAND_KEY] = world["b_brand"].pk
+    session.save()
+    for route, _ in all_routes():
+        if _params(route):
+            continue
+        resp = client.get(_fill(route, {"*": ""}))
+        assert MARKER not in resp.content.decode("utf-8", "replace"), route
+        assert resp.status_code in (200, 302, 400, 403, 404, 405), route
+
+
+def _ws_routes():
+    from retail.routing import websocket_urlpatterns
+
+    return ["/" + str(p.pattern).lstrip("^").rstrip("$") for p in websocket_urlpatterns]
+
+
+@pytest.mark.parametrize("path", _ws_routes())
+def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide, path):
+    from retail.asgi import application
+
+    client = Client()
+    login_as(client, guide)
+    session = client.session
+    session[SESSION_BRAND_KEY] = world["b_brand"].pk
+    session.save()
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}".encode()
+
+    async def run():
+        comm = WebsocketCommunicator(application, path, headers=[(b"cookie", cookie), (b"host", b"localhost")])
+        connected, code = await comm.connect()
+        await comm.disconnect()
+        return connected, code
+
+    connected, code = async_to_sync(run)()
+    assert not connected and code == 4403
+
+
+@pytest.mark.parametrize("path", _ws_routes())
+def test_every_websocket_route_refuses_anonymous(path):
+    from retail.asgi import application
+
+    async def run():
+        comm = WebsocketCommunicator(application, path, headers=[(b"host", b"localhost")])
+        connected, code = await comm.connect()
+        await comm.disconnect()
+        return connected, code
+
+    connected, code = async_to_sync(run)()
+    assert not connected and code == 4401
+
+
+# Keep the imported models referenced: they are what the snapshot covers.
+_COVERED = (Store, Staff, StaffStore, Invitation)
