@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from retail import roles, selectors, services
 from retail.api_base import BrandAPIView, BrandViewSet
 from retail.events import Actor
-from retail.models import Staff, Store
+from retail.models import AuditLog, Staff, Store
 from retail.phones import mask_phone
 
 
@@ -60,7 +60,6 @@ class StoreViewSet(
     serializer_class = StoreSerializer
     lookup_value_regex = r"[0-9]+"
     permission_classes = [permissions.IsAuthenticated, IsBrandAdminOrReadOnly]
-    ordering_fields = ["code", "name", "created_at"]
     filter_backends: list = []
 
     @extend_schema(parameters=[StoreFilterSerializer])
@@ -227,6 +226,48 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
             brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target
         )
         return Response({"invite_link": request.build_absolute_uri(link)})
+
+
+class IsBrandAdmin(permissions.BasePermission):
+    message = "Only brand admins may read the audit log."
+
+    def has_permission(self, request, view):
+        return roles.can_manage_stores(view.staff)
+
+
+class AuditLogSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditLog
+        fields = ["id", "created_at", "actor", "action", "target_type", "target_id", "target_repr", "data", "ip"]
+        read_only_fields = fields
+
+    def get_actor(self, obj) -> str:
+        return str(obj.actor) if obj.actor_id else ""
+
+
+class AuditLogFilterSerializer(serializers.Serializer):
+    action = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class AuditLogViewSet(mixins.ListModelMixin, BrandViewSet):
+    """The brand's audit log (append-only), newest first; brand admins only."""
+
+    serializer_class = AuditLogSerializer
+    permission_classes = [permissions.IsAuthenticated, IsBrandAdmin]
+    filter_backends: list = []
+
+    @extend_schema(parameters=[AuditLogFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AuditLog.unscoped.none()
+        f = AuditLogFilterSerializer(data=self.request.query_params)
+        f.is_valid(raise_exception=True)
+        return selectors.audit_log_list(brand=self.brand, **f.validated_data)
 
 
 class MeView(BrandAPIView):

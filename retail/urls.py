@@ -9,6 +9,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("stores", api.StoreViewSet, basename="store")
 router.register("staff", api.StaffViewSet, basename="staff")
+router.register("audit-log", api.AuditLogViewSet, basename="audit-log")
 
 api_v1 = [
     path("", include(router.urls)),

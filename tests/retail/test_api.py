@@ -287,3 +287,24 @@ def test_openapi_schema_and_docs(as_admin):
     paths = resp.json()["paths"]
     assert "/api/v1/stores/" in paths and "/api/v1/staff/{id}/deactivate/" in paths
     assert as_admin.get("/api/v1/docs/").status_code == 200
+
+
+def test_openapi_schema_is_valid_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    assert "/api/v1/staff/{id}/reinvite/" in out.read_text()
+
+
+def test_audit_log_api_is_for_brand_admins_of_that_brand(client, brand, other_brand, brand_admin, guide, other_admin):
+    from retail import services
+    from retail.events import Actor
+
+    services.store_create(brand=brand, manager=brand_admin, actor=Actor(user=brand_admin.user), data={"code": "A1", "name": "a"})
+    services.store_create(brand=other_brand, manager=other_admin, actor=Actor.system(), data={"code": "B1", "name": "b"})
+    login_as(client, brand_admin)
+    rows = client.get("/api/v1/audit-log/?action=store.").json()["results"]
+    assert [(r["action"], r["target_repr"]) for r in rows] == [("store.created", "a (A1)")]
+    login_as(client, guide)
+    _error(client.get("/api/v1/audit-log/"), 403)

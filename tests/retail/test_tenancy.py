@@ -195,3 +195,10 @@ def test_store_code_unique_per_brand_only(brand, other_brand):
     StoreFactory(brand=other_brand, code="A1")
     with pytest.raises(IntegrityError), transaction.atomic():
         StoreFactory(brand=brand, code="A1")
+
+
+@pytest.mark.postgres
+def test_deploy_check_passes_for_the_application_role():
+    from retail.checks import database_role_is_bound_by_rls
+
+    assert database_role_is_bound_by_rls() == []

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class RetailConfig(AppConfig):
+    name = "retail"
+    verbose_name = "Retail core"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from retail import checks  # noqa: F401  (registers system checks)
