@@ -18,13 +18,17 @@ class BrandAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected brands")
     def suspend(self, request, queryset):
         for brand in queryset:
-            services.brand_set_status(brand=brand, actor=Actor.from_request(request), status=Brand.Status.SUSPENDED)
+            services.brand_set_status(
+                brand=brand, actor=Actor.from_request(request), status=Brand.Status.SUSPENDED
+            )
         messages.success(request, "Suspended.")
 
     @admin.action(description="Reactivate selected brands")
     def reactivate(self, request, queryset):
         for brand in queryset:
-            services.brand_set_status(brand=brand, actor=Actor.from_request(request), status=Brand.Status.ACTIVE)
+            services.brand_set_status(
+                brand=brand, actor=Actor.from_request(request), status=Brand.Status.ACTIVE
+            )
         messages.success(request, "Reactivated.")
 
 

@@ -38,8 +38,18 @@ class StoreSerializer(serializers.ModelSerializer):
     class Meta:
         model = Store
         fields = [
-            "id", "code", "name", "address", "latitude", "longitude", "geofence_radius_m",
-            "timezone", "opens_at", "closes_at", "status", "created_at",
+            "id",
+            "code",
+            "name",
+            "address",
+            "latitude",
+            "longitude",
+            "geofence_radius_m",
+            "timezone",
+            "opens_at",
+            "closes_at",
+            "status",
+            "created_at",
         ]
         read_only_fields = ["id", "created_at"]
         # Uniqueness per brand is checked by the service inside the brand's scope.
@@ -52,7 +62,10 @@ class StoreFilterSerializer(serializers.Serializer):
 
 
 class StoreViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     BrandViewSet,
 ):
     """Stores of the caller's brand; guides and managers see the stores they work in."""
@@ -78,14 +91,19 @@ class StoreViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = services.store_create(
-            brand=self.brand, manager=self.staff, actor=Actor.from_request(self.request),
+            brand=self.brand,
+            manager=self.staff,
+            actor=Actor.from_request(self.request),
             data=serializer.validated_data,
         )
 
     def perform_update(self, serializer):
         serializer.instance = services.store_update(
-            brand=self.brand, manager=self.staff, actor=Actor.from_request(self.request),
-            store=serializer.instance, data=serializer.validated_data,
+            brand=self.brand,
+            manager=self.staff,
+            actor=Actor.from_request(self.request),
+            store=serializer.instance,
+            data=serializer.validated_data,
         )
 
 
@@ -96,7 +114,15 @@ class StaffSerializer(serializers.ModelSerializer):
     class Meta:
         model = Staff
         fields = [
-            "id", "name", "employee_no", "role", "status", "phone", "stores", "hired_on", "left_on",
+            "id",
+            "name",
+            "employee_no",
+            "role",
+            "status",
+            "phone",
+            "stores",
+            "hired_on",
+            "left_on",
             "created_at",
         ]
         read_only_fields = fields
@@ -113,7 +139,9 @@ class StaffInviteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64)
     phone = serializers.CharField(max_length=32)
     role = serializers.ChoiceField(choices=Staff.Role.choices)
-    store_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    store_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=500
+    )
     employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
     hired_on = serializers.DateField(required=False, allow_null=True)
 
@@ -121,7 +149,9 @@ class StaffInviteSerializer(serializers.Serializer):
 class StaffUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False)
     role = serializers.ChoiceField(choices=Staff.Role.choices, required=False)
-    store_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    store_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=500
+    )
     employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
     hired_on = serializers.DateField(required=False, allow_null=True)
 
@@ -177,8 +207,11 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         s.is_valid(raise_exception=True)
         data = dict(s.validated_data)
         staff, link = services.staff_invite(
-            brand=self.brand, manager=self.staff, actor=Actor.from_request(request),
-            store_ids=data.pop("store_ids", []), **data,
+            brand=self.brand,
+            manager=self.staff,
+            actor=Actor.from_request(request),
+            store_ids=data.pop("store_ids", []),
+            **data,
         )
         return self._out(staff, status.HTTP_201_CREATED, invite_link=request.build_absolute_uri(link))
 
@@ -188,7 +221,10 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         s = StaffUpdateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         staff = services.staff_update(
-            brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target,
+            brand=self.brand,
+            manager=self.staff,
+            actor=Actor.from_request(request),
+            staff=target,
             data=dict(s.validated_data),
         )
         return self._out(staff)
@@ -201,7 +237,10 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         s = StaffDeactivateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         staff = services.staff_deactivate(
-            brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target,
+            brand=self.brand,
+            manager=self.staff,
+            actor=Actor.from_request(request),
+            staff=target,
             left_on=s.validated_data.get("left_on"),
         )
         return self._out(staff)
@@ -216,7 +255,8 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         return self._out(staff)
 
     @extend_schema(
-        request=None, responses=inline_serializer("InviteLink", {"invite_link": serializers.CharField()})
+        request=None,
+        responses=inline_serializer("InviteLink", {"invite_link": serializers.CharField()}),
     )
     @action(detail=True, methods=["post"])
     def reinvite(self, request, pk=None):
@@ -240,7 +280,17 @@ class AuditLogSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditLog
-        fields = ["id", "created_at", "actor", "action", "target_type", "target_id", "target_repr", "data", "ip"]
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "data",
+            "ip",
+        ]
         read_only_fields = fields
 
     def get_actor(self, obj) -> str:
@@ -277,9 +327,19 @@ class MeView(BrandAPIView):
         responses=inline_serializer(
             "Me",
             {
-                "user": inline_serializer("MeUser", {"id": serializers.IntegerField(), "username": serializers.CharField()}),
+                "user": inline_serializer(
+                    "MeUser",
+                    {"id": serializers.IntegerField(), "username": serializers.CharField()},
+                ),
                 "staff": StaffSerializer(),
-                "brand": inline_serializer("MeBrand", {"id": serializers.IntegerField(), "name": serializers.CharField(), "slug": serializers.CharField()}),
+                "brand": inline_serializer(
+                    "MeBrand",
+                    {
+                        "id": serializers.IntegerField(),
+                        "name": serializers.CharField(),
+                        "slug": serializers.CharField(),
+                    },
+                ),
             },
         )
     )
@@ -292,4 +352,3 @@ class MeView(BrandAPIView):
                 "brand": {"id": self.brand.pk, "name": self.brand.name, "slug": self.brand.slug},
             }
         )
-

@@ -49,9 +49,7 @@ def exception_handler(exc, context):
     """Every API error as {"error": {"code", "message", "fields"}}."""
     if isinstance(exc, DjangoValidationError):
         message, fields = _django_validation_fields(exc)
-        return Response(
-            {"error": {"code": "invalid", "message": message, "fields": fields}}, status=400
-        )
+        return Response({"error": {"code": "invalid", "message": message, "fields": fields}}, status=400)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     if isinstance(exc, Http404):

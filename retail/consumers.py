@@ -38,7 +38,9 @@ class StaffConsumer(AsyncWebsocketConsumer):
         self.group = staff_group(staff.brand_id, staff.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "hello", "brand": staff.brand_id, "staff": staff.pk, "name": staff.name})
+        await self.send_json(
+            {"type": "hello", "brand": staff.brand_id, "staff": staff.pk, "name": staff.name}
+        )
 
     @staticmethod
     def _membership(user, brand_id):
@@ -55,7 +57,9 @@ class StaffConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None or len(text_data) > 4096:
-            await self.send_json({"type": "error", "code": "bad_frame", "message": "Text frames up to 4 KiB."})
+            await self.send_json(
+                {"type": "error", "code": "bad_frame", "message": "Text frames up to 4 KiB."}
+            )
             return
         try:
             msg = json.loads(text_data)

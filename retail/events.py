@@ -31,7 +31,11 @@ class Actor:
 
 
 def _record(
-    *, brand: Brand | None, actor: Actor | None, action: str, target: models.Model | None = None,
+    *,
+    brand: Brand | None,
+    actor: Actor | None,
+    action: str,
+    target: models.Model | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditLog:
     actor = actor or Actor.system()
@@ -81,11 +85,20 @@ def password_changed(*, brand: Brand, actor: Actor, user: User) -> AuditLog:
 
 
 def brand_status_changed(*, brand: Brand, actor: Actor, status: str) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="brand.status_changed", target=brand, data={"status": status})
+    return _record(
+        brand=brand,
+        actor=actor,
+        action="brand.status_changed",
+        target=brand,
+        data={"status": status},
+    )
 
 
 def platform_bypass(*, actor: Any, reason: str, ip: str | None = None) -> AuditLog:
     user = actor if isinstance(actor, User) else getattr(actor, "user", None)
     return _record(
-        brand=None, actor=Actor(user=user, ip=ip), action="platform.rls_bypass", data={"reason": reason[:500]}
+        brand=None,
+        actor=Actor(user=user, ip=ip),
+        action="platform.rls_bypass",
+        data={"reason": reason[:500]},
     )

@@ -14,7 +14,9 @@ SESSION_BRAND_KEY = "brand_id"
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None) -> JsonResponse:
     """The API's one error shape."""
-    return JsonResponse({"error": {"code": code, "message": str(message), "fields": fields or {}}}, status=status)
+    return JsonResponse(
+        {"error": {"code": code, "message": str(message), "fields": fields or {}}}, status=status
+    )
 
 
 class BodySizeLimitMiddleware:

@@ -59,15 +59,25 @@ class Store(BrandOwned):
     name = models.CharField(_("name"), max_length=100)
     address = models.CharField(_("address"), max_length=255, blank=True)
     latitude = models.DecimalField(
-        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(-90), MaxValueValidator(90)],
     )
     longitude = models.DecimalField(
-        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(-180), MaxValueValidator(180)],
     )
     geofence_radius_m = models.PositiveIntegerField(
-        _("geofence radius (m)"), default=200, validators=[MinValueValidator(10), MaxValueValidator(5000)]
+        _("geofence radius (m)"),
+        default=200,
+        validators=[MinValueValidator(10), MaxValueValidator(5000)],
     )
     timezone = models.CharField(
         _("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_timezone]

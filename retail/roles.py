@@ -11,7 +11,9 @@ def store_ids(staff: Staff) -> set[int]:
     cached = getattr(staff, "_store_ids", None)
     if cached is None:
         cached = set(
-            StaffStore.objects.for_brand(staff.brand_id).filter(staff=staff).values_list("store_id", flat=True)
+            StaffStore.objects.for_brand(staff.brand_id)
+            .filter(staff=staff)
+            .values_list("store_id", flat=True)
         )
         staff._store_ids = cached
     return cached

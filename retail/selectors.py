@@ -25,12 +25,9 @@ def membership_get(*, user: User, brand_id: int, user_scoped: bool = False) -> S
 
     ``user_scoped`` says the caller's transaction already carries the user's RLS setting.
     """
-    qs = (
-        Staff.unscoped.filter(
-            user=user, brand_id=brand_id, status=Staff.Status.ACTIVE, brand__status=Brand.Status.ACTIVE
-        )
-        .select_related("brand", "user")
-    )
+    qs = Staff.unscoped.filter(
+        user=user, brand_id=brand_id, status=Staff.Status.ACTIVE, brand__status=Brand.Status.ACTIVE
+    ).select_related("brand", "user")
     if user_scoped:
         return qs.first()
     with user_scope(user.pk):
@@ -69,7 +66,9 @@ def staff_list(
         qs = qs.filter(pk=viewer.pk)
     if q:
         qs = qs.filter(
-            Q(name__icontains=q) | Q(user__phone__contains=q) | Q(employee_no__icontains=q)
+            Q(name__icontains=q)
+            | Q(user__phone__contains=q)
+            | Q(employee_no__icontains=q)
             | Q(user__username__icontains=q)
         )
     if role:
@@ -80,7 +79,9 @@ def staff_list(
         qs = qs.filter(store_links__store_id=store_id)
     return (
         qs.select_related("user")
-        .prefetch_related(Prefetch("stores", queryset=Store.objects.for_brand(brand).only("id", "code", "name")))
+        .prefetch_related(
+            Prefetch("stores", queryset=Store.objects.for_brand(brand).only("id", "code", "name"))
+        )
         .order_by("name", "id")
     )
 

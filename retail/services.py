@@ -22,8 +22,16 @@ from retail.phones import normalize_phone
 from retail.tenancy import brand_scope
 
 STORE_FIELDS = (
-    "code", "name", "address", "latitude", "longitude", "geofence_radius_m", "timezone",
-    "opens_at", "closes_at", "status",
+    "code",
+    "name",
+    "address",
+    "latitude",
+    "longitude",
+    "geofence_radius_m",
+    "timezone",
+    "opens_at",
+    "closes_at",
+    "status",
 )
 STAFF_FIELDS = ("name", "employee_no", "role", "hired_on")
 
@@ -99,8 +107,16 @@ def _set_stores(brand: Brand, staff: Staff, store_ids: list[int]) -> None:
 
 
 def staff_invite(
-    *, brand: Brand, manager: Staff, actor: Actor, name: str, phone: str, role: str,
-    store_ids: Iterable[int] = (), employee_no: str = "", hired_on: datetime.date | None = None,
+    *,
+    brand: Brand,
+    manager: Staff,
+    actor: Actor,
+    name: str,
+    phone: str,
+    role: str,
+    store_ids: Iterable[int] = (),
+    employee_no: str = "",
+    hired_on: datetime.date | None = None,
 ) -> tuple[Staff, str]:
     """Create a staff record in 'invited' state and a one-time invitation; return (staff, link path).
 
@@ -135,8 +151,13 @@ def staff_invite(
         elif Staff.unscoped.filter(brand=brand, user=user).exists():
             raise ValidationError({"phone": _("This person is already on your staff.")})
         staff = Staff(
-            brand=brand, user=user, name=name, employee_no=(employee_no or "").strip(), role=role,
-            status=Staff.Status.INVITED, hired_on=hired_on,
+            brand=brand,
+            user=user,
+            name=name,
+            employee_no=(employee_no or "").strip(),
+            role=role,
+            status=Staff.Status.INVITED,
+            hired_on=hired_on,
         )
         _full_clean(staff, exclude=["user"])
         try:
@@ -152,12 +173,15 @@ def staff_invite(
 
 def _invitation_issue(*, brand: Brand, staff: Staff, created_by: User) -> str:
     now = timezone.now()
-    Invitation.objects.for_brand(brand).filter(staff=staff, used_at__isnull=True, revoked_at__isnull=True).update(
-        revoked_at=now
-    )
+    Invitation.objects.for_brand(brand).filter(
+        staff=staff, used_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
     token = secrets.token_urlsafe(32)
     Invitation.objects.create(
-        brand=brand, staff=staff, token_hash=_hash_token(token), created_by=created_by,
+        brand=brand,
+        staff=staff,
+        token_hash=_hash_token(token),
+        created_by=created_by,
         expires_at=now + settings.INVITATION_TTL,
     )
     link = f"/invite/{brand.slug}/{token}/"
@@ -202,7 +226,9 @@ def invitation_accept(
             .first()
         )
         if inv is None or not inv.is_usable:
-            raise ValidationError(_("This invitation link is invalid, used or expired."), code="invalid_invitation")
+            raise ValidationError(
+                _("This invitation link is invalid, used or expired."), code="invalid_invitation"
+            )
         staff = Staff.objects.select_related("user").get(pk=inv.staff_id)
         user = staff.user
         if user.has_usable_password():
@@ -221,7 +247,11 @@ def invitation_accept(
 
 
 def staff_update(*, brand: Brand, manager: Staff, actor: Actor, staff: Staff, data: dict[str, Any]) -> Staff:
-    if "role" in data and data["role"] != staff.role and data["role"] not in roles.roles_assignable_by(manager):
+    if (
+        "role" in data
+        and data["role"] != staff.role
+        and data["role"] not in roles.roles_assignable_by(manager)
+    ):
         raise ValidationError({"role": _("You cannot give this role.")})
     with brand_scope(brand):
         _require(brand, manager, roles.can_manage_member_of_staff(manager, staff))
@@ -253,7 +283,12 @@ def staff_update(*, brand: Brand, manager: Staff, actor: Actor, staff: Staff, da
 
 
 def staff_deactivate(
-    *, brand: Brand, manager: Staff, actor: Actor, staff: Staff, left_on: datetime.date | None = None
+    *,
+    brand: Brand,
+    manager: Staff,
+    actor: Actor,
+    staff: Staff,
+    left_on: datetime.date | None = None,
 ) -> Staff:
     """Mark a staff member as having left: they can no longer act for the brand; history stays."""
     with brand_scope(brand):

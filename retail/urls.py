@@ -43,8 +43,16 @@ urlpatterns = [
     path("dashboard/staff/", views.staff_list, name="dash-staff"),
     path("dashboard/staff/new/", views.staff_invite, name="dash-staff-new"),
     path("dashboard/staff/<int:staff_id>/", views.staff_edit, name="dash-staff-edit"),
-    path("dashboard/staff/<int:staff_id>/deactivate/", views.staff_deactivate, name="dash-staff-deactivate"),
-    path("dashboard/staff/<int:staff_id>/reactivate/", views.staff_reactivate, name="dash-staff-reactivate"),
+    path(
+        "dashboard/staff/<int:staff_id>/deactivate/",
+        views.staff_deactivate,
+        name="dash-staff-deactivate",
+    ),
+    path(
+        "dashboard/staff/<int:staff_id>/reactivate/",
+        views.staff_reactivate,
+        name="dash-staff-reactivate",
+    ),
     path("dashboard/staff/<int:staff_id>/reinvite/", views.staff_reinvite, name="dash-staff-reinvite"),
     path("dashboard/audit/", views.audit_log, name="dash-audit"),
 ]

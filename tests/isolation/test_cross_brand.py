@@ -76,8 +76,13 @@ def world(brand, other_brand, store, brand_admin, guide):
     from retail.events import Actor
 
     b_invited, link = services.staff_invite(
-        brand=other_brand, manager=b_admin, actor=Actor(user=b_admin.user), name=f"{MARKER}新人",
-        phone="13511112222", role=Staff.Role.GUIDE, store_ids=[b_store.pk],
+        brand=other_brand,
+        manager=b_admin,
+        actor=Actor(user=b_admin.user),
+        name=f"{MARKER}新人",
+        phone="13511112222",
+        role=Staff.Role.GUIDE,
+        store_ids=[b_store.pk],
     )
     ids = [b_store.pk, b_admin.pk, b_guide.pk, b_invited.pk]
     return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
@@ -99,7 +104,9 @@ def _probe(client: Client, url: str):
     responses = []
     for method in ("get", "post", "patch", "put", "delete"):
         resp = getattr(client, method)(
-            url, {"name": "x", "store_ids": [900001], "brand": 900000}, content_type="application/json"
+            url,
+            {"name": "x", "store_ids": [900001], "brand": 900000},
+            content_type="application/json",
         )
         responses.append((method, resp))
     return responses
@@ -183,7 +190,9 @@ def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide,
     cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}".encode()
 
     async def run():
-        comm = WebsocketCommunicator(application, path, headers=[(b"cookie", cookie), (b"host", b"localhost")])
+        comm = WebsocketCommunicator(
+            application, path, headers=[(b"cookie", cookie), (b"host", b"localhost")]
+        )
         connected, code = await comm.connect()
         await comm.disconnect()
         return connected, code

@@ -52,15 +52,23 @@ def test_store_list_and_filters(as_admin, brand, store, other_store):
 
 def test_store_create_validates_and_audits(as_admin, brand, brand_admin):
     payload = {
-        "code": "GZ001", "name": "广州天河店", "address": "广州市天河路208号", "latitude": "23.132000",
-        "longitude": "113.327000", "timezone": "Asia/Shanghai", "opens_at": "09:30", "closes_at": "21:30",
+        "code": "GZ001",
+        "name": "广州天河店",
+        "address": "广州市天河路208号",
+        "latitude": "23.132000",
+        "longitude": "113.327000",
+        "timezone": "Asia/Shanghai",
+        "opens_at": "09:30",
+        "closes_at": "21:30",
     }
     resp = as_admin.post("/api/v1/stores/", payload, content_type="application/json")
     assert resp.status_code == 201, resp.content
     assert resp.json()["code"] == "GZ001"
     with brand_scope(brand):
         store = Store.objects.get(code="GZ001")
-        assert AuditLog.objects.filter(action="store.created", target_id=str(store.pk), actor=brand_admin.user).exists()
+        assert AuditLog.objects.filter(
+            action="store.created", target_id=str(store.pk), actor=brand_admin.user
+        ).exists()
     # Duplicate code in the same brand: a field error, nothing created.
     err = _error(as_admin.post("/api/v1/stores/", payload, content_type="application/json"), 400, "invalid")
     assert "code" in err["fields"]
@@ -69,7 +77,9 @@ def test_store_create_validates_and_audits(as_admin, brand, brand_admin):
 
 def test_store_code_may_repeat_across_brands(as_admin, brand, other_store):
     resp = as_admin.post(
-        "/api/v1/stores/", {"code": other_store.code, "name": "同码门店"}, content_type="application/json"
+        "/api/v1/stores/",
+        {"code": other_store.code, "name": "同码门店"},
+        content_type="application/json",
     )
     assert resp.status_code == 201
 
@@ -94,23 +104,36 @@ def test_store_create_bad_input(as_admin, brand, payload, field):
 
 
 def test_malformed_json_and_wrong_content(as_admin, brand):
-    _error(as_admin.post("/api/v1/stores/", "{not json", content_type="application/json"), 400, "parse_error")
+    _error(
+        as_admin.post("/api/v1/stores/", "{not json", content_type="application/json"),
+        400,
+        "parse_error",
+    )
     _error(as_admin.post("/api/v1/stores/", "[1, 2]", content_type="application/json"), 400, "invalid")
     assert _count(brand, Store) == 0
 
 
 def test_oversized_body_is_refused(as_admin, brand):
     big = json.dumps({"code": "A1", "name": "x" * (11 * 1024 * 1024)})
-    _error(as_admin.post("/api/v1/stores/", big, content_type="application/json"), 413, "payload_too_large")
+    _error(
+        as_admin.post("/api/v1/stores/", big, content_type="application/json"),
+        413,
+        "payload_too_large",
+    )
     medium = json.dumps({"code": "A1", "name": "x" * (2 * 1024 * 1024)})
-    _error(as_admin.post("/api/v1/stores/", medium, content_type="application/json"), 413, "payload_too_large")
+    _error(
+        as_admin.post("/api/v1/stores/", medium, content_type="application/json"),
+        413,
+        "payload_too_large",
+    )
     assert _count(brand, Store) == 0
 
 
 def test_store_update_other_brand_is_404_and_unchanged(as_admin, other_brand, other_store):
     _error(
         as_admin.patch(f"/api/v1/stores/{other_store.pk}/", {"name": "x"}, content_type="application/json"),
-        404, "not_found",
+        404,
+        "not_found",
     )
     with brand_scope(other_brand):
         assert Store.objects.get(pk=other_store.pk).name == "西湖店"
@@ -121,8 +144,14 @@ def test_guide_cannot_change_stores_and_sees_only_own(client, brand, guide, stor
     login_as(client, guide)
     data = client.get("/api/v1/stores/").json()
     assert [s["code"] for s in data["results"]] == ["SH001"]
-    _error(client.post("/api/v1/stores/", {"code": "N1", "name": "n"}, content_type="application/json"), 403)
-    _error(client.patch(f"/api/v1/stores/{store.pk}/", {"name": "n"}, content_type="application/json"), 403)
+    _error(
+        client.post("/api/v1/stores/", {"code": "N1", "name": "n"}, content_type="application/json"),
+        403,
+    )
+    _error(
+        client.patch(f"/api/v1/stores/{store.pk}/", {"name": "n"}, content_type="application/json"),
+        403,
+    )
 
 
 def test_csrf_is_enforced_for_session_writes(brand_admin):
@@ -251,7 +280,8 @@ def test_guide_cannot_invite(client, guide, store):
 def test_update_and_deactivate_staff(as_admin, brand, guide, store):
     s2 = StoreFactory(brand=brand, code="S2")
     resp = as_admin.patch(
-        f"/api/v1/staff/{guide.pk}/", {"role": "store_manager", "store_ids": [store.pk, s2.pk]},
+        f"/api/v1/staff/{guide.pk}/",
+        {"role": "store_manager", "store_ids": [store.pk, s2.pk]},
         content_type="application/json",
     )
     assert resp.status_code == 200 and resp.json()["role"] == "store_manager"
@@ -297,12 +327,24 @@ def test_openapi_schema_is_valid_without_warnings(tmp_path):
     assert "/api/v1/staff/{id}/reinvite/" in out.read_text()
 
 
-def test_audit_log_api_is_for_brand_admins_of_that_brand(client, brand, other_brand, brand_admin, guide, other_admin):
+def test_audit_log_api_is_for_brand_admins_of_that_brand(
+    client, brand, other_brand, brand_admin, guide, other_admin
+):
     from retail import services
     from retail.events import Actor
 
-    services.store_create(brand=brand, manager=brand_admin, actor=Actor(user=brand_admin.user), data={"code": "A1", "name": "a"})
-    services.store_create(brand=other_brand, manager=other_admin, actor=Actor.system(), data={"code": "B1", "name": "b"})
+    services.store_create(
+        brand=brand,
+        manager=brand_admin,
+        actor=Actor(user=brand_admin.user),
+        data={"code": "A1", "name": "a"},
+    )
+    services.store_create(
+        brand=other_brand,
+        manager=other_admin,
+        actor=Actor.system(),
+        data={"code": "B1", "name": "b"},
+    )
     login_as(client, brand_admin)
     rows = client.get("/api/v1/audit-log/?action=store.").json()["results"]
     assert [(r["action"], r["target_repr"]) for r in rows] == [("store.created", "a (A1)")]

@@ -49,7 +49,8 @@ def test_lockout_does_not_block_other_accounts_from_other_addresses(client, guid
     for _ in range(5):
         _login(client, guide.user.username, "wrong-password")
     resp = client.post(
-        reverse("login"), {"username": store_manager.user.username, "password": PASSWORD},
+        reverse("login"),
+        {"username": store_manager.user.username, "password": PASSWORD},
         REMOTE_ADDR="10.1.2.3",
     )
     assert resp.status_code == 302
@@ -114,12 +115,19 @@ def test_left_staff_lose_access(client, brand, brand_admin, guide):
 
 def _invite(brand, brand_admin, store, phone="13612345678"):
     return services.staff_invite(
-        brand=brand, manager=brand_admin, actor=Actor(user=brand_admin.user), name="新同事",
-        phone=phone, role=Staff.Role.GUIDE, store_ids=[store.pk],
+        brand=brand,
+        manager=brand_admin,
+        actor=Actor(user=brand_admin.user),
+        name="新同事",
+        phone=phone,
+        role=Staff.Role.GUIDE,
+        store_ids=[store.pk],
     )
 
 
-def test_invitation_link_sets_password_once(client, brand, brand_admin, store, django_capture_on_commit_callbacks):
+def test_invitation_link_sets_password_once(
+    client, brand, brand_admin, store, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         staff, link = _invite(brand, brand_admin, store)
     assert ConsoleSender.outbox[-1]["phone"] == "13612345678"
@@ -132,11 +140,15 @@ def test_invitation_link_sets_password_once(client, brand, brand_admin, store, d
         assert Staff.objects.get(pk=staff.pk).status == Staff.Status.ACTIVE
     client.logout()
     assert client.get(link).status_code == 404  # one-time
-    assert client.post(link, {"password1": "Other#pass-123", "password2": "Other#pass-123"}).status_code == 404
+    assert (
+        client.post(link, {"password1": "Other#pass-123", "password2": "Other#pass-123"}).status_code == 404
+    )
     assert _login(client, "13612345678", "Xk9#long-enough").status_code == 302
 
 
-def test_invitation_of_an_existing_user_requires_their_password(client, brand, other_brand, brand_admin, store):
+def test_invitation_of_an_existing_user_requires_their_password(
+    client, brand, other_brand, brand_admin, store
+):
     existing = StaffFactory(brand=other_brand)
     staff, link = _invite(brand, brand_admin, store, phone=existing.user.phone)
     assert staff.user_id == existing.user_id
@@ -165,7 +177,11 @@ def test_password_change_is_audited(client, brand, guide):
     login_as(client, guide)
     resp = client.post(
         reverse("password-change"),
-        {"old_password": PASSWORD, "new_password1": "Brand-new#pass1", "new_password2": "Brand-new#pass1"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Brand-new#pass1",
+            "new_password2": "Brand-new#pass1",
+        },
     )
     assert resp.status_code == 302
     guide.user.refresh_from_db()
@@ -178,7 +194,11 @@ def test_password_change_with_wrong_old_password_changes_nothing(client, guide):
     login_as(client, guide)
     resp = client.post(
         reverse("password-change"),
-        {"old_password": "wrong", "new_password1": "Brand-new#pass1", "new_password2": "Brand-new#pass1"},
+        {
+            "old_password": "wrong",
+            "new_password1": "Brand-new#pass1",
+            "new_password2": "Brand-new#pass1",
+        },
     )
     assert resp.status_code == 400
     guide.user.refresh_from_db()

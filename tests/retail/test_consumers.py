@@ -37,7 +37,12 @@ def test_hello_ping_and_bad_frames(guide):
         connected, _ = await comm.connect()
         assert connected
         hello = await comm.receive_json_from()
-        assert hello == {"type": "hello", "brand": guide.brand_id, "staff": guide.pk, "name": guide.name}
+        assert hello == {
+            "type": "hello",
+            "brand": guide.brand_id,
+            "staff": guide.pk,
+            "name": guide.name,
+        }
         await comm.send_to(text_data=json.dumps({"type": "ping"}))
         assert await comm.receive_json_from() == {"type": "pong"}
         await comm.send_to(text_data="{oops")

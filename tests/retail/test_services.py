@@ -18,7 +18,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("13800001111", "13800001111"), ("+86 138 0000 1111", "13800001111"), ("0086-138-0000-1111", "13800001111")],
+    [
+        ("13800001111", "13800001111"),
+        ("+86 138 0000 1111", "13800001111"),
+        ("0086-138-0000-1111", "13800001111"),
+    ],
 )
 def test_phone_normalisation(raw, expected):
     assert normalize_phone(raw) == expected
@@ -45,11 +49,18 @@ def test_audit_entry_rolls_back_with_the_action(brand, brand_admin):
     services.store_create(brand=brand, manager=brand_admin, actor=actor, data={"code": "T1", "name": "t"})
     with brand_scope(brand):
         entry = AuditLog.objects.get(action="store.created")
-    assert (entry.actor, entry.ip, entry.user_agent, entry.target_repr) == (brand_admin.user, "10.0.0.1", "pytest", "t (T1)")
+    assert (entry.actor, entry.ip, entry.user_agent, entry.target_repr) == (
+        brand_admin.user,
+        "10.0.0.1",
+        "pytest",
+        "t (T1)",
+    )
 
 
 def test_audit_log_refuses_edits_in_python(brand, brand_admin):
-    services.store_create(brand=brand, manager=brand_admin, actor=Actor.system(), data={"code": "T1", "name": "t"})
+    services.store_create(
+        brand=brand, manager=brand_admin, actor=Actor.system(), data={"code": "T1", "name": "t"}
+    )
     with brand_scope(brand):
         entry = AuditLog.objects.get()
         entry.action = "x"
@@ -61,7 +72,11 @@ def test_audit_log_refuses_edits_in_python(brand, brand_admin):
 
 def test_store_update_records_changes(brand, brand_admin, store):
     services.store_update(
-        brand=brand, manager=brand_admin, actor=Actor.system(), store=store, data={"name": "新名字", "code": store.code}
+        brand=brand,
+        manager=brand_admin,
+        actor=Actor.system(),
+        store=store,
+        data={"name": "新名字", "code": store.code},
     )
     with brand_scope(brand):
         entry = AuditLog.objects.get(action="store.updated")
@@ -71,14 +86,21 @@ def test_store_update_records_changes(brand, brand_admin, store):
 def test_only_brand_admins_manage_stores(brand, store_manager, guide):
     for who in (store_manager, guide):
         with pytest.raises(PermissionDenied):
-            services.store_create(brand=brand, manager=who, actor=Actor.system(), data={"code": "X", "name": "x"})
+            services.store_create(
+                brand=brand, manager=who, actor=Actor.system(), data={"code": "X", "name": "x"}
+            )
 
 
 def test_service_refuses_a_manager_of_another_brand(brand, other_admin, store):
     with pytest.raises(PermissionDenied):
         services.staff_invite(
-            brand=brand, manager=other_admin, actor=Actor.system(), name="x", phone="13600001111",
-            role=Staff.Role.GUIDE, store_ids=[store.pk],
+            brand=brand,
+            manager=other_admin,
+            actor=Actor.system(),
+            name="x",
+            phone="13600001111",
+            role=Staff.Role.GUIDE,
+            store_ids=[store.pk],
         )
     with brand_scope(brand):
         assert not Staff.objects.filter(user__phone="13600001111").exists()
@@ -91,14 +113,22 @@ def test_store_manager_cannot_touch_staff_outside_their_store(brand, store_manag
         services.staff_deactivate(brand=brand, manager=store_manager, actor=Actor.system(), staff=far_guide)
     with pytest.raises(PermissionDenied):
         services.staff_update(
-            brand=brand, manager=store_manager, actor=Actor.system(), staff=far_guide, data={"name": "x"}
+            brand=brand,
+            manager=store_manager,
+            actor=Actor.system(),
+            staff=far_guide,
+            data={"name": "x"},
         )
 
 
 def test_store_manager_cannot_promote(brand, store_manager, guide):
     with pytest.raises(ValidationError):
         services.staff_update(
-            brand=brand, manager=store_manager, actor=Actor.system(), staff=guide, data={"role": "brand_admin"}
+            brand=brand,
+            manager=store_manager,
+            actor=Actor.system(),
+            staff=guide,
+            data={"role": "brand_admin"},
         )
     with brand_scope(brand):
         assert Staff.objects.get(pk=guide.pk).role == Staff.Role.GUIDE
@@ -106,8 +136,13 @@ def test_store_manager_cannot_promote(brand, store_manager, guide):
 
 def test_deactivation_revokes_open_invitations_and_keeps_history(brand, brand_admin, store):
     staff, _ = services.staff_invite(
-        brand=brand, manager=brand_admin, actor=Actor.system(), name="x", phone="13600001111",
-        role=Staff.Role.GUIDE, store_ids=[store.pk],
+        brand=brand,
+        manager=brand_admin,
+        actor=Actor.system(),
+        name="x",
+        phone="13600001111",
+        role=Staff.Role.GUIDE,
+        store_ids=[store.pk],
     )
     services.staff_deactivate(brand=brand, manager=brand_admin, actor=Actor.system(), staff=staff)
     with brand_scope(brand):
@@ -119,14 +154,26 @@ def test_deactivation_revokes_open_invitations_and_keeps_history(brand, brand_ad
     assert again.status == Staff.Status.LEFT  # idempotent
 
 
-def test_promoter_gets_one_login_for_two_brands(brand, other_brand, brand_admin, other_admin, store, other_store):
+def test_promoter_gets_one_login_for_two_brands(
+    brand, other_brand, brand_admin, other_admin, store, other_store
+):
     a, _ = services.staff_invite(
-        brand=brand, manager=brand_admin, actor=Actor.system(), name="周敏", phone="13900000009",
-        role=Staff.Role.GUIDE, store_ids=[store.pk],
+        brand=brand,
+        manager=brand_admin,
+        actor=Actor.system(),
+        name="周敏",
+        phone="13900000009",
+        role=Staff.Role.GUIDE,
+        store_ids=[store.pk],
     )
     b, _ = services.staff_invite(
-        brand=other_brand, manager=other_admin, actor=Actor.system(), name="周敏", phone="+8613900000009",
-        role=Staff.Role.GUIDE, store_ids=[other_store.pk],
+        brand=other_brand,
+        manager=other_admin,
+        actor=Actor.system(),
+        name="周敏",
+        phone="+8613900000009",
+        role=Staff.Role.GUIDE,
+        store_ids=[other_store.pk],
     )
     assert a.user_id == b.user_id
     assert User.objects.filter(phone="13900000009").count() == 1
@@ -142,8 +189,13 @@ def test_concurrent_invites_of_one_phone_create_one_staff_record(brand, brand_ad
         try:
             barrier.wait()
             services.staff_invite(
-                brand=brand, manager=brand_admin, actor=Actor.system(), name="抢注", phone="13655556666",
-                role=Staff.Role.GUIDE, store_ids=[store.pk],
+                brand=brand,
+                manager=brand_admin,
+                actor=Actor.system(),
+                name="抢注",
+                phone="13655556666",
+                role=Staff.Role.GUIDE,
+                store_ids=[store.pk],
             )
             results.append("ok")
         except ValidationError as exc:

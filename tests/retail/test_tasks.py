@@ -26,8 +26,13 @@ def test_invitation_is_delivered_by_a_real_worker(brand, brand_admin, store):
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             staff, link = services.staff_invite(
-                brand=brand, manager=brand_admin, actor=Actor.system(), name="新人", phone="13612340000",
-                role=Staff.Role.GUIDE, store_ids=[store.pk],
+                brand=brand,
+                manager=brand_admin,
+                actor=Actor.system(),
+                name="新人",
+                phone="13612340000",
+                role=Staff.Role.GUIDE,
+                store_ids=[store.pk],
             )
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not ConsoleSender.outbox:

@@ -46,9 +46,8 @@ def test_for_brand_inside_another_brands_scope_is_refused(brand, other_brand, st
 
 
 def test_nested_scope_of_another_brand_is_refused(brand, other_brand):
-    with brand_scope(brand), pytest.raises(TenancyError):
-        with brand_scope(other_brand):
-            pass
+    with brand_scope(brand), pytest.raises(TenancyError), brand_scope(other_brand):
+        pass
 
 
 def test_lookup_helper_404s_across_brands(brand, other_brand, store, other_store):
@@ -77,7 +76,7 @@ def test_every_brand_owned_model_is_scoped():
 
 @pytest.mark.postgres
 def test_application_role_is_subject_to_rls():
-    (rolsuper, rolbypassrls), = _raw(
+    ((rolsuper, rolbypassrls),) = _raw(
         "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
     )
     assert not rolsuper and not rolbypassrls, "connect as an ordinary role, or RLS does not apply"
@@ -115,14 +114,17 @@ def test_raw_update_and_insert_cannot_touch_another_brand(store, other_store, br
         with connection.cursor() as cur:
             cur.execute("UPDATE retail_store SET name = 'hacked'")
             assert cur.rowcount == 1
-        with pytest.raises(Exception, match="row-level security"), transaction.atomic():
-            with connection.cursor() as cur:
-                cur.execute(
-                    "INSERT INTO retail_store (brand_id, code, name, address, geofence_radius_m, timezone,"
-                    " opens_at, closes_at, status, created_at) VALUES (%s, 'X1', 'x', '', 100,"
-                    " 'Asia/Shanghai', '10:00', '22:00', 'open', now())",
-                    [other_brand.pk],
-                )
+        with (
+            pytest.raises(Exception, match="row-level security"),
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
+            cur.execute(
+                "INSERT INTO retail_store (brand_id, code, name, address, geofence_radius_m, timezone,"
+                " opens_at, closes_at, status, created_at) VALUES (%s, 'X1', 'x', '', 100,"
+                " 'Asia/Shanghai', '10:00', '22:00', 'open', now())",
+                [other_brand.pk],
+            )
     with brand_scope(other_brand):
         assert Store.objects.get().name == "西湖店"
 
@@ -178,9 +180,8 @@ def test_bypass_is_audited_and_sees_every_brand(store, other_store):
 
 
 def test_bypass_needs_a_reason():
-    with pytest.raises(TenancyError):
-        with rls_bypass(reason=""):
-            pass
+    with pytest.raises(TenancyError), rls_bypass(reason=""):
+        pass
 
 
 def test_staff_of_brand_scope_manager_never_returns_other_brand(brand, other_brand):

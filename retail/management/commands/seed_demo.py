@@ -15,7 +15,8 @@ PASSWORD = "Retail#2026"
 
 BRANDS = [
     {
-        "slug": "yueyan", "name": "悦颜美妆",
+        "slug": "yueyan",
+        "name": "悦颜美妆",
         "stores": [
             ("SH001", "上海南京西路店", "上海市静安区南京西路1618号", "31.229200", "121.448800"),
             ("SH002", "上海徐家汇店", "上海市徐汇区虹桥路1号", "31.193900", "121.436800"),
@@ -31,7 +32,8 @@ BRANDS = [
         ],
     },
     {
-        "slug": "senhuo", "name": "森活超市",
+        "slug": "senhuo",
+        "name": "森活超市",
         "stores": [
             ("HZ001", "杭州西湖店", "杭州市西湖区文三路259号", "30.278600", "120.130200"),
             ("HZ002", "杭州滨江店", "杭州市滨江区江南大道3850号", "30.209100", "120.211900"),
@@ -58,8 +60,14 @@ class Command(BaseCommand):
                 stores = {}
                 for code, name, address, lat, lng in spec["stores"]:
                     stores[code], _ = Store.unscoped.get_or_create(
-                        brand=brand, code=code,
-                        defaults={"name": name, "address": address, "latitude": Decimal(lat), "longitude": Decimal(lng)},
+                        brand=brand,
+                        code=code,
+                        defaults={
+                            "name": name,
+                            "address": address,
+                            "latitude": Decimal(lat),
+                            "longitude": Decimal(lng),
+                        },
                     )
                 for username, phone, name, role, store_codes in spec["staff"]:
                     user = User.objects.filter(username=username).first()
@@ -68,15 +76,20 @@ class Command(BaseCommand):
                         user.set_password(PASSWORD)
                         user.save()
                     staff, _ = Staff.unscoped.get_or_create(
-                        brand=brand, user=user,
+                        brand=brand,
+                        user=user,
                         defaults={
-                            "name": name, "role": role, "status": Staff.Status.ACTIVE,
+                            "name": name,
+                            "role": role,
+                            "status": Staff.Status.ACTIVE,
                             "hired_on": datetime.date(2025, 3, 1),
                         },
                     )
                     for code in store_codes:
                         StaffStore.unscoped.get_or_create(brand=brand, staff=staff, store=stores[code])
-                    logins.setdefault(f"{username} / {phone}", []).append(f"{brand.name}: {staff.get_role_display()}")
+                    logins.setdefault(f"{username} / {phone}", []).append(
+                        f"{brand.name}: {staff.get_role_display()}"
+                    )
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", password=PASSWORD, display_name="Platform operator")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Password for every login: " + PASSWORD))
