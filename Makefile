@@ -15,7 +15,11 @@ CHROMIUM ?= /usr/bin/chromium
 CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .DEFAULT_GOAL := help
-.PHONY: help install browsers run migrate seed test lint format bench messages clean
+# Compiled translations are committed; they are rebuilt here when a .po file is newer and
+# GNU msgfmt is available (a fresh machine without gettext uses the committed .mo files).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+
+.PHONY: help install browsers translations run migrate seed test lint format bench messages clean
 
 help:
 	@echo "make run       install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
@@ -53,16 +57,25 @@ browsers:
 		echo "browsers: (the browser tests cannot run without them)"; \
 	fi
 
-migrate: install
+translations: $(MO_FILES)
+
+locale/%.mo: locale/%.po
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		echo "msgfmt --check-format -o $@ $<"; msgfmt --check-format -o $@ $<; \
+	else \
+		echo "translations: msgfmt not found (apt-get install gettext); using the committed $@"; \
+	fi
+
+migrate: install translations
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
 	$(PY) manage.py seed_demo
 
 run: seed
-	$(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT)
+	$(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
-test: install browsers
+test: install browsers translations
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install

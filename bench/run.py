@@ -102,14 +102,10 @@ def recreate_database(url: str) -> dict:
     """Drop and create the bench database as the app role; refuse superusers and test DBs."""
     name = urlsplit(url).path.lstrip("/")
     if not name or name.startswith("test_") or name in ("retail", "postgres"):
-        raise SystemExit(
-            f"bench: refusing to use database {name!r}: the bench needs its own (retail_bench)"
-        )
+        raise SystemExit(f"bench: refusing to use database {name!r}: the bench needs its own (retail_bench)")
     conn = pg_connect(url, dbname="postgres")
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        )
+        cur.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         role, superuser, bypass = cur.fetchone()
         if superuser or bypass:
             raise SystemExit(
@@ -219,7 +215,7 @@ def machine_info(env: dict, server_version: str) -> dict:
 
     def out(cmd: list[str]) -> str:
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.rstrip()
         except (OSError, subprocess.TimeoutExpired):
             return "unknown"
 
@@ -230,7 +226,7 @@ def machine_info(env: dict, server_version: str) -> dict:
     return {
         "date": out(["date", "-u"]),
         "nproc": out(["nproc"]),
-        "free_g": out(["free", "-g"]),
+        "free_g": out(["free", "-g"]).strip("\n"),
         "cpu": cpu,
         "os": out(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
         "kernel": platform.release(),
@@ -241,9 +237,7 @@ def machine_info(env: dict, server_version: str) -> dict:
         "redis": out(["redis-server", "--version"]).split(" v=")[-1].split()[0]
         if env.get("REDIS_URL")
         else "not used",
-        "wrk": (wrk_version.stdout + wrk_version.stderr).splitlines()[0]
-        if wrk_version
-        else "unknown",
+        "wrk": (wrk_version.stdout + wrk_version.stderr).split(" [")[0].split(" Copyright")[0],
     }
 
 
@@ -379,15 +373,10 @@ def main() -> None:
     log(f"seeded in {seed['seed_seconds']} s: {seed['counts']}")
     sessions = seed["sessions"]
     queries = json.loads(
-        sh([PY, "bench/queries.py", json.dumps(sessions)], timeout=300, env=env)
-        .strip()
-        .splitlines()[-1]
+        sh([PY, "bench/queries.py", json.dumps(sessions)], timeout=300, env=env).strip().splitlines()[-1]
     )
     for q in queries:
-        log(
-            f"queries {q['as']:>13} GET {q['path']}: {q['queries']} "
-            f"(status {q['status']}) {q['error']}"
-        )
+        log(f"queries {q['as']:>13} GET {q['path']}: {q['queries']} (status {q['status']}) {q['error']}")
 
     server_cmd = [
         PY,
@@ -400,6 +389,8 @@ def main() -> None:
         str(PORT),
         "--workers",
         "2",
+        "--lifespan",
+        "off",
         "--no-access-log",
         "--log-level",
         "warning",
@@ -444,10 +435,7 @@ def main() -> None:
         r.pop("session", None)
     result["seed"].pop("sessions", None)
     (results_dir / f"{stamp}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    log(
-        f"wrote {report.relative_to(ROOT)} and bench/results/{stamp}.json "
-        f"in {result['wall_seconds']} s"
-    )
+    log(f"wrote {report.relative_to(ROOT)} and bench/results/{stamp}.json in {result['wall_seconds']} s")
 
 
 if __name__ == "__main__":

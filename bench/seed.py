@@ -39,8 +39,7 @@ BATCH = 2000
 BACKEND = "retail.auth_backends.PhoneOrUsernameBackend"
 
 SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢"
-    "宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 )
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉玲燕"
 CITIES = ["上海", "北京", "杭州", "广州", "深圳", "成都", "南京", "武汉", "西安", "苏州"]
@@ -48,9 +47,7 @@ CITIES = ["上海", "北京", "杭州", "广州", "深圳", "成都", "南京", 
 
 def person_name(i: int) -> str:
     return (
-        SURNAMES[i % len(SURNAMES)]
-        + GIVEN[(i // len(SURNAMES)) % len(GIVEN)]
-        + GIVEN[(i * 7) % len(GIVEN)]
+        SURNAMES[i % len(SURNAMES)] + GIVEN[(i // len(SURNAMES)) % len(GIVEN)] + GIVEN[(i * 7) % len(GIVEN)]
     )
 
 
@@ -119,9 +116,7 @@ def seed_brand(slug: str, name: str, phone_prefix: str, password_hash: str) -> d
         ],
         batch_size=BATCH,
     )
-    guide = next(
-        s for i, s in enumerate(staff) if s.role == Staff.Role.GUIDE and s.status == "active"
-    )
+    guide = next(s for i, s in enumerate(staff) if s.role == Staff.Role.GUIDE and s.status == "active")
     return {"brand": brand, "admin": staff[0], "manager": staff[1], "guide": guide}
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
 
 from retail import selectors
-from retail.tenancy import request_scope, rls_bypass
+from retail.tenancy import TenancyError, request_scope, rls_bypass
+
+logger = logging.getLogger(__name__)
 
 SESSION_BRAND_KEY = "brand_id"
 
@@ -35,6 +40,21 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
+def brandless(view):
+    """Mark a view that must not run in the session's brand scope (it picks its own brand,
+    e.g. a public invitation link of another brand opened by a logged-in promoter)."""
+    view.brandless = True
+    return view
+
+
+def _is_brandless(request) -> bool:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return getattr(match.func, "brandless", False)
+
+
 class TenantMiddleware:
     """Run each request in one transaction, inside the brand scope of the staff session.
 
@@ -48,12 +68,22 @@ class TenantMiddleware:
         self.get_response = get_response
         self.admin_prefix = "/admin/"
 
+    def process_exception(self, request, exception):
+        """Touching another brand's rows is answered like a missing object, and logged."""
+        if isinstance(exception, TenancyError):
+            logger.error("tenancy violation on %s %s: %s", request.method, request.path, exception)
+            raise Http404 from exception
+        return None
+
     def __call__(self, request):
         request.brand = None
         request.staff = None
         request.brand_suspended = False
         user = request.user
         if not user.is_authenticated:
+            with transaction.atomic():
+                return self.get_response(request)
+        if _is_brandless(request):
             with transaction.atomic():
                 return self.get_response(request)
         if request.path.startswith(self.admin_prefix) and user.is_active and user.is_staff:

@@ -6,6 +6,7 @@ switch to PostgreSQL and Redis. ``DJANGO_ENV=production`` turns on the productio
 hardening (and then ``SECRET_KEY`` and ``ALLOWED_HOSTS`` are required).
 """
 
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -192,6 +193,8 @@ STORAGES = {
 # collected, hashed files only.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # Request bodies: anything larger is refused before it is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

@@ -9,6 +9,7 @@ from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.forms.utils import ErrorDict
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from retail import roles, selectors, services
 from retail.events import Actor
 from retail.forms import AcceptInvitationForm, LoginForm, StaffEditForm, StaffInviteForm, StoreForm
-from retail.middleware import SESSION_BRAND_KEY, error_response
+from retail.middleware import SESSION_BRAND_KEY, brandless, error_response
 from retail.models import Brand, Staff, Store
 
 # --- access helpers ---------------------------------------------------------------------
@@ -107,7 +108,8 @@ def lockout(request, credentials=None, *args, **kwargs):
     message = _("Too many failed attempts. Try again in 15 minutes.")
     if request.path.startswith("/api/"):
         return error_response(429, "locked_out", message)
-    form = LoginForm(request)
+    form = LoginForm(request, initial={"username": request.POST.get("username", "")[:150]})
+    form._errors, form.cleaned_data = ErrorDict(), {}  # an unbound form carrying one error
     form.add_error(None, message)
     return render(request, "auth/login.html", {"form": form, "locked": True}, status=429)
 
@@ -139,6 +141,7 @@ def brand_picker(request):
     )
 
 
+@brandless
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request, brand_slug: str, token: str):
     brand = get_object_or_404(Brand, slug=brand_slug, status=Brand.Status.ACTIVE)

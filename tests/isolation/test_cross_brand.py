@@ -126,6 +126,7 @@ def test_every_route_refuses_other_brand_ids(client, world, viewer, request):
             urls = [_fill(route, {"*": str(i)}) for i in world["b_ids"]]
             urls.append(_fill(route, {"*": "garbage", "brand_slug": world["b_brand"].slug}))
         for url in urls:
+            login_as(client, staff)  # a probed route may have logged us out (POST /logout/)
             for method, resp in _probe(client, url):
                 probed += 1
                 body = resp.content.decode("utf-8", "replace")
@@ -191,7 +192,7 @@ def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide,
 
     async def run():
         comm = WebsocketCommunicator(
-            application, path, headers=[(b"cookie", cookie), (b"host", b"localhost")]
+            application, path, headers=[(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")]
         )
         connected, code = await comm.connect()
         await comm.disconnect()
@@ -206,7 +207,9 @@ def test_every_websocket_route_refuses_anonymous(path):
     from retail.asgi import application
 
     async def run():
-        comm = WebsocketCommunicator(application, path, headers=[(b"host", b"localhost")])
+        comm = WebsocketCommunicator(
+            application, path, headers=[(b"host", b"localhost"), (b"origin", b"http://localhost")]
+        )
         connected, code = await comm.connect()
         await comm.disconnect()
         return connected, code
