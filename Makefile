@@ -31,8 +31,16 @@ help:
 	@echo "make browsers  install Debian's chromium and a CJK font for the browser tests"
 
 # The venv is (re)installed only when pyproject.toml changes: the stamp file records it.
+# Debian's own python3 needs the python3-venv package for `-m venv` (pyenv builds do not).
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { \
+		rm -rf $(VENV); \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv \
+			&& $(PYTHON) -m venv $(VENV); \
+		else \
+			echo "install: '$(PYTHON) -m venv' failed: sudo apt-get install python3-venv"; exit 1; \
+		fi; }
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -156,6 +156,71 @@ def http_status(path: str, session: str | None) -> int:
         return e.code
 
 
+def _cpu_times() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields), idle
+
+
+def cpu_busy(window: float = 3.0) -> float:
+    """Share of all CPUs busy over the next ``window`` seconds (0..1; -1 if unknown)."""
+    try:
+        total0, idle0 = _cpu_times()
+        time.sleep(window)
+        total1, idle1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return -1.0
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+OWN_COMMANDS = {"wrk", "postgres", "redis-server"}
+
+
+def process_cpu() -> dict[int, tuple[str, int, int]]:
+    """pid -> (command, process group, CPU ticks used so far) for every process."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        out[int(stat.parent.name)] = (comm, int(fields[2]), int(fields[11]) + int(fields[12]))
+    return out
+
+
+def foreign_cpu_share(before: dict, after: dict, seconds: float, server_pgid: int) -> float:
+    """Share of the machine's CPU used during a run by processes that are not part of it.
+
+    Part of it: the server's process group, this runner, wrk, PostgreSQL and Redis.
+    Anything else (a test suite, a browser, a build) competes with the benchmark.
+    """
+    mine = {os.getpid()}
+    ticks = 0
+    for pid, (comm, pgid, used) in after.items():
+        if pid in mine or pgid == server_pgid or comm in OWN_COMMANDS:
+            continue
+        ticks += used - before.get(pid, (comm, pgid, 0))[2]
+    capacity = seconds * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
+    return max(ticks, 0) / capacity
+
+
+def wait_for_quiet(limit: float = 0.2, seconds: float = 180) -> float:
+    """Wait (bounded) until the machine is mostly idle; return the last busy share.
+
+    The benchmark shares the machine with whatever else runs; its figures are only
+    comparable when nothing else is busy, and the report records the value either way.
+    """
+    deadline = time.monotonic() + seconds
+    busy = cpu_busy()
+    while busy >= limit and time.monotonic() < deadline:
+        busy = cpu_busy()
+    if busy >= limit:
+        log(f"machine still {busy:.0%} busy after {seconds:.0f}s; measuring anyway")
+    return busy
+
+
 def wait_until_up(proc: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -272,10 +337,14 @@ production.
 
 `wrk -t{threads} -c{connections} -d{duration} --latency` against uvicorn with 2 workers on the
 same machine (wrk, uvicorn, PostgreSQL and Redis share the {nproc} CPUs), after a {warmup}
-warm-up per endpoint. Latencies in milliseconds.
+warm-up per endpoint. Latencies in milliseconds. Before each endpoint the runner waits (up to
+3 minutes) until less than 20% of the CPU time is busy (3-second samples of /proc/stat);
+"CPU busy" is the last sample before the run and "other CPU" the share of the machine used
+during the run by processes that are not part of it (neither the server, wrk, PostgreSQL nor
+Redis), so figures taken on a busy machine can be recognised.
 
-| endpoint | as | status | requests/s | p50 | p95 | p99 | max | non-2xx/3xx | socket errors |
-|---|---|---|---:|---:|---:|---:|---:|---:|---:|
+| endpoint | as | status | req/s | p50 | p95 | p99 | max | non-2xx/3xx | socket err. | CPU busy | other CPU |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {http_rows}
 
 ## SQL queries per request
@@ -315,12 +384,17 @@ def write_report(result: dict) -> Path:
     for r in result["http"]:
         cells = [f"`GET {r['path']}`", r["as"] or "anonymous", str(r["status"])]
         if r.get("skipped"):
-            cells += [f"skipped: {r['skipped']}"] + [""] * 6
+            cells += [f"skipped: {r['skipped']}"] + [""] * 8
         else:
             w = r["wrk"]
             cells += [f"{w['rps']:.1f}"]
             cells += [f"{w[k]:.1f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
-            cells += [str(w["non2xx3xx"]), str(w["socket_errors"])]
+            cells += [
+                str(w["non2xx3xx"]),
+                str(w["socket_errors"]),
+                f"{r['cpu_busy_before']:.0%}",
+                f"{r['foreign_cpu']:.0%}",
+            ]
             cmd = " ".join(shlex.quote(c) for c in r["cmd"])
             wrk_cmds.append(cmd.replace(r["session"], "<session key>") if r["session"] else cmd)
         http_rows.append("| " + " | ".join(cells) + " |")
@@ -409,9 +483,13 @@ def main() -> None:
                 log(f"skip GET {path}: HTTP {status}")
                 http.append(entry)
                 continue
+            entry["cpu_busy_before"] = wait_for_quiet()
             wrk(path, session, WARMUP)
+            before, t0 = process_cpu(), time.monotonic()
             cmd, figures, raw = wrk(path, session, DURATION)
+            entry["foreign_cpu"] = foreign_cpu_share(before, process_cpu(), time.monotonic() - t0, server.pid)
             print(raw, flush=True)
+            log(f"other processes used {entry['foreign_cpu']:.0%} of the CPU during the run")
             entry.update(cmd=cmd, wrk=figures)
             http.append(entry)
     finally:

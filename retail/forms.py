@@ -12,7 +12,8 @@ from retail.phones import normalize_phone
 
 class LoginForm(AuthenticationForm):
     username = forms.CharField(
-        label=_("Phone or username"), max_length=150,
+        label=_("Phone or username"),
+        max_length=150,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "inputmode": "text"}),
     )
     error_messages = {
@@ -25,8 +26,16 @@ class StoreForm(forms.ModelForm):
     class Meta:
         model = Store
         fields = [
-            "code", "name", "address", "latitude", "longitude", "geofence_radius_m", "timezone",
-            "opens_at", "closes_at", "status",
+            "code",
+            "name",
+            "address",
+            "latitude",
+            "longitude",
+            "geofence_radius_m",
+            "timezone",
+            "opens_at",
+            "closes_at",
+            "status",
         ]
         widgets = {
             "opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -40,13 +49,17 @@ class StoreForm(forms.ModelForm):
 
 class _StaffFields(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=64)
-    role = forms.ChoiceField(label=_("Role"), choices=Staff.Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Staff.Role.choices, initial=Staff.Role.GUIDE)
     stores = forms.ModelMultipleChoiceField(
-        label=_("Stores"), queryset=Store.unscoped.none(), required=False,
+        label=_("Stores"),
+        queryset=Store.unscoped.none(),
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     employee_no = forms.CharField(label=_("Employee no."), max_length=32, required=False)
-    hired_on = forms.DateField(label=_("Hired on"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    hired_on = forms.DateField(
+        label=_("Hired on"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args, manager: Staff, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,7 +72,11 @@ class _StaffFields(forms.Form):
 
 
 class StaffInviteForm(_StaffFields):
-    phone = forms.CharField(label=_("Mobile phone"), max_length=32)
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
     field_order = ["name", "phone", "role", "stores", "employee_no", "hired_on"]
 
     def clean_phone(self):
@@ -73,7 +90,9 @@ class StaffEditForm(_StaffFields):
 class AcceptInvitationForm(forms.Form):
     """New users choose a password; people who already have a login confirm theirs."""
 
-    current_password = forms.CharField(label=_("Your current password"), widget=forms.PasswordInput, required=False)
+    current_password = forms.CharField(
+        label=_("Your current password"), widget=forms.PasswordInput, required=False
+    )
     password1 = forms.CharField(label=_("Choose a password"), widget=forms.PasswordInput, required=False)
     password2 = forms.CharField(label=_("Repeat the password"), widget=forms.PasswordInput, required=False)
 

@@ -7,7 +7,9 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, JsonResponse
+from django.middleware.locale import LocaleMiddleware
 from django.urls import Resolver404, resolve
+from django.utils import translation
 
 from retail import selectors
 from retail.tenancy import TenancyError, request_scope, rls_bypass
@@ -22,6 +24,18 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     return JsonResponse(
         {"error": {"code": code, "message": str(message), "fields": fields or {}}}, status=status
     )
+
+
+class LanguageMiddleware(LocaleMiddleware):
+    """Simplified Chinese unless the person chose another language (the language cookie set
+    by the switcher); the browser's Accept-Language is not consulted."""
+
+    def process_request(self, request):
+        lang = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if lang not in dict(settings.LANGUAGES):
+            lang = settings.LANGUAGE_CODE
+        translation.activate(lang)
+        request.LANGUAGE_CODE = translation.get_language()
 
 
 class BodySizeLimitMiddleware:

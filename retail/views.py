@@ -10,7 +10,9 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.forms.utils import ErrorDict
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -76,6 +78,9 @@ def root(request):
 
 def _enter_brand(request, staff: Staff):
     request.session[SESSION_BRAND_KEY] = staff.brand_id
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(nxt)
     return redirect("dashboard" if roles.can_manage_stores(staff) else "home")
 
 
@@ -136,7 +141,8 @@ def brand_picker(request):
             return redirect("brand-picker")
         return _enter_brand(request, staff)
     return render(
-        request, "auth/brand_picker.html",
+        request,
+        "auth/brand_picker.html",
         {"memberships": memberships, "suspended": request.brand_suspended},
     )
 
@@ -153,7 +159,9 @@ def invitation_accept(request, brand_slug: str, token: str):
     if request.method == "POST" and form.is_valid():
         try:
             staff = services.invitation_accept(
-                brand=brand, token=token, password=form.cleaned_data.get("password1", ""),
+                brand=brand,
+                token=token,
+                password=form.cleaned_data.get("password1", ""),
                 current_password=form.cleaned_data.get("current_password", ""),
                 ip=request.META.get("REMOTE_ADDR"),
             )
@@ -164,7 +172,8 @@ def invitation_accept(request, brand_slug: str, token: str):
             messages.success(request, _("Welcome to %(brand)s!") % {"brand": brand.name})
             return _enter_brand(request, staff)
     return render(
-        request, "auth/invitation_accept.html",
+        request,
+        "auth/invitation_accept.html",
         {"form": form, "invitation": inv, "brand": brand, "existing": existing},
         status=400 if form.errors else 200,
     )
@@ -191,10 +200,10 @@ def home(request):
     stores = list(selectors.store_list(brand=request.brand, viewer=staff)[:20])
     team_size = None
     if staff.role == Staff.Role.STORE_MANAGER:
-        team_size = selectors.staff_list(brand=request.brand, viewer=staff).exclude(status=Staff.Status.LEFT).count()
-    return render(
-        request, "staff/home.html", {"tab": "home", "stores": stores, "team_size": team_size}
-    )
+        team_size = (
+            selectors.staff_list(brand=request.brand, viewer=staff).exclude(status=Staff.Status.LEFT).count()
+        )
+    return render(request, "staff/home.html", {"tab": "home", "stores": stores, "team_size": team_size})
 
 
 @staff_required
@@ -219,13 +228,18 @@ def password_change(request):
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.user_change_password(
-            brand=request.brand, actor=Actor.from_request(request), user=request.user,
-            old_password=form.cleaned_data["old_password"], new_password=form.cleaned_data["new_password1"],
+            brand=request.brand,
+            actor=Actor.from_request(request),
+            user=request.user,
+            old_password=form.cleaned_data["old_password"],
+            new_password=form.cleaned_data["new_password1"],
         )
         update_session_auth_hash(request, request.user)
         messages.success(request, _("Your password has been changed."))
         return redirect("me-tab")
-    return render(request, "staff/password_change.html", {"tab": "me", "form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "staff/password_change.html", {"tab": "me", "form": form}, status=400 if form.errors else 200
+    )
 
 
 @manager_required
@@ -243,13 +257,16 @@ def dashboard(request):
     counts = selectors.staff_counts(brand=brand)
     stores = selectors.store_list(brand=brand, viewer=request.staff)
     return render(
-        request, "dashboard/home.html",
+        request,
+        "dashboard/home.html",
         {
             "nav": "overview",
             "counts": counts,
             "store_total": stores.count(),
             "store_open": stores.filter(status=Store.Status.OPEN).count(),
-            "recent": selectors.audit_log_list(brand=brand)[:8] if roles.can_manage_stores(request.staff) else [],
+            "recent": selectors.audit_log_list(brand=brand)[:8]
+            if roles.can_manage_stores(request.staff)
+            else [],
             "role_labels": dict(Staff.Role.choices),
         },
     )
@@ -267,7 +284,11 @@ def store_list(request):
 @manager_required
 @require_http_methods(["GET", "POST"])
 def store_edit(request, store_id: int | None = None):
-    store = selectors.store_get(brand=request.brand, viewer=request.staff, store_id=store_id) if store_id else None
+    store = (
+        selectors.store_get(brand=request.brand, viewer=request.staff, store_id=store_id)
+        if store_id
+        else None
+    )
     if not roles.can_manage_stores(request.staff):
         raise PermissionDenied
     form = StoreForm(request.POST or None, instance=store)
@@ -278,14 +299,18 @@ def store_edit(request, store_id: int | None = None):
             if store is None:
                 services.store_create(brand=request.brand, manager=request.staff, actor=actor, data=data)
             else:
-                services.store_update(brand=request.brand, manager=request.staff, actor=actor, store=store, data=data)
+                services.store_update(
+                    brand=request.brand, manager=request.staff, actor=actor, store=store, data=data
+                )
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
             messages.success(request, _("Store saved."))
             return redirect("dash-stores")
     return render(
-        request, "dashboard/store_form.html", {"nav": "stores", "form": form, "store": store},
+        request,
+        "dashboard/store_form.html",
+        {"nav": "stores", "form": form, "store": store},
         status=400 if form.errors else 200,
     )
 
@@ -302,7 +327,11 @@ def staff_list(request):
     qs = selectors.staff_list(brand=request.brand, viewer=request.staff, **f)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     ctx = {
-        "nav": "staff", "page": page, "f": f, "roles": Staff.Role.choices, "statuses": Staff.Status.choices,
+        "nav": "staff",
+        "page": page,
+        "f": f,
+        "roles": Staff.Role.choices,
+        "statuses": Staff.Status.choices,
         "stores": selectors.store_list(brand=request.brand, viewer=request.staff).only("id", "code", "name"),
     }
     template = "dashboard/_staff_rows.html" if request.htmx else "dashboard/staff.html"
@@ -317,19 +346,24 @@ def staff_invite(request):
         d = form.cleaned_data
         try:
             staff, link = services.staff_invite(
-                brand=request.brand, manager=request.staff, actor=Actor.from_request(request),
-                name=d["name"], phone=d["phone"], role=d["role"], store_ids=[s.pk for s in d["stores"]],
-                employee_no=d["employee_no"], hired_on=d["hired_on"],
+                brand=request.brand,
+                manager=request.staff,
+                actor=Actor.from_request(request),
+                name=d["name"],
+                phone=d["phone"],
+                role=d["role"],
+                store_ids=[s.pk for s in d["stores"]],
+                employee_no=d["employee_no"],
+                hired_on=d["hired_on"],
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            return render(
-                request, "dashboard/invite_link.html",
-                {"nav": "staff", "staff": staff, "link": request.build_absolute_uri(link)},
-            )
+            return _invite_link_page(request, staff, link)
     return render(
-        request, "dashboard/staff_form.html", {"nav": "staff", "form": form, "staff": None},
+        request,
+        "dashboard/staff_form.html",
+        {"nav": "staff", "form": form, "staff": None},
         status=400 if form.errors else 200,
     )
 
@@ -340,8 +374,11 @@ def staff_edit(request, staff_id: int):
     target = selectors.staff_get(brand=request.brand, viewer=request.staff, staff_id=staff_id)
     can_edit = roles.can_manage_member_of_staff(request.staff, target)
     initial = {
-        "name": target.name, "role": target.role, "stores": list(target.stores.all()),
-        "employee_no": target.employee_no, "hired_on": target.hired_on,
+        "name": target.name,
+        "role": target.role,
+        "stores": list(target.stores.all()),
+        "employee_no": target.employee_no,
+        "hired_on": target.hired_on,
     }
     form = StaffEditForm(request.POST or None, initial=initial, manager=request.staff)
     if request.method == "POST":
@@ -351,10 +388,16 @@ def staff_edit(request, staff_id: int):
             d = form.cleaned_data
             try:
                 services.staff_update(
-                    brand=request.brand, manager=request.staff, actor=Actor.from_request(request), staff=target,
+                    brand=request.brand,
+                    manager=request.staff,
+                    actor=Actor.from_request(request),
+                    staff=target,
                     data={
-                        "name": d["name"], "role": d["role"], "store_ids": [s.pk for s in d["stores"]],
-                        "employee_no": d["employee_no"], "hired_on": d["hired_on"],
+                        "name": d["name"],
+                        "role": d["role"],
+                        "store_ids": [s.pk for s in d["stores"]],
+                        "employee_no": d["employee_no"],
+                        "hired_on": d["hired_on"],
                     },
                 )
             except ValidationError as exc:
@@ -363,7 +406,8 @@ def staff_edit(request, staff_id: int):
                 messages.success(request, _("Staff member saved."))
                 return redirect("dash-staff")
     return render(
-        request, "dashboard/staff_form.html",
+        request,
+        "dashboard/staff_form.html",
         {"nav": "staff", "form": form, "staff": target, "can_edit": can_edit},
         status=400 if form.errors else 200,
     )
@@ -372,9 +416,13 @@ def staff_edit(request, staff_id: int):
 def _staff_action(request, staff_id: int, fn):
     target = selectors.staff_get(brand=request.brand, viewer=request.staff, staff_id=staff_id)
     try:
-        result = fn(brand=request.brand, manager=request.staff, actor=Actor.from_request(request), staff=target)
+        result = fn(
+            brand=request.brand, manager=request.staff, actor=Actor.from_request(request), staff=target
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+        if request.htmx:  # reload the whole page so the message shows instead of a broken row
+            return HttpResponse(status=204, headers={"HX-Refresh": "true"}), None
         return redirect("dash-staff"), None
     if isinstance(result, Staff):
         result = selectors.staff_get(brand=request.brand, viewer=request.staff, staff_id=result.pk)
@@ -411,9 +459,19 @@ def staff_reinvite(request, staff_id: int):
     if resp:
         return resp
     target = selectors.staff_get(brand=request.brand, viewer=request.staff, staff_id=staff_id)
+    return _invite_link_page(request, target, link)
+
+
+def _invite_link_page(request, staff: Staff, link: str):
     return render(
-        request, "dashboard/invite_link.html",
-        {"nav": "staff", "staff": target, "link": request.build_absolute_uri(link)},
+        request,
+        "dashboard/invite_link.html",
+        {
+            "nav": "staff",
+            "staff": staff,
+            "link": request.build_absolute_uri(link),
+            "ttl_days": settings.INVITATION_TTL.days,
+        },
     )
 
 
@@ -422,6 +480,7 @@ def audit_log(request):
     if not roles.can_manage_stores(request.staff):
         raise PermissionDenied
     action = request.GET.get("action", "")[:64]
-    page = Paginator(selectors.audit_log_list(brand=request.brand, action=action), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.audit_log_list(brand=request.brand, action=action), 50).get_page(
+        request.GET.get("page")
+    )
     return render(request, "dashboard/audit.html", {"nav": "audit", "page": page, "action": action})
-

@@ -192,7 +192,9 @@ def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide,
 
     async def run():
         comm = WebsocketCommunicator(
-            application, path, headers=[(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")]
+            application,
+            path,
+            headers=[(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")],
         )
         connected, code = await comm.connect()
         await comm.disconnect()

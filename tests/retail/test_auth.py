@@ -210,3 +210,22 @@ def test_logout_needs_post(client, guide):
     assert client.get(reverse("logout")).status_code == 405
     client.post(reverse("logout"))
     assert "_auth_user_id" not in client.session
+
+
+def test_login_returns_to_the_page_asked_for_but_never_offsite(client, guide):
+    resp = client.post("/login/?next=/m/me/", {"username": guide.user.username, "password": PASSWORD})
+    assert resp["Location"] == "/m/me/"
+    client.logout()
+    resp = client.post(
+        reverse("login"),
+        {"username": guide.user.username, "password": PASSWORD, "next": "https://evil.example/"},
+    )
+    assert resp["Location"] == reverse("home")
+
+
+def test_chinese_by_default_whatever_the_browser_says(client, guide):
+    login_as(client, guide)
+    body = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "首页" in body
+    client.post("/i18n/setlang/", {"language": "en", "next": "/m/"})
+    assert "Home" in client.get(reverse("home")).content.decode()
