@@ -483,14 +483,22 @@ def main() -> None:
                 log(f"skip GET {path}: HTTP {status}")
                 http.append(entry)
                 continue
-            entry["cpu_busy_before"] = wait_for_quiet()
-            wrk(path, session, WARMUP)
-            before, t0 = process_cpu(), time.monotonic()
-            cmd, figures, raw = wrk(path, session, DURATION)
-            entry["foreign_cpu"] = foreign_cpu_share(before, process_cpu(), time.monotonic() - t0, server.pid)
-            print(raw, flush=True)
-            log(f"other processes used {entry['foreign_cpu']:.0%} of the CPU during the run")
-            entry.update(cmd=cmd, wrk=figures)
+            # A run disturbed by other work (over 10% of the CPU) is repeated once; the
+            # least disturbed attempt is reported, with its disturbance.
+            best = None
+            for _attempt in range(2):
+                busy = wait_for_quiet()
+                wrk(path, session, WARMUP)
+                before, t0 = process_cpu(), time.monotonic()
+                cmd, figures, raw = wrk(path, session, DURATION)
+                foreign = foreign_cpu_share(before, process_cpu(), time.monotonic() - t0, server.pid)
+                print(raw, flush=True)
+                log(f"other processes used {foreign:.0%} of the CPU during the run")
+                if best is None or foreign < best["foreign_cpu"]:
+                    best = {"cpu_busy_before": busy, "foreign_cpu": foreign, "cmd": cmd, "wrk": figures}
+                if foreign <= 0.10:
+                    break
+            entry.update(best)
             http.append(entry)
     finally:
         stop(server)
