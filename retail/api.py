@@ -37,20 +37,7 @@ class StoreRefSerializer(serializers.ModelSerializer):
 class StoreSerializer(serializers.ModelSerializer):
     class Meta:
         model = Store
-        fields = [
-            "id",
-            "code",
-            "name",
-            "address",
-            "latitude",
-            "longitude",
-            "geofence_radius_m",
-            "timezone",
-            "opens_at",
-            "closes_at",
-            "status",
-            "created_at",
-        ]
+        fields = ["id", *services.STORE_FIELDS, "created_at"]
         read_only_fields = ["id", "created_at"]
         # Uniqueness per brand is checked by the service inside the brand's scope.
         validators: list = []

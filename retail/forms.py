@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from retail import roles
 from retail.models import Staff, Store
 from retail.phones import normalize_phone
+from retail.services import STORE_FIELDS
 
 
 class LoginForm(AuthenticationForm):
@@ -25,18 +26,7 @@ class LoginForm(AuthenticationForm):
 class StoreForm(forms.ModelForm):
     class Meta:
         model = Store
-        fields = [
-            "code",
-            "name",
-            "address",
-            "latitude",
-            "longitude",
-            "geofence_radius_m",
-            "timezone",
-            "opens_at",
-            "closes_at",
-            "status",
-        ]
+        fields = list(STORE_FIELDS)
         widgets = {
             "opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
