@@ -83,8 +83,10 @@ seed: migrate
 run: seed
 	$(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
+# pytest's exit status is printed because make turns every failure into 2 (5 = no tests ran).
 test: install browsers translations
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@echo "$(VENV)/bin/pytest $(PYTEST_ARGS)"
+	@$(VENV)/bin/pytest $(PYTEST_ARGS) || { rc=$$?; echo "pytest exited with status $$rc"; exit $$rc; }
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -167,7 +167,11 @@ class Staff(BrandOwned):
                 condition=~Q(status="left") | Q(left_on__isnull=False), name="staff_left_has_date"
             ),
         ]
-        indexes = [models.Index(fields=["brand", "role", "status"])]
+        indexes = [
+            models.Index(fields=["brand", "role", "status"]),
+            # The staff list is ordered by name within a brand.
+            models.Index(fields=["brand", "name", "id"], name="staff_brand_name_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -123,21 +123,33 @@ def brand_scope(brand: Brand | int, *, user_id: int | None = None) -> Iterator[N
 def request_scope(*, user_id: int | None) -> Iterator[Callable[[int], None]]:
     """One request's transaction: the user's setting now, the brand's once it is known.
 
-    Settings are written without saving and restoring old values (the transaction is the
-    request's own and ends with it); yields a function that enters a brand.
+    As the outermost transaction (always, when serving) the settings are simply written and
+    end with the commit; nested in an outer transaction (a test's) the previous values are
+    put back afterwards. Yields a function that enters a brand.
     """
     tokens: list[contextvars.Token] = []
+    rls = _uses_rls()
+    nested = connection.in_atomic_block
+    previous: dict[str, str] = {}
 
     def enter_brand(brand_id: int) -> None:
         tokens.append(_brand_id.set(brand_id))
-        if _uses_rls():
+        if rls:
             _set_settings({SETTING_BRAND: str(brand_id)})
 
     try:
         with transaction.atomic():
-            if user_id is not None and _uses_rls():
+            if rls and nested:
+                previous = dict(
+                    zip(
+                        (SETTING_USER, SETTING_BRAND), _get_settings(SETTING_USER, SETTING_BRAND), strict=True
+                    )
+                )
+            if user_id is not None and rls:
                 _set_settings({SETTING_USER: str(user_id)})
             yield enter_brand
+            if previous:
+                _set_settings(previous)
     finally:
         for token in reversed(tokens):
             _brand_id.reset(token)

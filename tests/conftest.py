@@ -78,6 +78,15 @@ def other_admin(other_brand):
     return StaffFactory(brand=other_brand, role=Staff.Role.BRAND_ADMIN, name="孙磊")
 
 
+def refresh(obj):
+    """Reload a brand-owned object inside its brand's scope (the way code outside a request must)."""
+    from retail.tenancy import brand_scope
+
+    with brand_scope(obj.brand_id):
+        obj.refresh_from_db()
+    return obj
+
+
 def login_as(client, staff: Staff):
     """Log the staff member's user in and pick the staff member's brand."""
     client.force_login(staff.user, backend="retail.auth_backends.PhoneOrUsernameBackend")

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from retail.models import AuditLog, Staff, Store
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
+from tests.conftest import login_as, refresh
 from tests.factories import PASSWORD, StaffFactory, StoreFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,13 @@ def status_of(staff: Staff) -> str:
 
 
 def store_count(brand) -> int:
-    return Store.objects.for_brand(brand).count()
+    with brand_scope(brand):
+        return Store.objects.for_brand(brand).count()
+
+
+def staff_count(brand) -> int:
+    with brand_scope(brand):
+        return Staff.objects.for_brand(brand).count()
 
 
 # --- logged out -----------------------------------------------------------------------------
@@ -283,7 +289,7 @@ def test_store_manager_cannot_edit_their_store(client, store_manager, store):
     assert client.get(reverse("dash-store-edit", args=[store.pk])).status_code == 403
     response = client.post(reverse("dash-store-edit", args=[store.pk]), {"name": "改名"})
     assert response.status_code == 403
-    store.refresh_from_db()
+    refresh(store)
     assert store.name == "南京西路店"
 
 
@@ -401,7 +407,7 @@ def test_admin_edits_a_store(client, brand_admin, store):
         "status": "open",
     }
     assert client.post(reverse("dash-store-edit", args=[store.pk]), data).status_code == 302
-    store.refresh_from_db()
+    refresh(store)
     assert store.name == "南京西路旗舰店"
 
 
@@ -412,7 +418,7 @@ def test_another_brands_store_is_not_found(client, brand_admin, other_store):
     assert "页面不存在" in text(response)
     response = client.post(reverse("dash-store-edit", args=[other_store.pk]), {"name": "x"})
     assert response.status_code == 404
-    other_store.refresh_from_db()
+    refresh(other_store)
     assert other_store.name == "西湖店"
 
 
@@ -531,12 +537,12 @@ def test_invite_staff_gives_a_one_time_link(client, brand_admin, store, brand):
 
 def test_invite_with_bad_input_changes_nothing(client, brand_admin, brand):
     login_as(client, brand_admin)
-    before = Staff.objects.for_brand(brand).count()
+    before = staff_count(brand)
     response = client.post(reverse("dash-staff-new"), {"name": "", "phone": "12345", "role": "guide"})
     body = text(response)
     assert response.status_code == 400
     assert "请输入有效的中国大陆手机号。" in body and "此项为必填项。" in body
-    assert Staff.objects.for_brand(brand).count() == before
+    assert staff_count(brand) == before
 
 
 def test_invite_without_a_store_is_refused_for_a_guide(client, brand_admin, store, brand):
@@ -546,7 +552,8 @@ def test_invite_without_a_store_is_refused_for_a_guide(client, brand_admin, stor
     )
     assert response.status_code == 400
     assert "请至少选择一家门店。" in text(response)
-    assert not Staff.objects.for_brand(brand).filter(name="刘洋").exists()
+    with brand_scope(brand):
+        assert not Staff.objects.for_brand(brand).filter(name="刘洋").exists()
 
 
 def test_store_manager_may_only_give_guide_and_staff_roles(client, store_manager, store):
@@ -569,13 +576,14 @@ def test_edit_staff_with_bad_input_changes_nothing(client, brand_admin, guide, s
         reverse("dash-staff-edit", args=[guide.pk]), {"name": "", "role": "guide", "stores": [store.pk]}
     )
     assert response.status_code == 400
-    guide.refresh_from_db()
+    refresh(guide)
     assert guide.name == "王芳"
 
 
 def test_edit_staff_keeps_the_hire_date_in_the_date_input(client, brand_admin, guide):
     guide.hired_on = "2025-03-01"
-    guide.save()
+    with brand_scope(guide.brand):
+        guide.save()
     login_as(client, brand_admin)
     body = text(client.get(reverse("dash-staff-edit", args=[guide.pk])))
     assert re.search(r'<input type="date" name="hired_on" value="2025-03-01"', body)
@@ -588,7 +596,7 @@ def test_edit_staff(client, brand_admin, guide, store):
         {"name": "王芳芳", "role": "store_manager", "stores": [store.pk], "employee_no": "E7"},
     )
     assert response["Location"] == reverse("dash-staff")
-    guide.refresh_from_db()
+    refresh(guide)
     assert (guide.name, guide.role, guide.employee_no) == ("王芳芳", "store_manager", "E7")
 
 
