@@ -25,8 +25,13 @@ class BrandTask(Task):
     retry_jitter = True
     max_retries = 8
 
-    def __call__(self, brand_id: int, *args, **kwargs):
-        from retail.tenancy import brand_scope
+    # False for long jobs: the task body then only names the brand, and the services it calls
+    # open their own brand-scoped transactions (so progress can be committed as it goes).
+    single_transaction = True
 
-        with brand_scope(brand_id):
+    def __call__(self, brand_id: int, *args, **kwargs):
+        from retail.tenancy import brand_context, brand_scope
+
+        scope = brand_scope if self.single_transaction else brand_context
+        with scope(brand_id):
             return super().__call__(brand_id, *args, **kwargs)

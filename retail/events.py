@@ -30,7 +30,7 @@ class Actor:
         return cls()
 
 
-def _record(
+def record(
     *,
     brand: Brand | None,
     actor: Actor | None,
@@ -53,39 +53,39 @@ def _record(
 
 
 def store_created(*, brand: Brand, actor: Actor, store) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="store.created", target=store)
+    return record(brand=brand, actor=actor, action="store.created", target=store)
 
 
 def store_updated(*, brand: Brand, actor: Actor, store, changes: dict) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="store.updated", target=store, data={"changes": changes})
+    return record(brand=brand, actor=actor, action="store.updated", target=store, data={"changes": changes})
 
 
 def staff_invited(*, brand: Brand, actor: Actor, staff) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="staff.invited", target=staff, data={"role": staff.role})
+    return record(brand=brand, actor=actor, action="staff.invited", target=staff, data={"role": staff.role})
 
 
 def staff_updated(*, brand: Brand, actor: Actor, staff, changes: dict) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="staff.updated", target=staff, data={"changes": changes})
+    return record(brand=brand, actor=actor, action="staff.updated", target=staff, data={"changes": changes})
 
 
 def staff_deactivated(*, brand: Brand, actor: Actor, staff) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="staff.deactivated", target=staff)
+    return record(brand=brand, actor=actor, action="staff.deactivated", target=staff)
 
 
 def staff_reactivated(*, brand: Brand, actor: Actor, staff) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="staff.reactivated", target=staff)
+    return record(brand=brand, actor=actor, action="staff.reactivated", target=staff)
 
 
 def invitation_accepted(*, brand: Brand, actor: Actor, staff) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="invitation.accepted", target=staff)
+    return record(brand=brand, actor=actor, action="invitation.accepted", target=staff)
 
 
 def password_changed(*, brand: Brand, actor: Actor, user: User) -> AuditLog:
-    return _record(brand=brand, actor=actor, action="user.password_changed", target=user)
+    return record(brand=brand, actor=actor, action="user.password_changed", target=user)
 
 
 def brand_status_changed(*, brand: Brand, actor: Actor, status: str) -> AuditLog:
-    return _record(
+    return record(
         brand=brand,
         actor=actor,
         action="brand.status_changed",
@@ -96,7 +96,7 @@ def brand_status_changed(*, brand: Brand, actor: Actor, status: str) -> AuditLog
 
 def platform_bypass(*, actor: Any, reason: str, ip: str | None = None) -> AuditLog:
     user = actor if isinstance(actor, User) else getattr(actor, "user", None)
-    return _record(
+    return record(
         brand=None,
         actor=Actor(user=user, ip=ip),
         action="platform.rls_bypass",

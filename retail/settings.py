@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "retail",
+    "members",
 ]
 
 MIDDLEWARE = [
@@ -131,7 +132,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "nightly-membership": {"task": "members.tasks.nightly_membership", "schedule": 60 * 60 * 24},
+}
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "retail.User"

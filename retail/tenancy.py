@@ -156,6 +156,24 @@ def request_scope(*, user_id: int | None) -> Iterator[Callable[[int], None]]:
 
 
 @contextmanager
+def brand_context(brand: Brand | int) -> Iterator[None]:
+    """Name the brand for Python-side scoping only, without opening a transaction.
+
+    For long jobs whose services each open their own ``brand_scope`` transaction; a database
+    read outside those still sees no rows (row-level security fails closed).
+    """
+    pk = _brand_pk(brand)
+    outer = _brand_id.get()
+    if outer is not None and outer != pk and not _bypass.get():
+        raise TenancyError(f"brand context {pk} opened inside brand scope {outer}")
+    token = _brand_id.set(pk)
+    try:
+        yield
+    finally:
+        _brand_id.reset(token)
+
+
+@contextmanager
 def user_scope(user_id: int) -> Iterator[None]:
     """Let the block see the user's own staff records in every brand (for the brand picker)."""
     with db_settings({SETTING_USER: str(user_id)}):

@@ -75,3 +75,24 @@ class StaffFactory(BrandOwnedFactory):
         with brand_scope(obj.brand):
             for store in extracted:
                 StaffStore.unscoped.create(brand=obj.brand, staff=obj, store=store)
+
+
+class MemberFactory(BrandOwnedFactory):
+    """A member with a verified phone identity."""
+
+    class Meta:
+        model = "members.Member"
+        skip_postgeneration_save = True
+
+    brand = factory.SubFactory(BrandFactory)
+    name = factory.Faker("name", locale="zh_CN")
+
+    @factory.post_generation
+    def phone(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        from members.models import MemberIdentity
+
+        number = extracted or f"137{obj.pk:08d}"
+        with brand_scope(obj.brand):
+            MemberIdentity.unscoped.create(brand=obj.brand, member=obj, kind="phone", value=number, verified=True)

@@ -1,0 +1,161 @@
+"""Reads of the membership programme. Every function takes its brand; visibility follows roles:
+a guide sees their own members, a store manager the members served in their stores, a brand
+admin every member."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from members.identities import normalize_identity
+from members.models import (
+    GuideBinding,
+    Member,
+    MemberIdentity,
+    MemberJob,
+    MemberTag,
+    MergeRecord,
+    PointsEntry,
+    Tag,
+    Tier,
+)
+from retail import roles
+from retail.models import Brand, Staff, StaffStore
+from retail.tenancy import get_for_brand_or_404
+
+
+@dataclass
+class MemberFilters:
+    q: str = ""
+    tags: list[int] = field(default_factory=list)
+    tier: int | None = None
+    store: int | None = None
+    guide: int | None = None
+    joined_from: datetime.date | None = None
+    joined_to: datetime.date | None = None
+    purchased_from: datetime.date | None = None
+    purchased_to: datetime.date | None = None
+    status: str = Member.Status.ACTIVE
+
+
+def _visible(brand: Brand, viewer: Staff) -> QuerySet[Member]:
+    qs = Member.objects.for_brand(brand)
+    if roles.sees_all_stores(viewer):
+        return qs
+    if viewer.role == Staff.Role.STORE_MANAGER:
+        stores = roles.store_ids(viewer)
+        guides = StaffStore.objects.for_brand(brand).filter(store_id__in=stores).values("staff_id")
+        return qs.filter(Q(guide_id__in=guides) | Q(join_store_id__in=stores))
+    return qs.filter(guide=viewer)
+
+
+def member_list(*, brand: Brand, viewer: Staff, filters: MemberFilters | None = None) -> QuerySet[Member]:
+    """Members the viewer may see, filtered; identities, tags, tier and guide load in a fixed
+    number of queries."""
+    f = filters or MemberFilters()
+    qs = _visible(brand, viewer)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.q:
+        q = f.q.strip()
+        cond = Q(name__icontains=q)
+        for kind in (MemberIdentity.Kind.PHONE, MemberIdentity.Kind.CARD):
+            try:
+                value = normalize_identity(kind, q)
+            except Exception:  # noqa: BLE001 - not a value of that kind
+                continue
+            cond |= Q(pk__in=MemberIdentity.objects.for_brand(brand).filter(kind=kind, value=value).values("member_id"))
+        if q.isdigit() and 4 <= len(q) < 11:  # the tail of a phone number
+            cond |= Q(
+                pk__in=MemberIdentity.objects.for_brand(brand)
+                .filter(kind=MemberIdentity.Kind.PHONE, value__endswith=q)
+                .values("member_id")
+            )
+        qs = qs.filter(cond)
+    for tag in f.tags:
+        qs = qs.filter(pk__in=MemberTag.objects.for_brand(brand).filter(tag_id=tag).values("member_id"))
+    if f.tier:
+        qs = qs.filter(tier_id=f.tier)
+    if f.store:
+        guides = StaffStore.objects.for_brand(brand).filter(store_id=f.store).values("staff_id")
+        qs = qs.filter(Q(join_store_id=f.store) | Q(guide_id__in=guides))
+    if f.guide:
+        qs = qs.filter(guide_id=f.guide)
+    if f.joined_from:
+        qs = qs.filter(joined_at__date__gte=f.joined_from)
+    if f.joined_to:
+        qs = qs.filter(joined_at__date__lte=f.joined_to)
+    if f.purchased_from:
+        qs = qs.filter(last_purchase_at__date__gte=f.purchased_from)
+    if f.purchased_to:
+        qs = qs.filter(last_purchase_at__date__lte=f.purchased_to)
+    return (
+        qs.select_related("tier", "guide")
+        .prefetch_related(
+            Prefetch("identities", queryset=MemberIdentity.objects.for_brand(brand).order_by("kind")),
+            Prefetch("member_tags", queryset=MemberTag.objects.for_brand(brand).select_related("tag")),
+        )
+        .order_by("-joined_at", "-id")
+    )
+
+
+def member_get(*, brand: Brand, viewer: Staff, member_id) -> Member:
+    return get_for_brand_or_404(member_list(brand=brand, viewer=viewer, filters=MemberFilters(status="")), brand,
+                                pk=member_id)
+
+
+def member_lookup(*, brand: Brand, viewer: Staff, kind: str, value: str) -> Member | None:
+    """One indexed lookup by channel identity, within what the viewer may see."""
+    value = normalize_identity(kind, value)
+    identity = MemberIdentity.objects.for_brand(brand).filter(kind=kind, value=value).values("member_id").first()
+    if identity is None:
+        return None
+    member = member_list(brand=brand, viewer=viewer, filters=MemberFilters(status="")).filter(
+        pk=identity["member_id"]
+    ).first()
+    while member is not None and member.status == Member.Status.MERGED and member.merged_into_id:
+        member = member_list(brand=brand, viewer=viewer, filters=MemberFilters(status="")).filter(
+            pk=member.merged_into_id
+        ).first()
+    return member
+
+
+def points_history(*, brand: Brand, member: Member) -> QuerySet[PointsEntry]:
+    return PointsEntry.objects.for_brand(brand).filter(member=member).order_by("-created_at", "-id")
+
+
+def binding_history(*, brand: Brand, member: Member) -> QuerySet[GuideBinding]:
+    return GuideBinding.objects.for_brand(brand).filter(member=member).select_related("guide").order_by(
+        "-started_at", "-id"
+    )
+
+
+def tag_list(*, brand: Brand) -> QuerySet[Tag]:
+    return Tag.objects.for_brand(brand).prefetch_related("rules").order_by("group", "name")
+
+
+def tier_list(*, brand: Brand) -> QuerySet[Tier]:
+    return Tier.objects.for_brand(brand).order_by("min_spend_fen")
+
+
+def merge_list(*, brand: Brand) -> QuerySet[MergeRecord]:
+    return MergeRecord.objects.for_brand(brand).select_related("survivor", "absorbed", "created_by", "undone_by")
+
+
+def job_list(*, brand: Brand, viewer: Staff) -> QuerySet[MemberJob]:
+    qs = MemberJob.objects.for_brand(brand)
+    if not roles.sees_all_stores(viewer):
+        qs = qs.filter(created_by=viewer.user)
+    return qs.order_by("-created_at", "-id")
+
+
+def guides_for_handover(*, brand: Brand, viewer: Staff) -> QuerySet[Staff]:
+    """Staff who can take members over, within the viewer's reach."""
+    qs = Staff.objects.for_brand(brand).filter(status=Staff.Status.ACTIVE).exclude(role=Staff.Role.BRAND_ADMIN)
+    if not roles.sees_all_stores(viewer):
+        qs = qs.filter(
+            pk__in=StaffStore.objects.for_brand(brand).filter(store_id__in=roles.store_ids(viewer)).values("staff_id")
+        )
+    return qs.order_by("name", "id")
