@@ -55,6 +55,7 @@ urlpatterns = [
     ),
     path("dashboard/staff/<int:staff_id>/reinvite/", views.staff_reinvite, name="dash-staff-reinvite"),
     path("dashboard/audit/", views.audit_log, name="dash-audit"),
+    path("", include("members.urls")),
 ]
 
 handler404 = "retail.views.not_found"

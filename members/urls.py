@@ -1,0 +1,3 @@
+"""Pages of the membership programme (shopper pages, the guide's member pages, the dashboard)."""
+
+urlpatterns: list = []
