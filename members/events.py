@@ -8,13 +8,23 @@ from retail.models import Brand
 
 
 def member_joined(*, brand: Brand, actor: Actor | None, member, guide) -> None:
-    audit(brand=brand, actor=actor, action="member.joined", target=member,
-            data={"guide": guide.pk if guide else None})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.joined",
+        target=member,
+        data={"guide": guide.pk if guide else None},
+    )
 
 
 def member_bound(*, brand: Brand, actor: Actor | None, member, guide, reason: str) -> None:
-    audit(brand=brand, actor=actor, action="member.guide_bound", target=member,
-            data={"guide": guide.pk, "reason": reason})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.guide_bound",
+        target=member,
+        data={"guide": guide.pk, "reason": reason},
+    )
 
 
 def member_updated(*, brand: Brand, actor: Actor, member, fields: list[str]) -> None:
@@ -26,18 +36,33 @@ def identity_added(*, brand: Brand, actor: Actor, member, kind: str) -> None:
 
 
 def members_merged(*, brand: Brand, actor: Actor, record) -> None:
-    audit(brand=brand, actor=actor, action="member.merged", target=record.survivor,
-            data={"absorbed": record.absorbed_id, "merge": record.pk, "reason": record.reason})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.merged",
+        target=record.survivor,
+        data={"absorbed": record.absorbed_id, "merge": record.pk, "reason": record.reason},
+    )
 
 
 def merge_undone(*, brand: Brand, actor: Actor, record) -> None:
-    audit(brand=brand, actor=actor, action="member.merge_undone", target=record.survivor,
-            data={"absorbed": record.absorbed_id, "merge": record.pk})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.merge_undone",
+        target=record.survivor,
+        data={"absorbed": record.absorbed_id, "merge": record.pk},
+    )
 
 
 def member_tags_changed(*, brand: Brand, actor: Actor, member, added, removed) -> None:
-    audit(brand=brand, actor=actor, action="member.tags_changed", target=member,
-            data={"added": sorted(added), "removed": sorted(removed)})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.tags_changed",
+        target=member,
+        data={"added": sorted(added), "removed": sorted(removed)},
+    )
 
 
 def tag_created(*, brand: Brand, actor: Actor, tag) -> None:
@@ -45,8 +70,13 @@ def tag_created(*, brand: Brand, actor: Actor, tag) -> None:
 
 
 def members_handed_over(*, brand: Brand, actor: Actor, from_guide, to_guide, count: int) -> None:
-    audit(brand=brand, actor=actor, action="member.handover", target=from_guide,
-            data={"to_guide": to_guide.pk, "count": count})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.handover",
+        target=from_guide,
+        data={"to_guide": to_guide.pk, "count": count},
+    )
 
 
 def member_erased(*, brand: Brand, actor: Actor, member) -> None:
@@ -54,13 +84,23 @@ def member_erased(*, brand: Brand, actor: Actor, member) -> None:
 
 
 def program_updated(*, brand: Brand, actor: Actor, program) -> None:
-    audit(brand=brand, actor=actor, action="membership.program_updated", target=None,
-            data={"points_per_yuan": program.points_per_yuan, "binding_policy": program.binding_policy})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="membership.program_updated",
+        target=None,
+        data={"points_per_yuan": program.points_per_yuan, "binding_policy": program.binding_policy},
+    )
 
 
 def tier_saved(*, brand: Brand, actor: Actor, tier) -> None:
-    audit(brand=brand, actor=actor, action="membership.tier_saved", target=tier,
-            data={"min_spend_fen": tier.min_spend_fen})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="membership.tier_saved",
+        target=tier,
+        data={"min_spend_fen": tier.min_spend_fen},
+    )
 
 
 def job_started(*, brand: Brand, actor: Actor, job) -> None:

@@ -9,6 +9,7 @@ the transaction is still open.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -55,8 +56,20 @@ IDENTITY_COLUMNS = {
     "alipay_openid": MemberIdentity.Kind.ALIPAY,
 }
 IMPORT_COLUMNS = [*IDENTITY_COLUMNS, "name", "tags", "consent", "guide", "joined_at"]
-EXPORT_COLUMNS = ["member_id", "name", "phone", "card_no", "tier", "points", "spend_yuan", "guide", "tags",
-                  "consent", "joined_at", "last_purchase_at"]
+EXPORT_COLUMNS = [
+    "member_id",
+    "name",
+    "phone",
+    "card_no",
+    "tier",
+    "points",
+    "spend_yuan",
+    "guide",
+    "tags",
+    "consent",
+    "joined_at",
+    "last_purchase_at",
+]
 TRUE = {"1", "y", "yes", "true", "是", "同意"}
 FALSE = {"", "0", "n", "no", "false", "否", "不同意"}
 
@@ -97,8 +110,10 @@ def import_start(*, brand: Brand, manager: Staff, actor: Actor, upload) -> Membe
     columns = {c.strip() for c in next(csv.reader([first_line]), [])}
     if not columns & set(IDENTITY_COLUMNS):
         raise ValidationError(
-            {"file": _("The first line must name the columns, with at least one of: %(cols)s.")
-             % {"cols": ", ".join(IDENTITY_COLUMNS)}}
+            {
+                "file": _("The first line must name the columns, with at least one of: %(cols)s.")
+                % {"cols": ", ".join(IDENTITY_COLUMNS)}
+            }
         )
     with brand_scope(brand):
         job = MemberJob(brand=brand, kind=MemberJob.Kind.IMPORT, created_by=actor.user or manager.user)
@@ -114,7 +129,9 @@ def export_start(*, brand: Brand, viewer: Staff, actor: Actor, filters: selector
     _require_manager(brand, viewer)
     with brand_scope(brand):
         job = MemberJob.objects.create(
-            brand=brand, kind=MemberJob.Kind.EXPORT, created_by=actor.user or viewer.user,
+            brand=brand,
+            kind=MemberJob.Kind.EXPORT,
+            created_by=actor.user or viewer.user,
             params={"viewer": viewer.pk, "filters": _filters_to_json(filters)},
         )
         events.job_started(brand=brand, actor=actor, job=job)
@@ -220,8 +237,13 @@ def _parse_row(line: int, raw: dict, tz) -> _Row:
             try:
                 identities.append((kind, normalize_identity(kind, raw[column])))
             except ValidationError as exc:
-                raise ValidationError({column: exc.messages if not hasattr(exc, "error_dict") else
-                                       [m for errs in exc.message_dict.values() for m in errs]}) from exc
+                raise ValidationError(
+                    {
+                        column: exc.messages
+                        if not hasattr(exc, "error_dict")
+                        else [m for errs in exc.message_dict.values() for m in errs]
+                    }
+                ) from exc
     if not identities:
         raise ValidationError(_("No identity (phone, card_no, ...) in this row."))
     consent = raw.get("consent", "").lower()
@@ -240,8 +262,15 @@ def _parse_row(line: int, raw: dict, tz) -> _Row:
     tags = [t.strip() for t in raw.get("tags", "").replace("；", ";").split(";") if t.strip()]
     if any(len(t) > 32 for t in tags):
         raise ValidationError({"tags": _("A tag has more than 32 characters.")})
-    return _Row(line=line, identities=identities, name=name, tags=tags, consent=consent in TRUE,
-                guide=raw.get("guide", ""), joined_at=joined_at)
+    return _Row(
+        line=line,
+        identities=identities,
+        name=name,
+        tags=tags,
+        consent=consent in TRUE,
+        guide=raw.get("guide", ""),
+        joined_at=joined_at,
+    )
 
 
 def _existing_owners(brand: Brand, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -252,9 +281,11 @@ def _existing_owners(brand: Brand, pairs: set[tuple[str, str]]) -> dict[tuple[st
     for kind, values in by_kind.items():
         for i in range(0, len(values), CHUNK):
             chunk = values[i : i + CHUNK]
-            for value, member_id in MemberIdentity.objects.for_brand(brand).filter(
-                kind=kind, value__in=chunk
-            ).values_list("value", "member_id"):
+            for value, member_id in (
+                MemberIdentity.objects.for_brand(brand)
+                .filter(kind=kind, value__in=chunk)
+                .values_list("value", "member_id")
+            ):
                 owners[(kind, value)] = member_id
     return owners
 
@@ -265,13 +296,14 @@ def _guides(brand: Brand, refs: set[str]) -> dict[str, Staff]:
         return out
     phones = set()
     for r in refs:
-        try:
+        with contextlib.suppress(ValidationError):
             phones.add(normalize_phone(r))
-        except ValidationError:
-            pass
-    staff = Staff.objects.for_brand(brand).filter(
-        Q(employee_no__in=refs) | Q(user__phone__in=phones), status=Staff.Status.ACTIVE
-    ).exclude(role=Staff.Role.BRAND_ADMIN).select_related("user")
+    staff = (
+        Staff.objects.for_brand(brand)
+        .filter(Q(employee_no__in=refs) | Q(user__phone__in=phones), status=Staff.Status.ACTIVE)
+        .exclude(role=Staff.Role.BRAND_ADMIN)
+        .select_related("user")
+    )
     for s in staff:
         if s.employee_no:
             out[s.employee_no] = s
@@ -327,10 +359,14 @@ def _run_import(brand: Brand, job: MemberJob) -> None:
         job.matched_count += len(matched)
         job.error_count = len(errors)
         if errors:
-            job.result_file.save(f"import-{job.pk}-errors.csv", ContentFile(_error_report(errors)), save=False)
+            job.result_file.save(
+                f"import-{job.pk}-errors.csv", ContentFile(_error_report(errors)), save=False
+            )
         job.status, job.finished_at = MemberJob.Status.DONE, timezone.now()
         job.message = _("%(created)s new, %(matched)s already members, %(errors)s rows with errors.") % {
-            "created": job.created_count, "matched": job.matched_count, "errors": job.error_count,
+            "created": job.created_count,
+            "matched": job.matched_count,
+            "errors": job.error_count,
         }
         job.save()
 
@@ -342,7 +378,9 @@ def _normal_phone(value: str) -> str:
         return value
 
 
-def _write_import(brand: Brand, job: MemberJob, new_rows: list[_Row], matched: dict[int, _Row], guides) -> None:
+def _write_import(
+    brand: Brand, job: MemberJob, new_rows: list[_Row], matched: dict[int, _Row], guides
+) -> None:
     now = timezone.now()
     base_tier = Tier.objects.for_brand(brand).filter(min_spend_fen__lte=0).order_by("-min_spend_fen").first()
     tag_names = {t for r in new_rows for t in r.tags} | {t for r in matched.values() for t in r.tags}
@@ -356,8 +394,12 @@ def _write_import(brand: Brand, job: MemberJob, new_rows: list[_Row], matched: d
         chunk = new_rows[start : start + CHUNK]
         members = [
             Member(
-                brand=brand, name=r.name, tier=base_tier, marketing_consent=r.consent,
-                joined_at=r.joined_at or now, guide=_guide(guides, r.guide),
+                brand=brand,
+                name=r.name,
+                tier=base_tier,
+                marketing_consent=r.consent,
+                joined_at=r.joined_at or now,
+                guide=_guide(guides, r.guide),
                 join_guide=_guide(guides, r.guide),
             )
             for r in chunk
@@ -379,15 +421,26 @@ def _write_import(brand: Brand, job: MemberJob, new_rows: list[_Row], matched: d
         )
         ConsentRecord.objects.bulk_create(
             [
-                ConsentRecord(brand=brand, member=m, granted=r.consent, source=ConsentRecord.Source.IMPORT,
-                              created_at=now)
+                ConsentRecord(
+                    brand=brand,
+                    member=m,
+                    granted=r.consent,
+                    source=ConsentRecord.Source.IMPORT,
+                    created_at=now,
+                )
                 for m, r in zip(members, chunk, strict=True)
             ]
         )
         GuideBinding.objects.bulk_create(
             [
-                GuideBinding(brand=brand, member=m, guide=m.guide, started_at=now,
-                             start_reason=GuideBinding.Reason.IMPORT, created_by=job.created_by)
+                GuideBinding(
+                    brand=brand,
+                    member=m,
+                    guide=m.guide,
+                    started_at=now,
+                    start_reason=GuideBinding.Reason.IMPORT,
+                    created_by=job.created_by,
+                )
                 for m in members
                 if m.guide is not None
             ]
@@ -397,7 +450,9 @@ def _write_import(brand: Brand, job: MemberJob, new_rows: list[_Row], matched: d
     # Existing members: add the identities and tags they lack; nothing else is overwritten.
     if matched:
         have = set(
-            MemberIdentity.objects.for_brand(brand).filter(member_id__in=list(matched)).values_list("kind", "value")
+            MemberIdentity.objects.for_brand(brand)
+            .filter(member_id__in=list(matched))
+            .values_list("kind", "value")
         )
         MemberIdentity.objects.bulk_create(
             [
@@ -440,7 +495,9 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
     with brand_scope(brand):
         viewer = Staff.objects.get(pk=job.params["viewer"])
         full = roles.sees_all_stores(viewer)
-        qs = selectors.member_list(brand=brand, viewer=viewer, filters=_filters_from_json(job.params["filters"]))
+        qs = selectors.member_list(
+            brand=brand, viewer=viewer, filters=_filters_from_json(job.params["filters"])
+        )
         total = qs.count()
         out = io.StringIO()
         writer = csv.writer(out)
@@ -450,20 +507,28 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
             ids = {i.kind: i.value for i in m.identities.all()}
             phone = ids.get(MemberIdentity.Kind.PHONE, "")
             card = ids.get(MemberIdentity.Kind.CARD, "")
-            writer.writerow([
-                m.pk, m.name,
-                phone if full else mask_identity(MemberIdentity.Kind.PHONE, phone) if phone else "",
-                card if full else mask_identity(MemberIdentity.Kind.CARD, card) if card else "",
-                m.tier.name if m.tier else "", m.points_balance, f"{m.qualifying_spend_fen / 100:.2f}",
-                m.guide.name if m.guide else "", ";".join(mt.tag.name for mt in m.member_tags.all()),
-                "yes" if m.marketing_consent else "no", m.joined_at.astimezone(tz).date().isoformat(),
-                m.last_purchase_at.astimezone(tz).date().isoformat() if m.last_purchase_at else "",
-            ])
+            writer.writerow(
+                [
+                    m.pk,
+                    m.name,
+                    phone if full else mask_identity(MemberIdentity.Kind.PHONE, phone) if phone else "",
+                    card if full else mask_identity(MemberIdentity.Kind.CARD, card) if card else "",
+                    m.tier.name if m.tier else "",
+                    m.points_balance,
+                    f"{m.qualifying_spend_fen / 100:.2f}",
+                    m.guide.name if m.guide else "",
+                    ";".join(mt.tag.name for mt in m.member_tags.all()),
+                    "yes" if m.marketing_consent else "no",
+                    m.joined_at.astimezone(tz).date().isoformat(),
+                    m.last_purchase_at.astimezone(tz).date().isoformat() if m.last_purchase_at else "",
+                ]
+            )
             if n % CHUNK == 0:
                 _progress(job, n, total, "writing")
         job.result_file.save(
             f"members-{brand.slug}-{timezone.now():%Y%m%d-%H%M}.csv",
-            ContentFile(("\ufeff" + out.getvalue()).encode("utf-8")), save=False,
+            ContentFile(("\ufeff" + out.getvalue()).encode("utf-8")),
+            save=False,
         )
         job.total = job.processed = total
         job.status, job.finished_at = MemberJob.Status.DONE, timezone.now()

@@ -28,7 +28,10 @@ class MembershipProgram(BrandOwned):
         _("points expiry"), max_length=32, choices=Expiry.choices, default=Expiry.END_OF_FOLLOWING_YEAR
     )
     binding_policy = models.CharField(
-        _("binding rule"), max_length=32, choices=BindingPolicy.choices, default=BindingPolicy.FIRST_GUIDE_KEEPS
+        _("binding rule"),
+        max_length=32,
+        choices=BindingPolicy.choices,
+        default=BindingPolicy.FIRST_GUIDE_KEEPS,
     )
     binding_ttl_days = models.PositiveIntegerField(
         _("binding expires after (days)"), null=True, blank=True, help_text=_("Empty: never.")
@@ -88,7 +91,9 @@ class Member(BrandOwned):
         constraints = [
             models.UniqueConstraint(fields=["brand", "id"], name="member_brand_id_unique"),
             models.CheckConstraint(condition=Q(points_balance__gte=0), name="member_points_not_negative"),
-            models.CheckConstraint(condition=Q(qualifying_spend_fen__gte=0), name="member_spend_not_negative"),
+            models.CheckConstraint(
+                condition=Q(qualifying_spend_fen__gte=0), name="member_spend_not_negative"
+            ),
         ]
         indexes = [
             models.Index(fields=["brand", "guide", "-joined_at"], name="member_guide_idx"),
@@ -158,7 +163,9 @@ class GuideBinding(BrandOwned):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["brand", "member"], condition=Q(ended_at__isnull=True), name="binding_one_open_per_member"
+                fields=["brand", "member"],
+                condition=Q(ended_at__isnull=True),
+                name="binding_one_open_per_member",
             ),
         ]
         indexes = [models.Index(fields=["brand", "guide"], name="binding_guide_idx")]
@@ -195,7 +202,9 @@ class PointsEntry(BrandOwned):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["brand", "source"], name="points_source_applied_once"),
-            models.CheckConstraint(condition=Q(balance_after__gte=0), name="points_balance_after_not_negative"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="points_balance_after_not_negative"
+            ),
             models.CheckConstraint(condition=Q(remaining__gte=0), name="points_remaining_not_negative"),
             models.CheckConstraint(
                 condition=Q(remaining__lte=F("amount")) | Q(remaining=0), name="points_remaining_within_lot"

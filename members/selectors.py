@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 
 from members.identities import normalize_identity
@@ -40,9 +41,9 @@ class MemberFilters:
     status: str = Member.Status.ACTIVE
 
 
-def _visible(brand: Brand, viewer: Staff) -> QuerySet[Member]:
+def _visible(brand: Brand, viewer: Staff, brand_wide: bool = False) -> QuerySet[Member]:
     qs = Member.objects.for_brand(brand)
-    if roles.sees_all_stores(viewer):
+    if brand_wide or roles.sees_all_stores(viewer):
         return qs
     if viewer.role == Staff.Role.STORE_MANAGER:
         stores = roles.store_ids(viewer)
@@ -51,11 +52,14 @@ def _visible(brand: Brand, viewer: Staff) -> QuerySet[Member]:
     return qs.filter(guide=viewer)
 
 
-def member_list(*, brand: Brand, viewer: Staff, filters: MemberFilters | None = None) -> QuerySet[Member]:
-    """Members the viewer may see, filtered; identities, tags, tier and guide load in a fixed
-    number of queries."""
+def member_list(
+    *, brand: Brand, viewer: Staff, filters: MemberFilters | None = None, brand_wide: bool = False
+) -> QuerySet[Member]:
+    """Members the viewer may see (``brand_wide``: every member of the brand, for identifying a
+    shopper at checkout), filtered; identities, tags, tier and guide load in a fixed number of
+    queries."""
     f = filters or MemberFilters()
-    qs = _visible(brand, viewer)
+    qs = _visible(brand, viewer, brand_wide)
     if f.status:
         qs = qs.filter(status=f.status)
     if f.q:
@@ -64,9 +68,13 @@ def member_list(*, brand: Brand, viewer: Staff, filters: MemberFilters | None = 
         for kind in (MemberIdentity.Kind.PHONE, MemberIdentity.Kind.CARD):
             try:
                 value = normalize_identity(kind, q)
-            except Exception:  # noqa: BLE001 - not a value of that kind
-                continue
-            cond |= Q(pk__in=MemberIdentity.objects.for_brand(brand).filter(kind=kind, value=value).values("member_id"))
+            except ValidationError:  # not a value of that kind
+                continue  # noqa: S112
+            cond |= Q(
+                pk__in=MemberIdentity.objects.for_brand(brand)
+                .filter(kind=kind, value=value)
+                .values("member_id")
+            )
         if q.isdigit() and 4 <= len(q) < 11:  # the tail of a phone number
             cond |= Q(
                 pk__in=MemberIdentity.objects.for_brand(brand)
@@ -102,24 +110,31 @@ def member_list(*, brand: Brand, viewer: Staff, filters: MemberFilters | None = 
 
 
 def member_get(*, brand: Brand, viewer: Staff, member_id) -> Member:
-    return get_for_brand_or_404(member_list(brand=brand, viewer=viewer, filters=MemberFilters(status="")), brand,
-                                pk=member_id)
+    return get_for_brand_or_404(
+        member_list(brand=brand, viewer=viewer, filters=MemberFilters(status="")), brand, pk=member_id
+    )
 
 
 def member_lookup(*, brand: Brand, viewer: Staff, kind: str, value: str) -> Member | None:
-    """One indexed lookup by channel identity, within what the viewer may see."""
+    """The brand's member behind a channel identity (one indexed lookup), any staff may ask."""
     value = normalize_identity(kind, value)
-    identity = MemberIdentity.objects.for_brand(brand).filter(kind=kind, value=value).values("member_id").first()
+    identity = (
+        MemberIdentity.objects.for_brand(brand).filter(kind=kind, value=value).values("member_id").first()
+    )
     if identity is None:
         return None
-    member = member_list(brand=brand, viewer=viewer, filters=MemberFilters(status="")).filter(
-        pk=identity["member_id"]
-    ).first()
-    while member is not None and member.status == Member.Status.MERGED and member.merged_into_id:
-        member = member_list(brand=brand, viewer=viewer, filters=MemberFilters(status="")).filter(
-            pk=member.merged_into_id
-        ).first()
-    return member
+    return member_by_id(brand=brand, viewer=viewer, member_id=identity["member_id"])
+
+
+def member_by_id(*, brand: Brand, viewer: Staff, member_id: int) -> Member | None:
+    """The active member now standing for ``member_id`` (merges followed), brand-wide."""
+    qs = member_list(brand=brand, viewer=viewer, filters=MemberFilters(status=""), brand_wide=True)
+    member = qs.filter(pk=member_id).first()
+    for _ in range(10):
+        if member is None or member.status != Member.Status.MERGED or not member.merged_into_id:
+            break
+        member = qs.filter(pk=member.merged_into_id).first()
+    return member if member is not None and member.is_active else None
 
 
 def points_history(*, brand: Brand, member: Member) -> QuerySet[PointsEntry]:
@@ -127,8 +142,11 @@ def points_history(*, brand: Brand, member: Member) -> QuerySet[PointsEntry]:
 
 
 def binding_history(*, brand: Brand, member: Member) -> QuerySet[GuideBinding]:
-    return GuideBinding.objects.for_brand(brand).filter(member=member).select_related("guide").order_by(
-        "-started_at", "-id"
+    return (
+        GuideBinding.objects.for_brand(brand)
+        .filter(member=member)
+        .select_related("guide")
+        .order_by("-started_at", "-id")
     )
 
 
@@ -141,7 +159,9 @@ def tier_list(*, brand: Brand) -> QuerySet[Tier]:
 
 
 def merge_list(*, brand: Brand) -> QuerySet[MergeRecord]:
-    return MergeRecord.objects.for_brand(brand).select_related("survivor", "absorbed", "created_by", "undone_by")
+    return MergeRecord.objects.for_brand(brand).select_related(
+        "survivor", "absorbed", "created_by", "undone_by"
+    )
 
 
 def job_list(*, brand: Brand, viewer: Staff) -> QuerySet[MemberJob]:
@@ -153,9 +173,13 @@ def job_list(*, brand: Brand, viewer: Staff) -> QuerySet[MemberJob]:
 
 def guides_for_handover(*, brand: Brand, viewer: Staff) -> QuerySet[Staff]:
     """Staff who can take members over, within the viewer's reach."""
-    qs = Staff.objects.for_brand(brand).filter(status=Staff.Status.ACTIVE).exclude(role=Staff.Role.BRAND_ADMIN)
+    qs = (
+        Staff.objects.for_brand(brand).filter(status=Staff.Status.ACTIVE).exclude(role=Staff.Role.BRAND_ADMIN)
+    )
     if not roles.sees_all_stores(viewer):
         qs = qs.filter(
-            pk__in=StaffStore.objects.for_brand(brand).filter(store_id__in=roles.store_ids(viewer)).values("staff_id")
+            pk__in=StaffStore.objects.for_brand(brand)
+            .filter(store_id__in=roles.store_ids(viewer))
+            .values("staff_id")
         )
     return qs.order_by("name", "id")

@@ -42,6 +42,10 @@ from retail.tenancy import brand_scope
 MERGE_HOOKS: dict[str, tuple[Callable, Callable]] = {}
 
 
+def _insufficient() -> ValidationError:
+    return ValidationError({"points": ValidationError(_("Not enough points."), code="insufficient_points")})
+
+
 class IdempotencyConflict(ValidationError):
     """The source key was used before with a different request."""
 
@@ -76,7 +80,9 @@ def program_update(*, brand: Brand, manager: Staff, actor: Actor, data: dict[str
     return program
 
 
-def tier_save(*, brand: Brand, manager: Staff, actor: Actor, data: dict[str, Any], tier: Tier | None = None) -> Tier:
+def tier_save(
+    *, brand: Brand, manager: Staff, actor: Actor, data: dict[str, Any], tier: Tier | None = None
+) -> Tier:
     """Create or change a tier, then recompute every member's tier."""
     _require_admin(brand, manager)
     with brand_scope(brand):
@@ -119,7 +125,11 @@ def _tier_for(brand: Brand, spend: int) -> Tier | None:
 
 
 def _require_admin(brand: Brand, manager: Staff) -> None:
-    if manager.brand_id != brand.pk or manager.status != Staff.Status.ACTIVE or not roles.can_manage_stores(manager):
+    if (
+        manager.brand_id != brand.pk
+        or manager.status != Staff.Status.ACTIVE
+        or not roles.can_manage_stores(manager)
+    ):
         raise PermissionDenied(_("You are not allowed to do this."))
 
 
@@ -162,7 +172,13 @@ def _open_binding(member: Member) -> GuideBinding | None:
 
 
 def _bind(
-    brand: Brand, member: Member, guide: Staff, reason: str, *, actor: Actor | None = None, force: bool = False
+    brand: Brand,
+    member: Member,
+    guide: Staff,
+    reason: str,
+    *,
+    actor: Actor | None = None,
+    force: bool = False,
 ) -> bool:
     """Make ``guide`` the member's exclusive guide if the brand's rule allows; True if it changed.
 
@@ -176,9 +192,10 @@ def _bind(
         return False
     if current is not None and not force:
         program = program_get(brand=brand)
-        expired = program.binding_ttl_days is not None and current.started_at + datetime.timedelta(
-            days=program.binding_ttl_days
-        ) <= now
+        expired = (
+            program.binding_ttl_days is not None
+            and current.started_at + datetime.timedelta(days=program.binding_ttl_days) <= now
+        )
         guide_left = current.guide.status == Staff.Status.LEFT
         if program.binding_policy == MembershipProgram.BindingPolicy.FIRST_GUIDE_KEEPS and not (
             expired or guide_left
@@ -191,7 +208,11 @@ def _bind(
         current.end_reason = reason
         current.save(update_fields=["ended_at", "end_reason"])
     GuideBinding.objects.create(
-        brand=brand, member=member, guide=guide, started_at=now, start_reason=reason,
+        brand=brand,
+        member=member,
+        guide=guide,
+        started_at=now,
+        start_reason=reason,
         created_by=actor.user if actor else None,
     )
     Member.objects.filter(pk=member.pk).update(guide=guide)
@@ -204,7 +225,9 @@ def _record_consent(member: Member, granted: bool, source: str, ip: str | None) 
     last = ConsentRecord.objects.filter(member=member).order_by("-created_at", "-id").first()
     if last is not None and last.granted == granted:
         return
-    ConsentRecord.objects.create(brand_id=member.brand_id, member=member, granted=granted, source=source, ip=ip)
+    ConsentRecord.objects.create(
+        brand_id=member.brand_id, member=member, granted=granted, source=source, ip=ip
+    )
     Member.objects.filter(pk=member.pk).update(marketing_consent=granted)
     member.marketing_consent = granted
 
@@ -217,14 +240,23 @@ def member_find(*, brand: Brand, kind: str, value: str) -> Member | None:
         return None
     with brand_scope(brand):
         identity = (
-            MemberIdentity.objects.for_brand(brand).select_related("member").filter(kind=kind, value=value).first()
+            MemberIdentity.objects.for_brand(brand)
+            .select_related("member")
+            .filter(kind=kind, value=value)
+            .first()
         )
         return _active(identity.member) if identity else None
 
 
 def member_join(
-    *, brand: Brand, phone: str, guide: Staff | None, consent: bool, source: str = ConsentRecord.Source.JOIN_PAGE,
-    ip: str | None = None, name: str = "",
+    *,
+    brand: Brand,
+    phone: str,
+    guide: Staff | None,
+    consent: bool,
+    source: str = ConsentRecord.Source.JOIN_PAGE,
+    ip: str | None = None,
+    name: str = "",
 ) -> JoinResult:
     """A shopper with a verified phone joins (or is recognised) through a guide's link."""
     phone = normalize_identity(MemberIdentity.Kind.PHONE, phone)
@@ -262,7 +294,10 @@ def _join(brand, phone, guide, consent, source, ip, name) -> JoinResult:
     if guide is not None:
         store_id = min(roles.store_ids(guide), default=None)
     member = Member.objects.create(
-        brand=brand, name=(name or "").strip()[:64], join_store_id=store_id, join_guide=guide,
+        brand=brand,
+        name=(name or "").strip()[:64],
+        join_store_id=store_id,
+        join_guide=guide,
         tier=_tier_for(brand, 0),
     )
     with transaction.atomic():
@@ -279,8 +314,15 @@ def _join(brand, phone, guide, consent, source, ip, name) -> JoinResult:
 
 
 def member_create(
-    *, brand: Brand, actor: Actor, identities: list[tuple[str, str]], name: str = "", guide: Staff | None = None,
-    consent: bool = False, source: str = ConsentRecord.Source.API, verified: bool = False,
+    *,
+    brand: Brand,
+    actor: Actor,
+    identities: list[tuple[str, str]],
+    name: str = "",
+    guide: Staff | None = None,
+    consent: bool = False,
+    source: str = ConsentRecord.Source.API,
+    verified: bool = False,
 ) -> tuple[Member, bool]:
     """Create a member from channel identities, or return the one they already belong to.
 
@@ -303,19 +345,26 @@ def member_create(
         if found:
             member = _active(Member.objects.get(pk=found.pop()))
             for k, v in clean:
-                member = member_identity_add(brand=brand, member=member, kind=k, value=v, verified=verified,
-                                             actor=actor)[0]
+                member = member_identity_add(
+                    brand=brand, member=member, kind=k, value=v, verified=verified, actor=actor
+                )[0]
             return member, False
         if guide is not None and (guide.brand_id != brand.pk or not can_serve(guide)):
             raise ValidationError({"guide": _("This person cannot be a member's guide.")})
         member = Member.objects.create(
-            brand=brand, name=(name or "").strip()[:64], join_guide=guide, tier=_tier_for(brand, 0),
+            brand=brand,
+            name=(name or "").strip()[:64],
+            join_guide=guide,
+            tier=_tier_for(brand, 0),
             join_store_id=min(roles.store_ids(guide), default=None) if guide else None,
         )
         try:
             with transaction.atomic():
                 MemberIdentity.objects.bulk_create(
-                    [MemberIdentity(brand=brand, member=member, kind=k, value=v, verified=verified) for k, v in clean]
+                    [
+                        MemberIdentity(brand=brand, member=member, kind=k, value=v, verified=verified)
+                        for k, v in clean
+                    ]
                 )
         except IntegrityError as exc:
             raise ValidationError({"identities": _("An identity is given twice or was just taken.")}) from exc
@@ -340,7 +389,9 @@ def member_identity_add(
         if existing is None:
             try:
                 with transaction.atomic():
-                    MemberIdentity.objects.create(brand=brand, member=member, kind=kind, value=value, verified=verified)
+                    MemberIdentity.objects.create(
+                        brand=brand, member=member, kind=kind, value=value, verified=verified
+                    )
             except IntegrityError as exc:
                 raise ValidationError({"value": _("This identity was just taken; try again.")}) from exc
             events.identity_added(brand=brand, actor=actor, member=member, kind=kind)
@@ -353,7 +404,10 @@ def member_identity_add(
         if kind in PROVING_KINDS and verified and existing.verified:
             survivor, absorbed = sorted([member, other], key=lambda m: (m.joined_at, m.pk))
             record = members_merge(
-                brand=brand, survivor=survivor, absorbed=absorbed, actor=actor,
+                brand=brand,
+                survivor=survivor,
+                absorbed=absorbed,
+                actor=actor,
                 reason=reason or _("Same verified %(kind)s") % {"kind": MemberIdentity.Kind(kind).label},
                 evidence=(kind, value),
             )
@@ -365,7 +419,12 @@ def member_identity_add(
 
 
 def members_merge(
-    *, brand: Brand, survivor: Member, absorbed: Member, actor: Actor, reason: str,
+    *,
+    brand: Brand,
+    survivor: Member,
+    absorbed: Member,
+    actor: Actor,
+    reason: str,
     evidence: tuple[str, str] | None = None,
 ) -> MergeRecord:
     """Fold ``absorbed`` into ``survivor``: identities, points, spend, tier, tags, guide binding
@@ -395,14 +454,18 @@ def members_merge(
         )
         moved["tags"] = [t.pk for t in new_tags]
 
-        moved["points"] = _move_points(brand, absorbed, survivor, f"merge:{absorbed.pk}:{now.timestamp()}", now)
+        moved["points"] = _move_points(
+            brand, absorbed, survivor, f"merge:{absorbed.pk}:{now.timestamp()}", now
+        )
 
         moved["spend_fen"] = absorbed.qualifying_spend_fen
         survivor.qualifying_spend_fen += absorbed.qualifying_spend_fen
         if absorbed.last_purchase_at and (
             survivor.last_purchase_at is None or absorbed.last_purchase_at > survivor.last_purchase_at
         ):
-            moved["last_purchase_at"] = survivor.last_purchase_at.isoformat() if survivor.last_purchase_at else None
+            moved["last_purchase_at"] = (
+                survivor.last_purchase_at.isoformat() if survivor.last_purchase_at else None
+            )
             survivor.last_purchase_at = absorbed.last_purchase_at
 
         moved["binding"] = None
@@ -411,24 +474,41 @@ def members_merge(
             theirs.ended_at, theirs.end_reason = now, GuideBinding.Reason.MERGE
             theirs.save(update_fields=["ended_at", "end_reason"])
             mine = _open_binding(survivor)
-            moved["binding"] = {"absorbed_binding": theirs.pk, "guide": theirs.guide_id, "taken": mine is None}
+            moved["binding"] = {
+                "absorbed_binding": theirs.pk,
+                "guide": theirs.guide_id,
+                "taken": mine is None,
+            }
             if mine is None:
                 new = GuideBinding.objects.create(
-                    brand=brand, member=survivor, guide=theirs.guide, started_at=now,
-                    start_reason=GuideBinding.Reason.MERGE, created_by=actor.user,
+                    brand=brand,
+                    member=survivor,
+                    guide=theirs.guide,
+                    started_at=now,
+                    start_reason=GuideBinding.Reason.MERGE,
+                    created_by=actor.user,
                 )
                 moved["binding"]["survivor_binding"] = new.pk
                 survivor.guide_id = theirs.guide_id
-        moved["hooks"] = {name: merge(brand, survivor, absorbed) for name, (merge, _undo) in MERGE_HOOKS.items()}
+        moved["hooks"] = {
+            name: merge(brand, survivor, absorbed) for name, (merge, _undo) in MERGE_HOOKS.items()
+        }
 
         survivor.tier = _tier_for(brand, survivor.qualifying_spend_fen)
-        survivor.save(update_fields=["qualifying_spend_fen", "last_purchase_at", "guide", "tier", "points_balance"])
+        survivor.save(
+            update_fields=["qualifying_spend_fen", "last_purchase_at", "guide", "tier", "points_balance"]
+        )
         absorbed.status, absorbed.merged_into, absorbed.guide = Member.Status.MERGED, survivor, None
         absorbed.save(update_fields=["status", "merged_into", "guide", "points_balance"])
         record = MergeRecord.objects.create(
-            brand=brand, survivor=survivor, absorbed=absorbed, reason=reason[:200],
-            evidence_kind=evidence[0] if evidence else "", evidence_value=evidence[1] if evidence else "",
-            moved=moved, created_by=actor.user,
+            brand=brand,
+            survivor=survivor,
+            absorbed=absorbed,
+            reason=reason[:200],
+            evidence_kind=evidence[0] if evidence else "",
+            evidence_value=evidence[1] if evidence else "",
+            moved=moved,
+            created_by=actor.user,
         )
         events.members_merged(brand=brand, actor=actor, record=record)
     return record
@@ -446,8 +526,13 @@ def _move_points(brand: Brand, source: Member, target: Member, key: str, now) ->
     PointsEntry.objects.bulk_update(lots, ["remaining"])
     source.points_balance -= total
     PointsEntry.objects.create(
-        brand=brand, member=source, kind=PointsEntry.Kind.MERGE_OUT, amount=-total,
-        balance_after=source.points_balance, source=f"{key}:out", created_at=now,
+        brand=brand,
+        member=source,
+        kind=PointsEntry.Kind.MERGE_OUT,
+        amount=-total,
+        balance_after=source.points_balance,
+        source=f"{key}:out",
+        created_at=now,
     )
     created = []
     balance = target.points_balance
@@ -455,13 +540,24 @@ def _move_points(brand: Brand, source: Member, target: Member, key: str, now) ->
         balance += lot._moved
         created.append(
             PointsEntry(
-                brand=brand, member=target, kind=PointsEntry.Kind.MERGE_IN, amount=lot._moved, remaining=lot._moved,
-                balance_after=balance, source=f"{key}:in:{i}", expires_at=lot.expires_at, created_at=now,
+                brand=brand,
+                member=target,
+                kind=PointsEntry.Kind.MERGE_IN,
+                amount=lot._moved,
+                remaining=lot._moved,
+                balance_after=balance,
+                source=f"{key}:in:{i}",
+                expires_at=lot.expires_at,
+                created_at=now,
             )
         )
     PointsEntry.objects.bulk_create(created)
     target.points_balance = balance
-    return {"total": total, "lots": [[lot.pk, lot._moved] for lot in lots], "target_lots": [e.pk for e in created]}
+    return {
+        "total": total,
+        "lots": [[lot.pk, lot._moved] for lot in lots],
+        "target_lots": [e.pk for e in created],
+    }
 
 
 def merge_undo(*, brand: Brand, manager: Staff, actor: Actor, record: MergeRecord) -> MergeRecord:
@@ -478,11 +574,15 @@ def merge_undo(*, brand: Brand, manager: Staff, actor: Actor, record: MergeRecor
             raise ValidationError(_("The surviving member is no longer active."))
         moved, now = record.moved, timezone.now()
 
-        MemberIdentity.objects.filter(pk__in=moved.get("identities", []), member=survivor).update(member=absorbed)
+        MemberIdentity.objects.filter(pk__in=moved.get("identities", []), member=survivor).update(
+            member=absorbed
+        )
         MemberTag.objects.filter(pk__in=moved.get("tags", []), member=survivor).delete()
 
         pts = moved.get("points") or {}
-        back = list(PointsEntry.objects.filter(pk__in=pts.get("target_lots", []), remaining__gt=0).order_by("pk"))
+        back = list(
+            PointsEntry.objects.filter(pk__in=pts.get("target_lots", []), remaining__gt=0).order_by("pk")
+        )
         total = sum(lot.remaining for lot in back)
         if total:
             for lot in back:
@@ -490,8 +590,13 @@ def merge_undo(*, brand: Brand, manager: Staff, actor: Actor, record: MergeRecor
             PointsEntry.objects.bulk_update(back, ["remaining"])
             survivor.points_balance -= total
             PointsEntry.objects.create(
-                brand=brand, member=survivor, kind=PointsEntry.Kind.MERGE_OUT, amount=-total,
-                balance_after=survivor.points_balance, source=f"undo:{record.pk}:out", created_at=now,
+                brand=brand,
+                member=survivor,
+                kind=PointsEntry.Kind.MERGE_OUT,
+                amount=-total,
+                balance_after=survivor.points_balance,
+                source=f"undo:{record.pk}:out",
+                created_at=now,
             )
             balance = absorbed.points_balance
             entries = []
@@ -499,9 +604,15 @@ def merge_undo(*, brand: Brand, manager: Staff, actor: Actor, record: MergeRecor
                 balance += lot._moved
                 entries.append(
                     PointsEntry(
-                        brand=brand, member=absorbed, kind=PointsEntry.Kind.MERGE_IN, amount=lot._moved,
-                        remaining=lot._moved, balance_after=balance, source=f"undo:{record.pk}:in:{i}",
-                        expires_at=lot.expires_at, created_at=now,
+                        brand=brand,
+                        member=absorbed,
+                        kind=PointsEntry.Kind.MERGE_IN,
+                        amount=lot._moved,
+                        remaining=lot._moved,
+                        balance_after=balance,
+                        source=f"undo:{record.pk}:in:{i}",
+                        expires_at=lot.expires_at,
+                        created_at=now,
                     )
                 )
             PointsEntry.objects.bulk_create(entries)
@@ -523,7 +634,11 @@ def merge_undo(*, brand: Brand, manager: Staff, actor: Actor, record: MergeRecor
             guide = Staff.objects.filter(pk=binding["guide"]).first()
             if guide is not None:
                 GuideBinding.objects.create(
-                    brand=brand, member=absorbed, guide=guide, started_at=now, start_reason=GuideBinding.Reason.UNDO,
+                    brand=brand,
+                    member=absorbed,
+                    guide=guide,
+                    started_at=now,
+                    start_reason=GuideBinding.Reason.UNDO,
                     created_by=actor.user,
                 )
                 absorbed.guide = guide
@@ -533,7 +648,9 @@ def merge_undo(*, brand: Brand, manager: Staff, actor: Actor, record: MergeRecor
 
         survivor.tier = _tier_for(brand, survivor.qualifying_spend_fen)
         absorbed.tier = _tier_for(brand, absorbed.qualifying_spend_fen)
-        survivor.save(update_fields=["qualifying_spend_fen", "last_purchase_at", "guide", "tier", "points_balance"])
+        survivor.save(
+            update_fields=["qualifying_spend_fen", "last_purchase_at", "guide", "tier", "points_balance"]
+        )
         absorbed.status, absorbed.merged_into = Member.Status.ACTIVE, None
         absorbed.save(update_fields=["status", "merged_into", "guide", "tier", "points_balance"])
         record.undone_at, record.undone_by = now, actor.user
@@ -573,9 +690,13 @@ def _whole(n) -> bool:
     return isinstance(n, int) and not isinstance(n, bool)
 
 
-def _points_write(brand: Brand, member: Member, source: str, fingerprint: str, write: Callable) -> PointsEntry:
+def _points_write(
+    brand: Brand, member: Member, source: str, fingerprint: str, write: Callable
+) -> PointsEntry:
     if not source or len(source) > 128:
-        raise ValidationError({"source": _("A source event (idempotency key) of at most 128 characters is required.")})
+        raise ValidationError(
+            {"source": _("A source event (idempotency key) of at most 128 characters is required.")}
+        )
     with brand_scope(brand):
         replay = _replayed(brand, source, fingerprint)
         if replay is not None:
@@ -597,7 +718,13 @@ def _points_write(brand: Brand, member: Member, source: str, fingerprint: str, w
 
 
 def points_earn(
-    *, brand: Brand, member: Member, points: int, source: str, note: str = "", spend_fen: int = 0,
+    *,
+    brand: Brand,
+    member: Member,
+    points: int,
+    source: str,
+    note: str = "",
+    spend_fen: int = 0,
     actor: Actor | None = None,
 ) -> PointsEntry:
     """Add points (and optionally qualifying spend), once per source event."""
@@ -605,7 +732,9 @@ def points_earn(
         raise ValidationError({"points": _("Points must be a positive whole number.")})
     if not _whole(spend_fen) or spend_fen < 0:
         raise ValidationError({"spend_fen": _("Spend must be zero or more fen.")})
-    fingerprint = request_fingerprint({"op": "earn", "member": member.pk, "points": points, "spend": spend_fen})
+    fingerprint = request_fingerprint(
+        {"op": "earn", "member": member.pk, "points": points, "spend": spend_fen}
+    )
 
     def write(m: Member) -> PointsEntry:
         now = timezone.now()
@@ -618,9 +747,17 @@ def points_earn(
             fields += ["qualifying_spend_fen", "last_purchase_at", "tier"]
         m.save(update_fields=fields)
         return PointsEntry.objects.create(
-            brand=brand, member=m, kind=PointsEntry.Kind.EARN, amount=points, remaining=points,
-            balance_after=m.points_balance, source=source, request_hash=fingerprint, note=note[:200],
-            expires_at=_expiry_for(brand, program_get(brand=brand), now), created_at=now,
+            brand=brand,
+            member=m,
+            kind=PointsEntry.Kind.EARN,
+            amount=points,
+            remaining=points,
+            balance_after=m.points_balance,
+            source=source,
+            request_hash=fingerprint,
+            note=note[:200],
+            expires_at=_expiry_for(brand, program_get(brand=brand), now),
+            created_at=now,
             created_by=actor.user if actor else None,
         )
 
@@ -637,13 +774,20 @@ def points_redeem(
 
     def write(m: Member) -> PointsEntry:
         if m.points_balance < points:
-            raise ValidationError({"points": _("Not enough points.")}, code="insufficient_points")
+            raise _insufficient()
         _consume(m, points)
         m.points_balance -= points
         m.save(update_fields=["points_balance"])
         return PointsEntry.objects.create(
-            brand=brand, member=m, kind=PointsEntry.Kind.REDEEM, amount=-points, balance_after=m.points_balance,
-            source=source, request_hash=fingerprint, note=note[:200], created_by=actor.user if actor else None,
+            brand=brand,
+            member=m,
+            kind=PointsEntry.Kind.REDEEM,
+            amount=-points,
+            balance_after=m.points_balance,
+            source=source,
+            request_hash=fingerprint,
+            note=note[:200],
+            created_by=actor.user if actor else None,
         )
 
     return _points_write(brand, member, source, fingerprint, write)
@@ -663,13 +807,20 @@ def points_adjust(
     def write(m: Member) -> PointsEntry:
         if points < 0:
             if m.points_balance < -points:
-                raise ValidationError({"points": _("Not enough points.")}, code="insufficient_points")
+                raise _insufficient()
             _consume(m, -points)
         m.points_balance += points
         m.save(update_fields=["points_balance"])
         return PointsEntry.objects.create(
-            brand=brand, member=m, kind=PointsEntry.Kind.ADJUST, amount=points, remaining=max(points, 0),
-            balance_after=m.points_balance, source=source, request_hash=fingerprint, note=note[:200],
+            brand=brand,
+            member=m,
+            kind=PointsEntry.Kind.ADJUST,
+            amount=points,
+            remaining=max(points, 0),
+            balance_after=m.points_balance,
+            source=source,
+            request_hash=fingerprint,
+            note=note[:200],
             expires_at=_expiry_for(brand, program_get(brand=brand), timezone.now()) if points > 0 else None,
             created_by=actor.user,
         )
@@ -694,7 +845,7 @@ def _consume(member: Member, points: int) -> None:
         left -= take
         changed.append(lot)
     if left:
-        raise ValidationError({"points": _("Not enough points.")}, code="insufficient_points")
+        raise _insufficient()
     PointsEntry.objects.bulk_update(changed, ["remaining"])
 
 
@@ -724,9 +875,14 @@ def points_expire_due(*, brand: Brand, now: datetime.datetime | None = None) -> 
             member.points_balance -= total
             member.save(update_fields=["points_balance"])
             PointsEntry.objects.create(
-                brand=brand, member=member, kind=PointsEntry.Kind.EXPIRE, amount=-total,
-                balance_after=member.points_balance, source=f"expire:{member.pk}:{min(lot.pk for lot in lots)}",
-                note=_("Points expired"), created_at=now,
+                brand=brand,
+                member=member,
+                kind=PointsEntry.Kind.EXPIRE,
+                amount=-total,
+                balance_after=member.points_balance,
+                source=f"expire:{member.pk}:{min(lot.pk for lot in lots)}",
+                note=_("Points expired"),
+                created_at=now,
             )
             touched += 1
     return touched
@@ -741,7 +897,9 @@ def points_reconcile(*, brand: Brand) -> list[int]:
             .annotate(total=Sum("amount"), open=Sum("remaining"))
         )
         balances = dict(Member.objects.for_brand(brand).values_list("pk", "points_balance"))
-        bad = [r["member_id"] for r in ledger if not (r["total"] == r["open"] == balances.get(r["member_id"]))]
+        bad = [
+            r["member_id"] for r in ledger if not (r["total"] == r["open"] == balances.get(r["member_id"]))
+        ]
         with_entries = {r["member_id"] for r in ledger}
         bad += [pk for pk, bal in balances.items() if pk not in with_entries and bal != 0]
         return sorted(bad)
@@ -766,7 +924,13 @@ def tag_create(*, brand: Brand, manager: Staff, actor: Actor, name: str, group: 
 
 
 def member_tags_change(
-    *, brand: Brand, staff: Staff, actor: Actor, member: Member, add: Iterable[int] = (), remove: Iterable[int] = (),
+    *,
+    brand: Brand,
+    staff: Staff,
+    actor: Actor,
+    member: Member,
+    add: Iterable[int] = (),
+    remove: Iterable[int] = (),
     source: str = MemberTag.Source.STAFF,
 ) -> list[Tag]:
     """Add and remove tags on a member; returns the member's tags."""
@@ -783,11 +947,15 @@ def member_tags_change(
             ignore_conflicts=True,
         )
         if add - have or remove:
-            events.member_tags_changed(brand=brand, actor=actor, member=member, added=add - have, removed=remove)
+            events.member_tags_changed(
+                brand=brand, actor=actor, member=member, added=add - have, removed=remove
+            )
         return list(Tag.objects.for_brand(brand).filter(member_tags__member=member).order_by("group", "name"))
 
 
-def tag_rule_save(*, brand: Brand, manager: Staff, actor: Actor, tag: Tag, field: str, op: str, value: int) -> TagRule:
+def tag_rule_save(
+    *, brand: Brand, manager: Staff, actor: Actor, tag: Tag, field: str, op: str, value: int
+) -> TagRule:
     _require_admin(brand, manager)
     with brand_scope(brand):
         rule, _created = TagRule.objects.update_or_create(
@@ -808,7 +976,11 @@ def tag_rules_apply(*, brand: Brand, now: datetime.datetime | None = None) -> in
             matching = Member.objects.for_brand(brand).filter(status=Member.Status.ACTIVE)
             if rule.field == TagRule.Field.DAYS_SINCE_PURCHASE:
                 cutoff = now - datetime.timedelta(days=rule.value)
-                cond = Q(last_purchase_at__lte=cutoff) if rule.op == TagRule.Op.GTE else Q(last_purchase_at__gte=cutoff)
+                cond = (
+                    Q(last_purchase_at__lte=cutoff)
+                    if rule.op == TagRule.Op.GTE
+                    else Q(last_purchase_at__gte=cutoff)
+                )
             else:
                 cond = Q(**{f"{rule.field}__{rule.op}": rule.value})
             matching = matching.filter(cond)
@@ -817,7 +989,9 @@ def tag_rules_apply(*, brand: Brand, now: datetime.datetime | None = None) -> in
             )
             changed += stale.delete()[0]
             new = matching.exclude(member_tags__tag=rule.tag).values_list("pk", flat=True)
-            rows = [MemberTag(brand=brand, member_id=pk, tag=rule.tag, source=MemberTag.Source.RULE) for pk in new]
+            rows = [
+                MemberTag(brand=brand, member_id=pk, tag=rule.tag, source=MemberTag.Source.RULE) for pk in new
+            ]
             MemberTag.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
             changed += len(rows)
     return changed
@@ -850,7 +1024,12 @@ def member_guide_request(*, brand: Brand, member: Member, guide: Staff) -> Membe
 
 
 def members_handover(
-    *, brand: Brand, manager: Staff, actor: Actor, from_guide: Staff, to_guide: Staff,
+    *,
+    brand: Brand,
+    manager: Staff,
+    actor: Actor,
+    from_guide: Staff,
+    to_guide: Staff,
     member_ids: Iterable[int] | None = None,
 ) -> int:
     """离职继承: move all (or some) of a guide's members to another guide in one action.
@@ -883,22 +1062,30 @@ def members_handover(
         GuideBinding.objects.bulk_create(
             [
                 GuideBinding(
-                    brand=brand, member_id=pk, guide=to_guide, started_at=now,
-                    start_reason=GuideBinding.Reason.HANDOVER, created_by=actor.user,
+                    brand=brand,
+                    member_id=pk,
+                    guide=to_guide,
+                    started_at=now,
+                    start_reason=GuideBinding.Reason.HANDOVER,
+                    created_by=actor.user,
                 )
                 for pk in ids
             ],
             batch_size=5000,
         )
         Member.objects.filter(pk__in=ids).update(guide=to_guide)
-        events.members_handed_over(brand=brand, actor=actor, from_guide=from_guide, to_guide=to_guide, count=len(ids))
+        events.members_handed_over(
+            brand=brand, actor=actor, from_guide=from_guide, to_guide=to_guide, count=len(ids)
+        )
     return len(ids)
 
 
 # --- privacy -------------------------------------------------------------------------------------
 
 
-def member_consent_set(*, brand: Brand, member: Member, granted: bool, source: str, ip: str | None = None) -> Member:
+def member_consent_set(
+    *, brand: Brand, member: Member, granted: bool, source: str, ip: str | None = None
+) -> Member:
     with brand_scope(brand):
         member = _lock(member.pk)
         _record_consent(member, granted, source, ip)
@@ -925,7 +1112,9 @@ def member_erase(*, brand: Brand, member: Member, actor: Actor, source: str) -> 
     return member
 
 
-def member_update(*, brand: Brand, staff: Staff, actor: Actor, member: Member, data: dict[str, Any]) -> Member:
+def member_update(
+    *, brand: Brand, staff: Staff, actor: Actor, member: Member, data: dict[str, Any]
+) -> Member:
     _require_staff(brand, staff)
     with brand_scope(brand):
         member = _lock(member.pk)
@@ -937,8 +1126,10 @@ def member_update(*, brand: Brand, staff: Staff, actor: Actor, member: Member, d
                 changes[field] = True
                 setattr(member, field, data[field])
         if changes:
-            member.full_clean(exclude=["brand", "tier", "join_store", "join_guide", "guide", "merged_into"],
-                              validate_constraints=False)
+            member.full_clean(
+                exclude=["brand", "tier", "join_store", "join_guide", "guide", "merged_into"],
+                validate_constraints=False,
+            )
             member.save(update_fields=list(changes))
             events.member_updated(brand=brand, actor=actor, member=member, fields=sorted(changes))
     return member

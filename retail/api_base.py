@@ -39,6 +39,21 @@ def _django_validation_fields(exc: DjangoValidationError) -> tuple[str, dict]:
     return " ".join(str(m) for m in exc.messages), {}
 
 
+# Validation codes that mean "the request clashes with the state of the server".
+CONFLICT_CODES = {"idempotency_conflict"}
+
+
+def _single_code(exc: DjangoValidationError) -> str | None:
+    """The one code all of the error's messages share, if they do (e.g. insufficient_points)."""
+    errors = (
+        [e for errs in exc.error_dict.values() for e in errs]
+        if hasattr(exc, "error_dict")
+        else exc.error_list
+    )
+    codes = {e.code for e in errors if e.code and e.code not in ("invalid", "required")}
+    return codes.pop() if len(codes) == 1 and all(e.code for e in errors) else None
+
+
 def _flatten(detail) -> dict:
     if isinstance(detail, dict):
         return {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
@@ -49,7 +64,9 @@ def exception_handler(exc, context):
     """Every API error as {"error": {"code", "message", "fields"}}."""
     if isinstance(exc, DjangoValidationError):
         message, fields = _django_validation_fields(exc)
-        return Response({"error": {"code": "invalid", "message": message, "fields": fields}}, status=400)
+        code = _single_code(exc) or "invalid"
+        http = 409 if code in CONFLICT_CODES else 400
+        return Response({"error": {"code": code, "message": message, "fields": fields}}, status=http)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     if isinstance(exc, Http404):

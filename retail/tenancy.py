@@ -206,9 +206,25 @@ def assert_brand(brand: Brand | int) -> int:
     return pk
 
 
+def _check_write(objs) -> None:
+    if _bypass.get():
+        return
+    pk = _brand_id.get()
+    for obj in objs:
+        if pk is not None and obj.brand_id != pk:
+            raise TenancyError(
+                f"{type(obj).__name__} of brand {obj.brand_id} written inside brand scope {pk}"
+            )
+
+
 class BrandQuerySet(models.QuerySet):
     def for_brand(self, brand: Brand | int) -> BrandQuerySet:
         return self.filter(brand_id=assert_brand(brand))
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        _check_write(objs)
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class BrandManager(models.Manager.from_queryset(BrandQuerySet)):  # type: ignore[misc]
@@ -242,6 +258,11 @@ class BrandOwned(models.Model):
     class Meta:
         abstract = True
         base_manager_name = "unscoped"
+
+    def save(self, *args, **kwargs) -> None:
+        # A tenancy guard, not business logic: a row of one brand is never written in another's scope.
+        _check_write([self])
+        super().save(*args, **kwargs)
 
 
 def brand_owned_models() -> list[type[models.Model]]:

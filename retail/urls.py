@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from members import api as members_api
 from retail import api, views
 
 router = DefaultRouter(trailing_slash=True)
@@ -10,10 +11,15 @@ router.include_root_view = False
 router.register("stores", api.StoreViewSet, basename="store")
 router.register("staff", api.StaffViewSet, basename="staff")
 router.register("audit-log", api.AuditLogViewSet, basename="audit-log")
+router.register("members", members_api.MemberViewSet, basename="member")
+router.register("tags", members_api.TagViewSet, basename="tag")
 
 api_v1 = [
     path("", include(router.urls)),
     path("me/", api.MeView.as_view(), name="api-me"),
+    path(
+        "member-codes/resolve/", members_api.MemberCodeResolveView.as_view(), name="api-member-code-resolve"
+    ),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

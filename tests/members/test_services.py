@@ -87,7 +87,9 @@ def test_latest_guide_policy_and_expired_binding_rebind(brand, guide, store):
     r = services.member_join(brand=brand, phone="13700000001", guide=other_guide, consent=False)
     assert r.guide_changed and fresh(m).guide_id == other_guide.pk
     with brand_scope(brand):
-        reasons = list(GuideBinding.objects.filter(member=m).order_by("id").values_list("start_reason", "end_reason"))
+        reasons = list(
+            GuideBinding.objects.filter(member=m).order_by("id").values_list("start_reason", "end_reason")
+        )
     assert reasons == [("join", "rebind"), ("rebind", "")]
 
 
@@ -113,7 +115,9 @@ def test_concurrent_joins_of_one_phone_make_one_member(brand, guide):
     def join():
         try:
             barrier.wait()
-            out.append(services.member_join(brand=brand, phone="13700000009", guide=guide, consent=True).member.pk)
+            out.append(
+                services.member_join(brand=brand, phone="13700000009", guide=guide, consent=True).member.pk
+            )
         finally:
             connection.close()
 
@@ -129,7 +133,9 @@ def test_concurrent_joins_of_one_phone_make_one_member(brand, guide):
 
 
 def test_any_identity_finds_the_member(brand, member):
-    services.member_identity_add(brand=brand, member=member, kind="card", value="vip 0001", verified=False, actor=SYS)
+    services.member_identity_add(
+        brand=brand, member=member, kind="card", value="vip 0001", verified=False, actor=SYS
+    )
     assert services.member_find(brand=brand, kind="card", value="VIP0001").pk == member.pk
     assert services.member_find(brand=brand, kind="phone", value="+8613711112222").pk == member.pk
     assert services.member_find(brand=brand, kind="shop", value="nobody") is None
@@ -142,9 +148,13 @@ def test_other_brands_identity_never_matches(brand, other_member):
 
 def test_unverified_clash_is_refused_not_merged(brand, member):
     other = MemberFactory(brand=brand, phone="13799990000")
-    services.member_identity_add(brand=brand, member=other, kind="card", value="C1", verified=False, actor=SYS)
+    services.member_identity_add(
+        brand=brand, member=other, kind="card", value="C1", verified=False, actor=SYS
+    )
     with pytest.raises(ValidationError):
-        services.member_identity_add(brand=brand, member=member, kind="card", value="C1", verified=True, actor=SYS)
+        services.member_identity_add(
+            brand=brand, member=member, kind="card", value="C1", verified=True, actor=SYS
+        )
 
 
 def _setup_pair(brand, guide, store):
@@ -170,8 +180,12 @@ def _admin(brand):
 
 
 def test_verified_payment_account_merges_and_everything_survives(brand, guide, store):
-    services.tier_save(brand=brand, manager=_admin(brand), actor=SYS, data={"code": "gold", "name": "金卡",
-                                                                                "min_spend_fen": 60000})
+    services.tier_save(
+        brand=brand,
+        manager=_admin(brand),
+        actor=SYS,
+        data={"code": "gold", "name": "金卡", "min_spend_fen": 60000},
+    )
     offline, online, tag_a, tag_b = _setup_pair(brand, guide, store)
     # The POS now sees the offline member pay with the online member's payment account.
     survivor, record = services.member_identity_add(
@@ -184,9 +198,14 @@ def test_verified_payment_account_merges_and_everything_survives(brand, guide, s
     assert s.guide_id == guide.pk
     with brand_scope(brand):
         assert set(MemberIdentity.objects.filter(member=s).values_list("kind", flat=True)) == {
-            "phone", "shop", "payment"
+            "phone",
+            "shop",
+            "payment",
         }
-        assert set(MemberTag.objects.filter(member=s).values_list("tag_id", flat=True)) == {tag_a.pk, tag_b.pk}
+        assert set(MemberTag.objects.filter(member=s).values_list("tag_id", flat=True)) == {
+            tag_a.pk,
+            tag_b.pk,
+        }
     assert services.member_find(brand=brand, kind="shop", value="tb_zhang").pk == s.pk
     assert services.points_reconcile(brand=brand) == []
 
@@ -198,10 +217,18 @@ def test_merge_undo_restores_both(brand, guide, store):
     )
     services.merge_undo(brand=brand, manager=_admin(brand), actor=SYS, record=record)
     s, a = fresh(offline), fresh(online)
-    assert (a.status, a.merged_into_id, a.points_balance, a.qualifying_spend_fen) == ("active", None, 150, 50000)
+    assert (a.status, a.merged_into_id, a.points_balance, a.qualifying_spend_fen) == (
+        "active",
+        None,
+        150,
+        50000,
+    )
     assert (s.points_balance, s.qualifying_spend_fen) == (300, 30000)
     with brand_scope(brand):
-        assert set(MemberIdentity.objects.filter(member=a).values_list("kind", flat=True)) == {"shop", "payment"}
+        assert set(MemberIdentity.objects.filter(member=a).values_list("kind", flat=True)) == {
+            "shop",
+            "payment",
+        }
         assert set(MemberTag.objects.filter(member=s).values_list("tag_id", flat=True)) == {tag_a.pk}
         assert MergeRecord.objects.get().undone_at is not None
     assert services.points_reconcile(brand=brand) == []
@@ -214,7 +241,9 @@ def test_merge_moves_the_absorbed_binding_when_survivor_has_none(brand, guide, s
     bound = services.member_join(brand=brand, phone="13700000001", guide=guide, consent=False).member
     with brand_scope(brand):
         Member.objects.filter(pk=lone.pk).update(joined_at=timezone.now() - datetime.timedelta(days=9))
-    services.member_identity_add(brand=brand, member=bound, kind="payment", value="p1", verified=True, actor=SYS)
+    services.member_identity_add(
+        brand=brand, member=bound, kind="payment", value="p1", verified=True, actor=SYS
+    )
     assert fresh(lone).guide_id == guide.pk
 
 
@@ -284,7 +313,9 @@ def test_points_earned_expire_at_end_of_following_year(brand, member):
 
 def test_online_points_spent_in_store(brand, member, store):
     """One balance across channels: earned from the online shop, redeemed at the POS."""
-    services.member_identity_add(brand=brand, member=member, kind="shop", value="tb_1", verified=True, actor=SYS)
+    services.member_identity_add(
+        brand=brand, member=member, kind="shop", value="tb_1", verified=True, actor=SYS
+    )
     online = services.member_find(brand=brand, kind="shop", value="tb_1")
     services.points_earn(brand=brand, member=online, points=500, source="shop:order:77")
     at_pos = services.member_find(brand=brand, kind="phone", value="13711112222")
@@ -348,10 +379,15 @@ def test_database_refuses_a_negative_balance(brand, member):
 
 
 def test_tier_follows_qualifying_spend_and_recomputes_on_change(brand, member, brand_admin):
-    services.tier_save(brand=brand, manager=brand_admin, actor=SYS, data={"code": "std", "name": "普卡",
-                                                                            "min_spend_fen": 0})
-    gold = services.tier_save(brand=brand, manager=brand_admin, actor=SYS,
-                              data={"code": "gold", "name": "金卡", "min_spend_fen": 100000})
+    services.tier_save(
+        brand=brand, manager=brand_admin, actor=SYS, data={"code": "std", "name": "普卡", "min_spend_fen": 0}
+    )
+    gold = services.tier_save(
+        brand=brand,
+        manager=brand_admin,
+        actor=SYS,
+        data={"code": "gold", "name": "金卡", "min_spend_fen": 100000},
+    )
     services.points_earn(brand=brand, member=member, points=1, source="o1", spend_fen=99999)
     assert fresh(member).tier.code == "std"
     services.points_earn(brand=brand, member=member, points=1, source="o2", spend_fen=1)
@@ -359,14 +395,24 @@ def test_tier_follows_qualifying_spend_and_recomputes_on_change(brand, member, b
     services.tier_save(brand=brand, manager=brand_admin, actor=SYS, tier=gold, data={"min_spend_fen": 200000})
     assert fresh(member).tier.code == "std"
     with pytest.raises(ValidationError):
-        services.tier_save(brand=brand, manager=brand_admin, actor=SYS,
-                           data={"code": "x", "name": "x", "min_spend_fen": 0})
+        services.tier_save(
+            brand=brand, manager=brand_admin, actor=SYS, data={"code": "x", "name": "x", "min_spend_fen": 0}
+        )
 
 
 def test_tag_rules_tag_and_untag(brand, brand_admin, member):
-    vip = services.tag_create(brand=brand, manager=brand_admin, actor=SYS, name="高价值", group=Tag.Group.VALUE)
-    services.tag_rule_save(brand=brand, manager=brand_admin, actor=SYS, tag=vip, field="qualifying_spend_fen",
-                           op="gte", value=50000)
+    vip = services.tag_create(
+        brand=brand, manager=brand_admin, actor=SYS, name="高价值", group=Tag.Group.VALUE
+    )
+    services.tag_rule_save(
+        brand=brand,
+        manager=brand_admin,
+        actor=SYS,
+        tag=vip,
+        field="qualifying_spend_fen",
+        op="gte",
+        value=50000,
+    )
     with brand_scope(brand):
         assert not MemberTag.objects.filter(member=member).exists()
     services.points_earn(brand=brand, member=member, points=1, source="o", spend_fen=60000)
@@ -393,13 +439,28 @@ def test_tags_of_another_brand_are_refused(brand, other_brand, guide, member):
 
 def test_handover_moves_all_or_some_members_and_keeps_history(brand, brand_admin, guide, store):
     successor = StaffFactory(brand=brand, stores=[store])
-    ms = [services.member_join(brand=brand, phone=f"1370000000{i}", guide=guide, consent=False).member
-          for i in range(4)]
-    assert services.members_handover(brand=brand, manager=brand_admin, actor=SYS, from_guide=guide,
-                                     to_guide=successor, member_ids=[ms[0].pk]) == 1
+    ms = [
+        services.member_join(brand=brand, phone=f"1370000000{i}", guide=guide, consent=False).member
+        for i in range(4)
+    ]
+    assert (
+        services.members_handover(
+            brand=brand,
+            manager=brand_admin,
+            actor=SYS,
+            from_guide=guide,
+            to_guide=successor,
+            member_ids=[ms[0].pk],
+        )
+        == 1
+    )
     assert fresh(ms[0]).guide_id == successor.pk and fresh(ms[1]).guide_id == guide.pk
-    assert services.members_handover(brand=brand, manager=brand_admin, actor=SYS, from_guide=guide,
-                                     to_guide=successor) == 3
+    assert (
+        services.members_handover(
+            brand=brand, manager=brand_admin, actor=SYS, from_guide=guide, to_guide=successor
+        )
+        == 3
+    )
     with brand_scope(brand):
         assert Member.objects.filter(guide=successor).count() == 4
         assert GuideBinding.objects.filter(end_reason="handover").count() == 4
@@ -411,8 +472,9 @@ def test_store_manager_hands_over_only_within_their_stores(brand, store_manager,
     far_guide = StaffFactory(brand=brand, stores=[far_store])
     services.member_join(brand=brand, phone="13700000001", guide=guide, consent=False)
     with pytest.raises(PermissionDenied):
-        services.members_handover(brand=brand, manager=store_manager, actor=SYS, from_guide=guide,
-                                  to_guide=far_guide)
+        services.members_handover(
+            brand=brand, manager=store_manager, actor=SYS, from_guide=guide, to_guide=far_guide
+        )
     with pytest.raises(PermissionDenied):
         services.members_handover(brand=brand, manager=guide, actor=SYS, from_guide=guide, to_guide=far_guide)
 
@@ -446,7 +508,8 @@ def test_erase_removes_personal_data_and_keeps_ledger_balanced(brand, member, gu
 
 
 def test_tiers_exist_per_brand(brand, other_brand, brand_admin):
-    services.tier_save(brand=brand, manager=brand_admin, actor=SYS, data={"code": "std", "name": "普卡",
-                                                                            "min_spend_fen": 0})
+    services.tier_save(
+        brand=brand, manager=brand_admin, actor=SYS, data={"code": "std", "name": "普卡", "min_spend_fen": 0}
+    )
     with brand_scope(other_brand):
         assert not Tier.objects.exists()
