@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,7 +134,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
-    "nightly-membership": {"task": "members.tasks.nightly_membership", "schedule": 60 * 60 * 24},
+    # 02:00 China time: expire points past their date, re-apply tag rules.
+    "nightly-membership": {"task": "members.tasks.nightly_membership", "schedule": crontab(hour=18, minute=0)},
 }
 
 # --- Auth -----------------------------------------------------------------------------
