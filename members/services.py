@@ -514,9 +514,13 @@ def members_merge(
     return record
 
 
-def _move_points(brand: Brand, source: Member, target: Member, key: str, now) -> dict:
-    """Move ``source``'s open lots to ``target`` (same amounts and expiry dates)."""
-    lots = list(PointsEntry.objects.filter(member=source, remaining__gt=0).order_by("expires_at", "pk"))
+def _move_points(
+    brand: Brand, source: Member, target: Member, key: str, now, lots: list[PointsEntry] | None = None
+) -> dict:
+    """Move ``source``'s open lots (or just ``lots``) to ``target``, same amounts and expiry dates."""
+    if lots is None:
+        lots = list(PointsEntry.objects.filter(member=source, remaining__gt=0).order_by("expires_at", "pk"))
+    lots = [lot for lot in lots if lot.remaining > 0]
     total = sum(lot.remaining for lot in lots)
     if not total:
         return {"total": 0, "lots": [], "target_lots": []}
@@ -583,40 +587,7 @@ def merge_undo(*, brand: Brand, manager: Staff, actor: Actor, record: MergeRecor
         back = list(
             PointsEntry.objects.filter(pk__in=pts.get("target_lots", []), remaining__gt=0).order_by("pk")
         )
-        total = sum(lot.remaining for lot in back)
-        if total:
-            for lot in back:
-                lot._moved, lot.remaining = lot.remaining, 0
-            PointsEntry.objects.bulk_update(back, ["remaining"])
-            survivor.points_balance -= total
-            PointsEntry.objects.create(
-                brand=brand,
-                member=survivor,
-                kind=PointsEntry.Kind.MERGE_OUT,
-                amount=-total,
-                balance_after=survivor.points_balance,
-                source=f"undo:{record.pk}:out",
-                created_at=now,
-            )
-            balance = absorbed.points_balance
-            entries = []
-            for i, lot in enumerate(back):
-                balance += lot._moved
-                entries.append(
-                    PointsEntry(
-                        brand=brand,
-                        member=absorbed,
-                        kind=PointsEntry.Kind.MERGE_IN,
-                        amount=lot._moved,
-                        remaining=lot._moved,
-                        balance_after=balance,
-                        source=f"undo:{record.pk}:in:{i}",
-                        expires_at=lot.expires_at,
-                        created_at=now,
-                    )
-                )
-            PointsEntry.objects.bulk_create(entries)
-            absorbed.points_balance = balance
+        _move_points(brand, survivor, absorbed, f"undo:{record.pk}", now, lots=back)
 
         survivor.qualifying_spend_fen = max(0, survivor.qualifying_spend_fen - moved.get("spend_fen", 0))
         if "last_purchase_at" in moved:
