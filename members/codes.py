@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 from django.core import signing
+from django.utils.translation import gettext as _
 
 CODE_ROTATE_SECONDS = 60
 CODE_MAX_AGE = 90  # one rotation plus grace for a slow scan
@@ -32,16 +33,16 @@ def member_code_issue(*, brand_id: int, member_id: int) -> str:
 def member_code_read(code: str, *, brand_id: int) -> int:
     """The member id inside a code issued for ``brand_id``; CodeError if forged, foreign or old."""
     if not isinstance(code, str) or not 10 <= len(code) <= 200:
-        raise CodeError("invalid_code", "This is not a member code.")
+        raise CodeError("invalid_code", _("This is not a member code."))
     try:
         value = signing.TimestampSigner(salt=_CODE_SALT, sep="~").unsign(code.strip(), max_age=CODE_MAX_AGE)
     except signing.SignatureExpired as exc:
-        raise CodeError("expired_code", "This member code has expired; ask for the current one.") from exc
+        raise CodeError("expired_code", _("This member code has expired; ask for the current one.")) from exc
     except signing.BadSignature as exc:
-        raise CodeError("invalid_code", "This is not a valid member code.") from exc
+        raise CodeError("invalid_code", _("This is not a valid member code.")) from exc
     code_brand, member_id, _nonce = value.split(".")
     if int(code_brand) != brand_id:
-        raise CodeError("invalid_code", "This is not a valid member code.")
+        raise CodeError("invalid_code", _("This is not a valid member code."))
     return int(member_id)
 
 

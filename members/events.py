@@ -7,12 +7,19 @@ from retail.events import record as audit
 from retail.models import Brand
 
 
+def _member(member) -> str:
+    """Members appear in the audit log by number only: erasing a member must not leave their
+    name behind in an append-only table."""
+    return f"#{member.pk}"
+
+
 def member_joined(*, brand: Brand, actor: Actor | None, member, guide) -> None:
     audit(
         brand=brand,
         actor=actor,
         action="member.joined",
         target=member,
+        target_repr=_member(member),
         data={"guide": guide.pk if guide else None},
     )
 
@@ -23,16 +30,31 @@ def member_bound(*, brand: Brand, actor: Actor | None, member, guide, reason: st
         actor=actor,
         action="member.guide_bound",
         target=member,
+        target_repr=_member(member),
         data={"guide": guide.pk, "reason": reason},
     )
 
 
 def member_updated(*, brand: Brand, actor: Actor, member, fields: list[str]) -> None:
-    audit(brand=brand, actor=actor, action="member.updated", target=member, data={"fields": fields})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.updated",
+        target=member,
+        target_repr=_member(member),
+        data={"fields": fields},
+    )
 
 
 def identity_added(*, brand: Brand, actor: Actor, member, kind: str) -> None:
-    audit(brand=brand, actor=actor, action="member.identity_added", target=member, data={"kind": kind})
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member.identity_added",
+        target=member,
+        target_repr=_member(member),
+        data={"kind": kind},
+    )
 
 
 def members_merged(*, brand: Brand, actor: Actor, record) -> None:
@@ -41,6 +63,7 @@ def members_merged(*, brand: Brand, actor: Actor, record) -> None:
         actor=actor,
         action="member.merged",
         target=record.survivor,
+        target_repr=_member(record.survivor),
         data={"absorbed": record.absorbed_id, "merge": record.pk, "reason": record.reason},
     )
 
@@ -51,6 +74,7 @@ def merge_undone(*, brand: Brand, actor: Actor, record) -> None:
         actor=actor,
         action="member.merge_undone",
         target=record.survivor,
+        target_repr=_member(record.survivor),
         data={"absorbed": record.absorbed_id, "merge": record.pk},
     )
 
@@ -61,6 +85,7 @@ def member_tags_changed(*, brand: Brand, actor: Actor, member, added, removed) -
         actor=actor,
         action="member.tags_changed",
         target=member,
+        target_repr=_member(member),
         data={"added": sorted(added), "removed": sorted(removed)},
     )
 
@@ -80,7 +105,7 @@ def members_handed_over(*, brand: Brand, actor: Actor, from_guide, to_guide, cou
 
 
 def member_erased(*, brand: Brand, actor: Actor, member) -> None:
-    audit(brand=brand, actor=actor, action="member.erased", target=member)
+    audit(brand=brand, actor=actor, action="member.erased", target=member, target_repr=_member(member))
 
 
 def program_updated(*, brand: Brand, actor: Actor, program) -> None:

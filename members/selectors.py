@@ -12,6 +12,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from members.identities import normalize_identity
 from members.models import (
+    ConsentRecord,
     GuideBinding,
     Member,
     MemberIdentity,
@@ -148,6 +149,11 @@ def binding_history(*, brand: Brand, member: Member) -> QuerySet[GuideBinding]:
         .select_related("guide")
         .order_by("-started_at", "-id")
     )
+
+
+def consent_history(*, brand: Brand, member: Member) -> QuerySet[ConsentRecord]:
+    """Every grant and withdrawal of the member's marketing consent, newest first."""
+    return ConsentRecord.objects.for_brand(brand).filter(member=member).order_by("-created_at", "-id")
 
 
 def tag_list(*, brand: Brand) -> QuerySet[Tag]:

@@ -285,10 +285,15 @@ def _join(brand, phone, guide, consent, source, ip, name) -> JoinResult:
             raise ValidationError(_("This membership is closed."))
         if not identity.verified:
             MemberIdentity.objects.filter(pk=identity.pk).update(verified=True)
-        _record_consent(member, consent, source, ip)
+        if consent:  # joining again can give consent, never silently withdraw it
+            _record_consent(member, True, source, ip)
         current = _open_binding(member)
         changed = _bind(brand, member, guide, GuideBinding.Reason.JOIN) if guide else False
-        kept = current.guide if (current is not None and not changed) else None
+        kept = (
+            current.guide
+            if (current is not None and not changed and current.guide_id != getattr(guide, "pk", None))
+            else None
+        )
         return JoinResult(member=member, created=False, guide_changed=changed, kept_guide=kept)
     store_id = None
     if guide is not None:

@@ -37,6 +37,7 @@ def record(
     action: str,
     target: models.Model | None = None,
     data: dict[str, Any] | None = None,
+    target_repr: str | None = None,
 ) -> AuditLog:
     actor = actor or Actor.system()
     return AuditLog.unscoped.create(
@@ -45,7 +46,9 @@ def record(
         action=action,
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_repr=str(target)[:200] if target is not None else "",
+        target_repr=(target_repr if target_repr is not None else str(target) if target is not None else "")[
+            :200
+        ],
         data=data or {},
         ip=actor.ip,
         user_agent=actor.user_agent,

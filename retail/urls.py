@@ -36,7 +36,6 @@ urlpatterns = [
     path("invite/<slug:brand_slug>/<str:token>/", views.invitation_accept, name="invitation-accept"),
     # Staff mobile UI
     path("m/", views.home, name="home"),
-    path("m/members/", views.members_tab, name="members-tab"),
     path("m/messages/", views.messages_tab, name="messages-tab"),
     path("m/me/", views.me_tab, name="me-tab"),
     path("m/me/password/", views.password_change, name="password-change"),

@@ -207,11 +207,6 @@ def home(request):
 
 
 @staff_required
-def members_tab(request):
-    return render(request, "staff/members.html", {"tab": "members"})
-
-
-@staff_required
 def messages_tab(request):
     return render(request, "staff/messages.html", {"tab": "messages"})
 

@@ -95,4 +95,6 @@ class MemberFactory(BrandOwnedFactory):
 
         number = extracted or f"137{obj.pk:08d}"
         with brand_scope(obj.brand):
-            MemberIdentity.unscoped.create(brand=obj.brand, member=obj, kind="phone", value=number, verified=True)
+            MemberIdentity.unscoped.create(
+                brand=obj.brand, member=obj, kind="phone", value=number, verified=True
+            )

@@ -35,6 +35,17 @@
     }
   });
 
+  // htmx: inside [data-swap-errors], a 4xx answer is a form showing its errors: swap it in
+  // like a success instead of treating it as a failure.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    var elt = (event.detail.requestConfig && event.detail.requestConfig.elt) || event.target;
+    if (status >= 400 && status < 500 && elt && elt.closest && elt.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // htmx: tell the user when a request failed (htmx leaves the page unchanged on errors).
   document.addEventListener("htmx:responseError", function () {
     window.alert(document.body.getAttribute("data-error-text"));

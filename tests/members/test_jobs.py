@@ -67,7 +67,7 @@ def test_import_dedupes_reports_bad_rows_and_binds_guides(
         report = list(csv.reader(io.StringIO(job.result_file.read().decode("utf-8-sig"))))
     assert report[0][:2] == ["line", "error"]
     assert [r[0] for r in report[1:]] == ["6", "7", "8", "9", "10"]
-    assert "phone" in report[1][1] and "No identity" in report[2][1]
+    assert "phone" in report[1][1] and "没有任何身份信息" in report[2][1]  # zh-hans is the default language
 
 
 def test_import_writes_nothing_when_it_fails(

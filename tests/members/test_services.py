@@ -513,3 +513,20 @@ def test_tiers_exist_per_brand(brand, other_brand, brand_admin):
     )
     with brand_scope(other_brand):
         assert not Tier.objects.exists()
+
+
+def test_joining_again_never_withdraws_consent(brand, guide, store):
+    other_guide = StaffFactory(brand=brand, stores=[store])
+    m = services.member_join(brand=brand, phone="13700000001", guide=guide, consent=True).member
+    r = services.member_join(brand=brand, phone="13700000001", guide=other_guide, consent=False)
+    assert fresh(m).marketing_consent is True and r.kept_guide.pk == guide.pk
+    same = services.member_join(brand=brand, phone="13700000001", guide=guide, consent=False)
+    assert same.kept_guide is None and not same.guide_changed
+
+
+def test_audit_log_names_members_by_number_only(brand, guide):
+    m = services.member_join(brand=brand, phone="13700000001", guide=guide, consent=True, name="秘密名字").member
+    services.member_erase(brand=brand, member=m, actor=SYS, source="member_page")
+    with brand_scope(brand):
+        reprs = set(AuditLog.objects.filter(target_type="members.Member").values_list("target_repr", flat=True))
+    assert reprs == {f"#{m.pk}"}
