@@ -271,3 +271,27 @@ def test_screenshots_of_the_member_pages(browse, demo, size):
     visit("/dashboard/membership/", "members-admin-settings")
     visit("/dashboard/membership/tiers/new/", "members-admin-tier")
     visit("/dashboard/membership/tags/new/", "members-admin-tag")
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_member_pages_in_english(browse, demo, size):
+    """A shopper and an admin who switched to English get the member pages in English."""
+    brand, admin, guide = demo["brand"], demo["admin"], demo["guide"]
+    member = services.member_join(brand=brand, phone="13912340001", guide=guide, consent=False).member
+    page = browse.page(size)
+    page.goto(join_path(demo, guide))
+    page.get_by_test_id("lang-en").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    body = page.inner_text("body")
+    assert "Get code" in body or "Send code" in body or "code" in body.lower()
+    assert "手机号" not in body
+    assert no_horizontal_overflow(page)
+    shot(page, "members-join-en")
+
+    login(page, "yy_admin", PASSWORD)
+    page.goto(f"/dashboard/members/{member.pk}/")
+    body = page.inner_text("body")
+    assert "Points" in body and "积分" not in body
+    assert no_horizontal_overflow(page)
+    shot(page, "members-admin-detail-en")

@@ -525,8 +525,12 @@ def test_joining_again_never_withdraws_consent(brand, guide, store):
 
 
 def test_audit_log_names_members_by_number_only(brand, guide):
-    m = services.member_join(brand=brand, phone="13700000001", guide=guide, consent=True, name="秘密名字").member
+    m = services.member_join(
+        brand=brand, phone="13700000001", guide=guide, consent=True, name="秘密名字"
+    ).member
     services.member_erase(brand=brand, member=m, actor=SYS, source="member_page")
     with brand_scope(brand):
-        reprs = set(AuditLog.objects.filter(target_type="members.Member").values_list("target_repr", flat=True))
+        reprs = set(
+            AuditLog.objects.filter(target_type="members.Member").values_list("target_repr", flat=True)
+        )
     assert reprs == {f"#{m.pk}"}
