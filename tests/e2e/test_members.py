@@ -276,7 +276,7 @@ def test_screenshots_of_the_member_pages(browse, demo, size):
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_member_pages_in_english(browse, demo, size):
     """A shopper and an admin who switched to English get the member pages in English."""
-    brand, admin, guide = demo["brand"], demo["admin"], demo["guide"]
+    brand, guide = demo["brand"], demo["guide"]
     member = services.member_join(brand=brand, phone="13912340001", guide=guide, consent=False).member
     page = browse.page(size)
     page.goto(join_path(demo, guide))
