@@ -233,9 +233,12 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
             member, status.HTTP_201_CREATED if created else status.HTTP_200_OK, created=created
         )
 
-    def _brand_wide_out(self, member: Member, code=status.HTTP_200_OK, **extra) -> Response:
+    def _brand_wide_out(
+        self, member: Member, code=status.HTTP_200_OK, refetch: bool = True, **extra
+    ) -> Response:
         """A member found by identity or code, shown to any staff of the brand (checkout)."""
-        member = selectors.member_by_id(brand=self.brand, viewer=self.staff, member_id=member.pk)
+        if refetch:
+            member = selectors.member_by_id(brand=self.brand, viewer=self.staff, member_id=member.pk)
         if member is None:
             raise Http404
         return Response({**self.get_serializer(member).data, **extra}, status=code)
@@ -266,9 +269,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
             kind=s.validated_data["kind"],
             value=s.validated_data["value"],
         )
-        if member is None:
-            raise Http404
-        return self._brand_wide_out(member)
+        return self._brand_wide_out(member, refetch=False)
 
     @extend_schema(
         request=IdentitySerializer,
@@ -359,9 +360,8 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
 
 
 def _brand_member(brand, staff, pk) -> Member:
-    member = selectors.member_by_id(
-        brand=brand, viewer=staff, member_id=get_for_brand_or_404(Member, brand, pk=pk).pk
-    )
+    """The active member of ``brand`` now standing for id ``pk`` (merges followed), or 404."""
+    member = selectors.member_by_id(brand=brand, viewer=staff, member_id=pk)
     if member is None:
         raise Http404
     return member

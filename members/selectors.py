@@ -117,14 +117,14 @@ def member_get(*, brand: Brand, viewer: Staff, member_id) -> Member:
 
 
 def member_lookup(*, brand: Brand, viewer: Staff, kind: str, value: str) -> Member | None:
-    """The brand's member behind a channel identity (one indexed lookup), any staff may ask."""
+    """The brand's member behind a channel identity, any staff may ask: one indexed query for
+    the member (identities and tags prefetched), merges followed."""
     value = normalize_identity(kind, value)
-    identity = (
-        MemberIdentity.objects.for_brand(brand).filter(kind=kind, value=value).values("member_id").first()
-    )
-    if identity is None:
-        return None
-    return member_by_id(brand=brand, viewer=viewer, member_id=identity["member_id"])
+    qs = member_list(brand=brand, viewer=viewer, filters=MemberFilters(status=""), brand_wide=True)
+    member = qs.filter(identities__brand=brand, identities__kind=kind, identities__value=value).first()
+    if member is not None and member.status == Member.Status.MERGED:
+        return member_by_id(brand=brand, viewer=viewer, member_id=member.pk)
+    return member if member is not None and member.is_active else None
 
 
 def member_by_id(*, brand: Brand, viewer: Staff, member_id: int) -> Member | None:

@@ -107,15 +107,18 @@ class TenantMiddleware:
                 ip=request.META.get("REMOTE_ADDR"),
             ):
                 return self.get_response(request)
-        with request_scope(user_id=user.pk) as enter_brand:
-            brand_id = request.session.get(SESSION_BRAND_KEY)
+        brand_id = request.session.get(SESSION_BRAND_KEY)
+        if not isinstance(brand_id, int):
+            brand_id = None
+        with request_scope(user_id=user.pk, brand_hint=brand_id) as scope:
             staff = None
             if brand_id:
                 staff = selectors.membership_get(user=user, brand_id=brand_id, user_scoped=True)
                 if staff is None:
+                    scope.clear_brand()
                     request.brand_suspended = selectors.brand_is_suspended(brand_id=brand_id)
             if staff is not None:
                 request.brand = staff.brand
                 request.staff = staff
-                enter_brand(staff.brand_id)
+                scope.enter_brand(staff.brand_id)
             return self.get_response(request)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -119,39 +119,62 @@ def brand_scope(brand: Brand | int, *, user_id: int | None = None) -> Iterator[N
         _brand_id.reset(token)
 
 
-@contextmanager
-def request_scope(*, user_id: int | None) -> Iterator[Callable[[int], None]]:
-    """One request's transaction: the user's setting now, the brand's once it is known.
+class RequestScope:
+    """The tenancy state of one request's transaction (see ``request_scope``)."""
 
-    As the outermost transaction (always, when serving) the settings are simply written and
-    end with the commit; nested in an outer transaction (a test's) the previous values are
-    put back afterwards. Yields a function that enters a brand.
+    def __init__(self, rls: bool, brand_hint: int | None):
+        self.rls = rls
+        self.db_brand = brand_hint
+        self.tokens: list[contextvars.Token] = []
+
+    def enter_brand(self, brand_id: int) -> None:
+        self.tokens.append(_brand_id.set(brand_id))
+        if self.rls and self.db_brand != brand_id:
+            _set_settings({SETTING_BRAND: str(brand_id)})
+            self.db_brand = brand_id
+
+    def clear_brand(self) -> None:
+        if self.rls and self.db_brand is not None:
+            _set_settings({SETTING_BRAND: ""})
+            self.db_brand = None
+
+
+@contextmanager
+def request_scope(*, user_id: int | None, brand_hint: int | None = None) -> Iterator[RequestScope]:
+    """One request's transaction, with the user's setting and (optimistically) the brand the
+    session names, written in one statement; the caller confirms the brand with
+    ``enter_brand`` once the staff record is checked, or ``clear_brand``.
+
+    As the outermost transaction (always, when serving) the settings end with the commit;
+    nested in an outer transaction (a test's) the previous values are put back afterwards.
     """
-    tokens: list[contextvars.Token] = []
     rls = _uses_rls()
     nested = connection.in_atomic_block
+    scope = RequestScope(rls, brand_hint if rls else None)
     previous: dict[str, str] = {}
-
-    def enter_brand(brand_id: int) -> None:
-        tokens.append(_brand_id.set(brand_id))
-        if rls:
-            _set_settings({SETTING_BRAND: str(brand_id)})
-
     try:
         with transaction.atomic():
-            if rls and nested:
-                previous = dict(
-                    zip(
-                        (SETTING_USER, SETTING_BRAND), _get_settings(SETTING_USER, SETTING_BRAND), strict=True
+            if rls:
+                if nested:
+                    previous = dict(
+                        zip(
+                            (SETTING_USER, SETTING_BRAND),
+                            _get_settings(SETTING_USER, SETTING_BRAND),
+                            strict=True,
+                        )
                     )
-                )
-            if user_id is not None and rls:
-                _set_settings({SETTING_USER: str(user_id)})
-            yield enter_brand
+                values = {}
+                if user_id is not None:
+                    values[SETTING_USER] = str(user_id)
+                if brand_hint is not None:
+                    values[SETTING_BRAND] = str(brand_hint)
+                if values:
+                    _set_settings(values)
+            yield scope
             if previous:
                 _set_settings(previous)
     finally:
-        for token in reversed(tokens):
+        for token in reversed(scope.tokens):
             _brand_id.reset(token)
 
 
