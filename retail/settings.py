@@ -90,13 +90,15 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
-# Under ASGI every request runs in a fresh thread, so persistent psycopg2 connections would
-# leak: connections are opened per request (put PgBouncer in transaction mode in front of
-# PostgreSQL in production; the tenancy setting is transaction-local so that is safe).
+# Each ASGI worker process runs its requests' synchronous code on one thread
+# (retail.asgi_http), so it holds one persistent connection: connections = worker processes,
+# however many requests are in flight. The tenancy settings are transaction-local, so a reused
+# connection (or PgBouncer in transaction mode) carries nothing from one request to the next.
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
