@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -59,25 +58,12 @@ from retail.events import Actor
 from retail.middleware import brandless
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope, get_for_brand_or_404
-from retail.views import manager_required, staff_required
+from retail.views import admin_required, manager_required, staff_required
 
 MEMBER_PAGE_SIZE = 30
 HISTORY_SIZE = 20
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def admin_required(view):
-    """Brand admins only (403 for everyone else on the staff)."""
-
-    @wraps(view)
-    @staff_required
-    def wrapper(request, *args, **kwargs):
-        if not roles.can_manage_stores(request.staff):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _apply_errors(form, exc: ValidationError, rename: dict[str, str] | None = None) -> None:

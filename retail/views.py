@@ -40,15 +40,24 @@ def staff_required(view):
     return wrapper
 
 
-def manager_required(view):
-    @wraps(view)
-    @staff_required
-    def wrapper(request, *args, **kwargs):
-        if not roles.can_manage_staff(request.staff):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
+def role_required(allowed):
+    """Acting for a brand (see staff_required) with a role that ``allowed(staff)`` accepts; 403 otherwise."""
 
-    return wrapper
+    def decorator(view):
+        @wraps(view)
+        @staff_required
+        def wrapper(request, *args, **kwargs):
+            if not allowed(request.staff):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+manager_required = role_required(roles.can_manage_staff)  # brand admins and store managers
+admin_required = role_required(roles.can_manage_stores)  # brand admins
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
