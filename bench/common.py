@@ -416,6 +416,12 @@ def code_revision() -> str:
     return text
 
 
+def code_moved(start: str) -> str:
+    """``start`` (the code_revision() taken before a run), noting if HEAD moved during it."""
+    end = code_revision()
+    return start if end == start else f"{start} at the start (during the run HEAD moved to: {end})"
+
+
 def machine_info(env: dict, server_version: str) -> dict:
     cpu = "unknown"
     try:

@@ -47,6 +47,8 @@ from common import (
     DuringRun,
     base_env,
     bench_database_url,
+    code_moved,
+    code_revision,
     foreign_cpu_share,
     log,
     machine_info,
@@ -333,6 +335,7 @@ def stop_worker(proc: subprocess.Popen) -> None:
 
 def run_members() -> dict:
     t_start = time.monotonic()
+    code = code_revision()
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     db_url = bench_database_url()
@@ -448,7 +451,7 @@ def run_members() -> dict:
     log(f"import: {imp['status']} in {imp['seconds']} s: {imp['counts']} (expected {imp['expected']})")
 
     result = {
-        "machine": machine_info(env_vars, db["server_version"]),
+        "machine": {**machine_info(env_vars, db["server_version"]), "code": code_moved(code)},
         "database": db,
         "staff_seed": {k: v for k, v in staff_seed.items() if k != "sessions"},
         "seed": seed,

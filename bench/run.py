@@ -38,6 +38,8 @@ from common import (  # noqa: E402
     ROOT,
     base_env,
     bench_database_url,
+    code_moved,
+    code_revision,
     foreign_cpu_share,
     http_status,
     log,
@@ -212,6 +214,7 @@ def write_report(result: dict) -> Path:
 
 def run_staff() -> None:
     t_start = time.monotonic()
+    code = code_revision()
     db_url = bench_database_url()
     db = recreate_database(db_url)
     env_vars = base_env(db_url, redis_url())
@@ -259,7 +262,7 @@ def run_staff() -> None:
         stop(server)
 
     result = {
-        "machine": machine_info(env_vars, db["server_version"]),
+        "machine": {**machine_info(env_vars, db["server_version"]), "code": code_moved(code)},
         "database": db,
         "seed": seed,
         "queries": queries,
