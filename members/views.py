@@ -24,7 +24,6 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -58,35 +57,19 @@ from retail.events import Actor
 from retail.middleware import brandless
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope, get_for_brand_or_404
-from retail.views import admin_required, manager_required, staff_required
+from retail.views import (
+    admin_required,
+    apply_service_errors,
+    form_status,
+    manager_required,
+    safe_next,
+    staff_required,
+)
 
 MEMBER_PAGE_SIZE = 30
 HISTORY_SIZE = 20
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _apply_errors(form, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
-    """Put a service's ValidationError on the form, per field where the form has that field."""
-    if hasattr(exc, "error_dict"):
-        for field, errs in exc.error_dict.items():
-            field = (rename or {}).get(field, field)
-            target = field if field in form.fields else None
-            for e in errs:
-                form.add_error(target, e)
-    else:
-        form.add_error(None, exc)
-
-
-def _status(*forms) -> int:
-    return 400 if any(f is not None and f.is_bound and f.errors for f in forms) else 200
-
-
-def _safe_next(request, default: str) -> str:
-    nxt = request.POST.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
-        return nxt
-    return default
 
 
 def _posted(request):
@@ -206,7 +189,7 @@ def join(request, brand_slug: str, token: str):
             except otp.OtpError as exc:
                 form.add_error("code", str(exc))
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 shopper.login(request, brand, result.member)
                 shopper.switch_clear(request, brand)
@@ -231,7 +214,7 @@ def join(request, brand_slug: str, token: str):
                 "current": current,
                 "token": token,
             },
-            status=_status(form),
+            status=form_status(form),
         )
 
 
@@ -276,7 +259,7 @@ def shopper_login(request, brand_slug: str):
             request,
             "shopper/login.html",
             {"brand": brand, "form": form, "not_member": not_member},
-            status=_status(form),
+            status=form_status(form),
         )
 
 
@@ -443,7 +426,7 @@ def shopper_erase(request, brand_slug: str):
             request,
             "shopper/erase.html",
             {"brand": brand, "member": member, "form": form},
-            status=_status(form),
+            status=form_status(form),
         )
 
 
@@ -539,10 +522,10 @@ def member_tags(request, member_id: int):
         if error:
             messages.error(request, error)
         default = reverse("m-member", args=[member.pk])
-        return redirect(_safe_next(request, default))
+        return redirect(safe_next(request, default))
     member = selectors.member_get(brand=request.brand, viewer=request.staff, member_id=member.pk)
     ctx = _tags_context(request, member)
-    ctx.update({"tag_error": error, "tags_next": _safe_next(request, reverse("m-member", args=[member.pk]))})
+    ctx.update({"tag_error": error, "tags_next": safe_next(request, reverse("m-member", args=[member.pk]))})
     return render(request, "members/_tags.html", ctx, status=status)
 
 
@@ -642,7 +625,7 @@ def dash_member_list(request):
     page, rows = _member_rows(request, qs, full)
     ctx = {"nav": "members", "sub": "list", "form": form, "page": page, "rows": rows}
     template = "members/dash/_member_rows.html" if request.htmx else "members/dash/list.html"
-    return render(request, template, ctx, status=_status(form))
+    return render(request, template, ctx, status=form_status(form))
 
 
 @manager_required
@@ -708,7 +691,7 @@ def dash_member_guide(request, member_id: int):
                     brand=brand, staff=viewer, actor=Actor.from_request(request), member=member, guide=guide
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(
                     request, _("%(name)s is now the member's exclusive guide.") % {"name": guide.name}
@@ -736,7 +719,7 @@ def dash_member_points(request, member_id: int):
                 actor=Actor.from_request(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             if getattr(entry, "replayed", False):
                 messages.info(request, _("This adjustment was already applied; it was not applied twice."))
@@ -837,7 +820,7 @@ def dash_import(request):
                 upload=form.cleaned_data["file"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("The file was uploaded and the import has started."))
             return redirect("dash-member-job", job.pk)
@@ -949,7 +932,7 @@ def dash_handover(request):
                 member_ids=form.member_ids(),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             if count:
                 messages.success(
@@ -975,7 +958,7 @@ def dash_handover(request):
         "ticked": ticked,
         "guide_chosen": bool(guide_id) and "from_guide" not in form.errors,
     }
-    return render(request, "members/dash/handover.html", ctx, status=_status(form))
+    return render(request, "members/dash/handover.html", ctx, status=form_status(form))
 
 
 @manager_required
@@ -1022,7 +1005,7 @@ def dash_program(request):
                 data=form.cleaned_data,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Membership settings saved."))
             return redirect("dash-program")
@@ -1033,7 +1016,7 @@ def dash_program(request):
         "tiers": list(selectors.tier_list(brand=request.brand)),
         "tags": [{"t": t, "rule": _rule_display(t)} for t in tags],
     }
-    return render(request, "members/dash/program.html", ctx, status=_status(form))
+    return render(request, "members/dash/program.html", ctx, status=form_status(form))
 
 
 def _rule_display(tag: Tag) -> dict | None:
@@ -1068,7 +1051,7 @@ def dash_tier(request, tier_id: int | None = None):
                 tier=tier,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc, rename={"min_spend_fen": "min_spend_yuan"})
+            apply_service_errors(form, exc, rename={"min_spend_fen": "min_spend_yuan"})
         else:
             messages.success(request, _("Tier saved."))
             return redirect("dash-program")
@@ -1076,7 +1059,7 @@ def dash_tier(request, tier_id: int | None = None):
         request,
         "members/dash/tier_form.html",
         {"nav": "membership", "form": form, "tier": tier},
-        status=_status(form),
+        status=form_status(form),
     )
 
 
@@ -1097,7 +1080,7 @@ def dash_tag_new(request):
                         brand=request.brand, manager=request.staff, actor=actor, tag=tag, **rule
                     )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Tag “%(name)s” created.") % {"name": tag.name})
             return redirect("dash-program")
@@ -1105,7 +1088,7 @@ def dash_tag_new(request):
         request,
         "members/dash/tag_form.html",
         {"nav": "membership", "form": form, "tag": None},
-        status=_status(form),
+        status=form_status(form),
     )
 
 
@@ -1129,7 +1112,7 @@ def dash_tag_rule(request, tag_id: int):
                 **form.rule(),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Rule saved; matching members are tagged now."))
             return redirect("dash-program")
@@ -1137,5 +1120,5 @@ def dash_tag_rule(request, tag_id: int):
         request,
         "members/dash/tag_form.html",
         {"nav": "membership", "form": form, "tag": tag},
-        status=_status(form),
+        status=form_status(form),
     )

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.forms.utils import ErrorDict
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -60,14 +61,29 @@ manager_required = role_required(roles.can_manage_staff)  # brand admins and sto
 admin_required = role_required(roles.can_manage_stores)  # brand admins
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
+def apply_service_errors(form, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
+    """Put a service's ValidationError on the form, per field where the form has that field."""
     if hasattr(exc, "error_dict"):
         for field, errs in exc.error_dict.items():
+            field = (rename or {}).get(field, field)
             target = field if field in form.fields else None
             for e in errs:
                 form.add_error(target, e)
     else:
         form.add_error(None, exc)
+
+
+def form_status(*forms) -> int:
+    """400 when a submitted form carries errors, else 200."""
+    return 400 if any(f is not None and f.is_bound and f.errors for f in forms) else 200
+
+
+def safe_next(request, default: str) -> str:
+    """The ``next`` the request asks for, if it stays on this site; else ``default``."""
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
+        return nxt
+    return default
 
 
 # --- public -------------------------------------------------------------------------------
@@ -87,10 +103,8 @@ def root(request):
 
 def _enter_brand(request, staff: Staff):
     request.session[SESSION_BRAND_KEY] = staff.brand_id
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
-        return redirect(nxt)
-    return redirect("dashboard" if roles.can_manage_stores(staff) else "home")
+    home = reverse("dashboard" if roles.can_manage_stores(staff) else "home")
+    return redirect(safe_next(request, home))
 
 
 @require_http_methods(["GET", "POST"])
@@ -114,7 +128,7 @@ def login_view(request):
             if not active:
                 return redirect("admin:index")
             return redirect("brand-picker")
-    return render(request, "auth/login.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "auth/login.html", {"form": form}, status=form_status(form))
 
 
 def lockout(request, credentials=None, *args, **kwargs):
@@ -175,7 +189,7 @@ def invitation_accept(request, brand_slug: str, token: str):
                 ip=request.META.get("REMOTE_ADDR"),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             login(request, staff.user, backend="retail.auth_backends.PhoneOrUsernameBackend")
             messages.success(request, _("Welcome to %(brand)s!") % {"brand": brand.name})
@@ -184,7 +198,7 @@ def invitation_accept(request, brand_slug: str, token: str):
         request,
         "auth/invitation_accept.html",
         {"form": form, "invitation": inv, "brand": brand, "existing": existing},
-        status=400 if form.errors else 200,
+        status=form_status(form),
     )
 
 
@@ -242,7 +256,7 @@ def password_change(request):
         messages.success(request, _("Your password has been changed."))
         return redirect("me-tab")
     return render(
-        request, "staff/password_change.html", {"tab": "me", "form": form}, status=400 if form.errors else 200
+        request, "staff/password_change.html", {"tab": "me", "form": form}, status=form_status(form)
     )
 
 
@@ -307,7 +321,7 @@ def store_edit(request, store_id: int | None = None):
                     brand=request.brand, manager=request.staff, actor=actor, store=store, data=data
                 )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Store saved."))
             return redirect("dash-stores")
@@ -315,7 +329,7 @@ def store_edit(request, store_id: int | None = None):
         request,
         "dashboard/store_form.html",
         {"nav": "stores", "form": form, "store": store},
-        status=400 if form.errors else 200,
+        status=form_status(form),
     )
 
 
@@ -361,14 +375,14 @@ def staff_invite(request):
                 hired_on=d["hired_on"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             return _invite_link_page(request, staff, link)
     return render(
         request,
         "dashboard/staff_form.html",
         {"nav": "staff", "form": form, "staff": None},
-        status=400 if form.errors else 200,
+        status=form_status(form),
     )
 
 
@@ -405,7 +419,7 @@ def staff_edit(request, staff_id: int):
                     },
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Staff member saved."))
                 return redirect("dash-staff")
@@ -413,7 +427,7 @@ def staff_edit(request, staff_id: int):
         request,
         "dashboard/staff_form.html",
         {"nav": "staff", "form": form, "staff": target, "can_edit": can_edit},
-        status=400 if form.errors else 200,
+        status=form_status(form),
     )
 
 
