@@ -185,6 +185,7 @@ class PointsEntry(BrandOwned):
         ADJUST = "adjust", _("Adjusted")
         MERGE_IN = "merge_in", _("Merged in")
         MERGE_OUT = "merge_out", _("Merged out")
+        REVERSE = "reverse", _("Reversed by a refund")
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="points_entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)

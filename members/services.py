@@ -668,7 +668,7 @@ def _whole(n) -> bool:
 
 def _points_write(
     brand: Brand, member: Member, source: str, fingerprint: str, write: Callable
-) -> PointsEntry:
+) -> PointsEntry | None:
     if not source or len(source) > 128:
         raise ValidationError(
             {"source": _("A source event (idempotency key) of at most 128 characters is required.")}
@@ -683,7 +683,8 @@ def _points_write(
                 if not locked.is_active:
                     raise ValidationError(_("This membership is not active."))
                 entry = write(locked)
-                entry.replayed = False
+                if entry is not None:
+                    entry.replayed = False
                 return entry
         except IntegrityError:
             # The same source raced us and won: answer as a replay (or a conflict).
@@ -799,6 +800,44 @@ def points_adjust(
             note=note[:200],
             expires_at=_expiry_for(brand, program_get(brand=brand), timezone.now()) if points > 0 else None,
             created_by=actor.user,
+        )
+
+    return _points_write(brand, member, source, fingerprint, write)
+
+
+def points_reverse(
+    *, brand: Brand, member: Member, points: int, spend_fen: int, source: str, note: str = ""
+) -> PointsEntry | None:
+    """Take back what a refunded purchase earned: its points (as far as the balance allows, since
+    the member may have spent them) and its qualifying spend; once per source event."""
+    if not _whole(points) or points < 0 or not _whole(spend_fen) or spend_fen < 0:
+        raise ValidationError(_("Give whole, non-negative numbers."))
+    if points == 0 and spend_fen == 0:
+        return None
+    fingerprint = request_fingerprint({"op": "reverse", "member": member.pk, "points": points, "spend": spend_fen})
+
+    def write(m: Member) -> PointsEntry | None:
+        take = min(points, m.points_balance)
+        if take:
+            _consume(m, take)
+        m.points_balance -= take
+        m.qualifying_spend_fen = max(0, m.qualifying_spend_fen - spend_fen)
+        m.tier = _tier_for(brand, m.qualifying_spend_fen)
+        m.save(update_fields=["points_balance", "qualifying_spend_fen", "tier"])
+        if not take:
+            # Nothing left to take back (the member spent them): the spend change alone is made,
+            # guarded against replays by the caller's own once-only record (the refund).
+            return None
+        shortfall = points - take
+        return PointsEntry.objects.create(
+            brand=brand,
+            member=m,
+            kind=PointsEntry.Kind.REVERSE,
+            amount=-take,
+            balance_after=m.points_balance,
+            source=source,
+            request_hash=fingerprint,
+            note=(note + (f" (short by {shortfall})" if shortfall else ""))[:200],
         )
 
     return _points_write(brand, member, source, fingerprint, write)

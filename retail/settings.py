@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "axes",
     "retail",
     "members",
+    "cloudstore",
 ]
 
 MIDDLEWARE = [
@@ -136,6 +137,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
+    # Unpaid cloud-store orders give their stock back; payments whose notice never came are asked for.
+    "cloudstore-minutely": {"task": "cloudstore.tasks.minutely", "schedule": 60.0},
     # 02:00 China time: expire points past their date, re-apply tag rules.
     "nightly-membership": {
         "task": "members.tasks.nightly_membership",
@@ -187,6 +190,10 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Django serves uploaded files itself only where no CDN/object storage fronts MEDIA_URL.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
+# The payment provider shoppers pay through ("sim": the simulated provider, the embedded default).
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="sim")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -61,7 +63,12 @@ urlpatterns = [
     path("dashboard/staff/<int:staff_id>/reinvite/", views.staff_reinvite, name="dash-staff-reinvite"),
     path("dashboard/audit/", views.audit_log, name="dash-audit"),
     path("", include("members.urls")),
+    path("", include("cloudstore.urls")),
 ]
+
+if settings.SERVE_MEDIA:
+    # Uploaded product photos; in production a CDN or object storage serves MEDIA_URL instead.
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
 
 handler404 = "retail.views.not_found"
 handler500 = "retail.views.server_error"

@@ -1,7 +1,10 @@
 """Shared factories. Brand-owned rows are created inside their brand's scope, so on
 PostgreSQL they pass the row-level security check like any other write."""
 
+import datetime
+
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from retail.models import Brand, Staff, StaffStore, Store, User
@@ -98,3 +101,56 @@ class MemberFactory(BrandOwnedFactory):
             MemberIdentity.unscoped.create(
                 brand=obj.brand, member=obj, kind="phone", value=number, verified=True
             )
+
+
+class CategoryFactory(BrandOwnedFactory):
+    class Meta:
+        model = "cloudstore.Category"
+
+    brand = factory.SubFactory(BrandFactory)
+    name = factory.Sequence(lambda n: f"品类{n}")
+
+
+class ProductFactory(BrandOwnedFactory):
+    class Meta:
+        model = "cloudstore.Product"
+
+    brand = factory.SubFactory(BrandFactory)
+    name = factory.Sequence(lambda n: f"精华液{n}号")
+    category = None
+
+
+class SkuFactory(BrandOwnedFactory):
+    class Meta:
+        model = "cloudstore.Sku"
+
+    brand = factory.SubFactory(BrandFactory)
+    product = factory.LazyAttribute(lambda o: ProductFactory(brand=o.brand))
+    code = factory.Sequence(lambda n: f"SKU{n:05d}")
+    spec = "50ml"
+    list_price_fen = 29900
+
+
+class InventoryFactory(BrandOwnedFactory):
+    """A SKU listed at a store with stock (``on_hand``) and the brand's price unless ``price_fen``."""
+
+    class Meta:
+        model = "cloudstore.Inventory"
+
+    brand = factory.SubFactory(BrandFactory)
+    store = factory.LazyAttribute(lambda o: StoreFactory(brand=o.brand))
+    sku = factory.LazyAttribute(lambda o: SkuFactory(brand=o.brand))
+    on_hand = 10
+
+
+class CampaignFactory(BrandOwnedFactory):
+    class Meta:
+        model = "cloudstore.Campaign"
+
+    brand = factory.SubFactory(BrandFactory)
+    name = factory.Sequence(lambda n: f"满减券{n}")
+    kind = "amount_off"
+    amount_off_fen = 2000
+    threshold_fen = 10000
+    starts_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(minutes=1))
+    ends_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=30))

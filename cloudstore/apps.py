@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CloudstoreConfig(AppConfig):
+    name = "cloudstore"
+    verbose_name = "Cloud store"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cloudstore import merge  # noqa: F401  registers the member-merge hook for orders and coupons

@@ -1,0 +1,153 @@
+"""Payment providers behind one interface. The simulated provider is the embedded default: it
+keeps its own records (in the cache, as a remote provider would in its database), signs its
+notices, and can pay, fail, pay late (notice held back until we ask) or notify twice.
+
+A provider's notice reaches ``services.orders.payment_notice`` either through the public
+webhook ``/pay/notify/<provider>/`` or, for a held notice, through ``payments_poll`` asking
+``query``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.core.cache import cache
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a provider says about one payment: ``status`` is succeeded or failed."""
+
+    brand_id: int
+    reference: str
+    status: str
+    amount_fen: int
+
+
+class SignatureError(Exception):
+    pass
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def start(self, *, brand_slug: str, brand_id: int, reference: str, amount_fen: int) -> str:
+        """Register a payment; return the URL the shopper is sent to."""
+
+    def query(self, *, reference: str) -> Notice | None:
+        """The provider's current record of a payment (None: nothing final yet)."""
+
+    def refund(self, *, reference: str, amount_fen: int, refund_key: str) -> str:
+        """Return money to the payer; returns the provider's refund reference."""
+
+    def parse_notice(self, body: bytes, signature: str) -> Notice:
+        """A verified notice from a webhook body, or SignatureError."""
+
+
+def new_reference(prefix: str = "PAY") -> str:
+    return f"{prefix}{secrets.token_hex(10).upper()}"
+
+
+class SimulatedProvider:
+    """A stand-in provider with the awkward behaviours of real ones, for tests and the demo."""
+
+    name = "sim"
+    TTL = 7 * 24 * 3600
+
+    def _key(self, reference: str) -> str:
+        return f"simpay:{reference}"
+
+    def _secret(self) -> bytes:
+        return hashlib.sha256(f"simpay:{settings.SECRET_KEY}".encode()).digest()
+
+    def sign(self, body: bytes) -> str:
+        return hmac.new(self._secret(), body, hashlib.sha256).hexdigest()
+
+    def record(self, reference: str) -> dict | None:
+        return cache.get(self._key(reference))
+
+    def _save(self, reference: str, rec: dict) -> None:
+        cache.set(self._key(reference), rec, self.TTL)
+
+    # --- the interface --------------------------------------------------------------------------
+
+    def start(self, *, brand_slug: str, brand_id: int, reference: str, amount_fen: int) -> str:
+        self._save(
+            reference,
+            {"brand_id": brand_id, "amount_fen": amount_fen, "status": "pending", "refunded_fen": 0},
+        )
+        return reverse("pay-sim", args=[brand_slug, reference])
+
+    def query(self, *, reference: str) -> Notice | None:
+        rec = self.record(reference)
+        if rec is None or rec["status"] not in ("succeeded", "failed"):
+            return None
+        return Notice(rec["brand_id"], reference, rec["status"], rec["amount_fen"])
+
+    def refund(self, *, reference: str, amount_fen: int, refund_key: str) -> str:
+        rec = self.record(reference)
+        if rec is not None:
+            rec["refunded_fen"] = rec.get("refunded_fen", 0) + amount_fen
+            self._save(reference, rec)
+        return f"SIMREF-{hashlib.sha256(refund_key.encode()).hexdigest()[:16].upper()}"
+
+    def parse_notice(self, body: bytes, signature: str) -> Notice:
+        if not hmac.compare_digest(self.sign(body), signature or ""):
+            raise SignatureError("bad signature")
+        try:
+            data = json.loads(body)
+            notice = Notice(
+                int(data["brand_id"]), str(data["reference"]), str(data["status"]), int(data["amount_fen"])
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SignatureError("malformed notice") from exc
+        if notice.status not in ("succeeded", "failed"):
+            raise SignatureError("unknown status")
+        return notice
+
+    # --- the simulator's own controls (what the payer does on the provider's page) ---------------
+
+    def settle(self, reference: str, status: str) -> dict | None:
+        rec = self.record(reference)
+        if rec is None:
+            return None
+        if rec["status"] == "pending":
+            rec["status"] = status
+            self._save(reference, rec)
+        return rec
+
+    def signed_notice(self, reference: str) -> tuple[bytes, str] | None:
+        rec = self.record(reference)
+        if rec is None or rec["status"] == "pending":
+            return None
+        body = json.dumps(
+            {
+                "brand_id": rec["brand_id"],
+                "reference": reference,
+                "status": rec["status"],
+                "amount_fen": rec["amount_fen"],
+            },
+            sort_keys=True,
+        ).encode()
+        return body, self.sign(body)
+
+
+_PROVIDERS: dict[str, PaymentProvider] = {"sim": SimulatedProvider()}
+
+
+def provider(name: str | None = None) -> PaymentProvider:
+    name = name or getattr(settings, "PAYMENT_PROVIDER", "sim")
+    try:
+        return _PROVIDERS[name]
+    except KeyError:
+        raise LookupError(f"unknown payment provider {name!r}") from None
+
+
+def register(p: PaymentProvider) -> None:
+    _PROVIDERS[p.name] = p

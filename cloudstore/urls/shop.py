@@ -1,0 +1,3 @@
+"""Shopper pages of the cloud store."""
+
+urlpatterns: list = []

@@ -1,0 +1,84 @@
+"""The payment provider's side of the web: the webhook providers call with signed notices, and
+the simulated provider's own cashier page (what a payer sees on the provider's site)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cloudstore import payments
+from cloudstore.models import Order, Payment
+from cloudstore.services import orders
+from members import shopper
+from retail.middleware import brandless
+from retail.models import Brand
+from retail.tenancy import brand_scope
+
+MAX_NOTICE_BYTES = 16 * 1024
+
+
+def _deliver(brand: Brand, provider_name: str, body: bytes, signature: str) -> tuple[int, dict]:
+    try:
+        notice = payments.provider(provider_name).parse_notice(body, signature)
+    except (LookupError, payments.SignatureError):
+        return 400, {"error": {"code": "bad_notice", "message": "Unknown provider or bad signature.", "fields": {}}}
+    if notice.brand_id != brand.pk:
+        return 400, {"error": {"code": "bad_notice", "message": "Notice for another brand.", "fields": {}}}
+    try:
+        payment = orders.payment_notice(brand=brand, provider_name=provider_name, notice=notice)
+    except ValidationError as exc:
+        code = getattr(exc, "code", None) or next(
+            (e.code for errs in getattr(exc, "error_dict", {}).values() for e in errs), "invalid"
+        )
+        return 400, {"error": {"code": code or "invalid", "message": " ".join(exc.messages), "fields": {}}}
+    return 200, {"reference": payment.reference, "status": payment.status}
+
+
+@brandless
+@csrf_exempt
+@require_POST
+def notify(request, brand_slug: str, provider_name: str):
+    """Webhook: a provider's signed payment notice (any number of times; applied once)."""
+    brand = Brand.objects.filter(slug=brand_slug).first()
+    if brand is None:
+        raise Http404
+    body = request.body[: MAX_NOTICE_BYTES + 1]
+    if len(body) > MAX_NOTICE_BYTES:
+        return JsonResponse({"error": {"code": "payload_too_large", "message": "Too large.", "fields": {}}}, status=413)
+    status, data = _deliver(brand, provider_name, body, request.headers.get("X-Signature", ""))
+    return JsonResponse(data, status=status)
+
+
+@brandless
+@require_http_methods(["GET", "POST"])
+def simulator(request, brand_slug: str, reference: str):
+    """The simulated provider's cashier: pay, fail, pay with the notice held back, or pay with the
+    notice sent twice."""
+    brand = shopper.brand_for_slug(brand_slug)
+    sim = payments.provider("sim")
+    record = sim.record(reference)
+    if record is None or record["brand_id"] != brand.pk:
+        raise Http404
+    with brand_scope(brand):
+        payment = Payment.objects.select_related("order").filter(provider="sim", reference=reference).first()
+        if payment is None:
+            raise Http404
+        order: Order = payment.order
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in ("pay", "fail", "late", "twice"):
+            return HttpResponse(status=400)
+        sim.settle(reference, "failed" if action == "fail" else "succeeded")
+        if action != "late":
+            body, sig = sim.signed_notice(reference)
+            for _n in range(2 if action == "twice" else 1):
+                _deliver(brand, "sim", body, sig)
+        return redirect("shop-order", brand.slug, order.number)
+    return render(
+        request,
+        "shop/pay_sim.html",
+        {"brand": brand, "order": order, "payment": payment, "record": record},
+    )
