@@ -50,7 +50,9 @@ def status_changed(
 
 
 def payment_notice(*, order: Order, data: dict) -> OrderEvent:
-    return OrderEvent.objects.create(brand_id=order.brand_id, order=order, kind=OrderEvent.Kind.PAYMENT, data=data)
+    return OrderEvent.objects.create(
+        brand_id=order.brand_id, order=order, kind=OrderEvent.Kind.PAYMENT, data=data
+    )
 
 
 def refunded(*, order: Order, refund, actor: Actor | None) -> OrderEvent:
@@ -72,5 +74,7 @@ def refunded(*, order: Order, refund, actor: Actor | None) -> OrderEvent:
     return ev
 
 
-def audit(*, brand: Brand, actor: Actor, action: str, target=None, data: dict | None = None, target_repr=None):
+def audit(
+    *, brand: Brand, actor: Actor, action: str, target=None, data: dict | None = None, target_repr=None
+):
     return record(brand=brand, actor=actor, action=action, target=target, data=data, target_repr=target_repr)

@@ -19,7 +19,9 @@ def merge(brand, survivor, absorbed) -> dict:
 
 def undo(brand, survivor, absorbed, data: dict) -> None:
     for name, model in MOVED:
-        model.objects.for_brand(brand).filter(pk__in=data.get(name, []), member=survivor).update(member=absorbed)
+        model.objects.for_brand(brand).filter(pk__in=data.get(name, []), member=survivor).update(
+            member=absorbed
+        )
 
 
 MERGE_HOOKS["cloudstore"] = (merge, undo)

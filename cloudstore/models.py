@@ -219,7 +219,9 @@ class Coupon(BrandOwned):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="coupons")
     code = models.CharField(max_length=16)
-    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="coupons")
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="coupons"
+    )
     issued_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ISSUED)
     order = models.ForeignKey("Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -275,7 +277,9 @@ class Touch(BrandOwned):
 
     link = models.ForeignKey(ShareLink, on_delete=models.PROTECT, related_name="touches")
     guide = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="touches")
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="touches"
+    )
     visitor = models.CharField(max_length=40, blank=True)
     # The member's exclusive guide when they opened it, if another guide's: the touch is kept
     # for reporting, but does not take the member away from that guide.
@@ -328,7 +332,12 @@ class Order(BrandOwned):
     touch = models.ForeignKey(Touch, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     share_guide = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     served_by = models.ForeignKey(
-        Staff, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="POS cashier/guide"
+        Staff,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="POS cashier/guide",
     )
     fulfilment = models.CharField(_("fulfilment"), max_length=16, choices=Fulfilment.choices)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CREATED)
@@ -449,9 +458,13 @@ class Payment(BrandOwned):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["brand", "provider", "reference"], name="payment_reference_unique"),
             models.UniqueConstraint(
-                fields=["brand", "order"], condition=Q(status="succeeded"), name="payment_one_success_per_order"
+                fields=["brand", "provider", "reference"], name="payment_reference_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["brand", "order"],
+                condition=Q(status="succeeded"),
+                name="payment_one_success_per_order",
             ),
             models.CheckConstraint(condition=Q(amount_fen__gte=0), name="payment_amount_not_negative"),
         ]

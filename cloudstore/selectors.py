@@ -97,9 +97,7 @@ def store_products(
         .filter(status=Product.Status.ACTIVE)
         .filter(Exists(inv))
         .annotate(
-            price_fen=Subquery(
-                inv.annotate(p=_price_expr()).order_by("p").values("p")[:1]
-            ),
+            price_fen=Subquery(inv.annotate(p=_price_expr()).order_by("p").values("p")[:1]),
             available=Coalesce(
                 Subquery(
                     inv.order_by()
@@ -158,12 +156,15 @@ def store_product(*, brand: Brand, store: Store, product_id: int) -> tuple[Produ
 
 
 def cart_lines(*, brand: Brand, store: Store, items: dict[int, int]) -> list[dict]:
-    """The shopper's cart priced at the store: [{inventory, sku, product, quantity, price_fen, amount_fen, available}]."""
+    """The shopper's cart priced at the store, one dict per line (inventory, sku, product, quantity,
+    price_fen, amount_fen, available)."""
     if not items:
         return []
     rows = (
         Inventory.objects.for_brand(brand)
-        .filter(store=store, sku_id__in=list(items), listed=True, sku__active=True, sku__product__status="active")
+        .filter(
+            store=store, sku_id__in=list(items), listed=True, sku__active=True, sku__product__status="active"
+        )
         .select_related("sku__product")
         .annotate(price=_price_expr())
     )
@@ -208,7 +209,9 @@ def member_coupons(*, brand: Brand, member: Member) -> QuerySet[Coupon]:
 # --- catalogue and stock for staff ----------------------------------------------------------------
 
 
-def product_list(*, brand: Brand, q: str = "", category_id: int | None = None, status: str = "") -> QuerySet[Product]:
+def product_list(
+    *, brand: Brand, q: str = "", category_id: int | None = None, status: str = ""
+) -> QuerySet[Product]:
     qs = (
         Product.objects.for_brand(brand)
         .select_related("category")
@@ -339,7 +342,12 @@ def order_get(*, brand: Brand, viewer: Staff, order_id) -> Order:
             Prefetch("lines", queryset=OrderLine.objects.for_brand(brand).order_by("id")),
             "payments",
             Prefetch("refunds", queryset=Refund.objects.for_brand(brand).order_by("created_at")),
-            Prefetch("events", queryset=OrderEvent.objects.for_brand(brand).select_related("actor").order_by("created_at", "id")),
+            Prefetch(
+                "events",
+                queryset=OrderEvent.objects.for_brand(brand)
+                .select_related("actor")
+                .order_by("created_at", "id"),
+            ),
         )
         .get(pk=order_id)
     )
@@ -357,26 +365,40 @@ def takings(*, brand: Brand, store: Store | None, day: datetime.date, tz: str = 
         refunds = refunds.filter(order__store=store)
     by_channel = {
         row["channel"]: row
-        for row in orders.values("channel").annotate(count=Count("id"), paid=Sum("paid_fen")).order_by("channel")
+        for row in orders.values("channel")
+        .annotate(count=Count("id"), paid=Sum("paid_fen"))
+        .order_by("channel")
     }
     refunded = {
         row["order__channel"]: row["amount"]
-        for row in refunds.values("order__channel").annotate(amount=Sum("amount_fen")).order_by("order__channel")
+        for row in refunds.values("order__channel")
+        .annotate(amount=Sum("amount_fen"))
+        .order_by("order__channel")
     }
     rows = []
     for value, label in Order.Channel.choices:
         r = by_channel.get(value, {})
         paid, back = r.get("paid") or 0, refunded.get(value) or 0
-        rows.append({"channel": value, "label": label, "orders": r.get("count", 0), "paid_fen": paid,
-                     "refunded_fen": back, "net_fen": paid - back})
+        rows.append(
+            {
+                "channel": value,
+                "label": label,
+                "orders": r.get("count", 0),
+                "paid_fen": paid,
+                "refunded_fen": back,
+                "net_fen": paid - back,
+            }
+        )
     total = {k: sum(r[k] for r in rows) for k in ("orders", "paid_fen", "refunded_fen", "net_fen")}
     return {"day": day, "rows": rows, "total": total}
 
 
 def campaign_list(*, brand: Brand) -> QuerySet[Campaign]:
-    return Campaign.objects.for_brand(brand).annotate(
-        used=Count("coupons", filter=Q(coupons__status=Coupon.Status.USED))
-    ).order_by("-starts_at", "-id")
+    return (
+        Campaign.objects.for_brand(brand)
+        .annotate(used=Count("coupons", filter=Q(coupons__status=Coupon.Status.USED)))
+        .order_by("-starts_at", "-id")
+    )
 
 
 def campaigns_issuable(*, brand: Brand, viewer: Staff) -> QuerySet[Campaign]:

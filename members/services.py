@@ -814,7 +814,9 @@ def points_reverse(
         raise ValidationError(_("Give whole, non-negative numbers."))
     if points == 0 and spend_fen == 0:
         return None
-    fingerprint = request_fingerprint({"op": "reverse", "member": member.pk, "points": points, "spend": spend_fen})
+    fingerprint = request_fingerprint(
+        {"op": "reverse", "member": member.pk, "points": points, "spend": spend_fen}
+    )
 
     def write(m: Member) -> PointsEntry | None:
         take = min(points, m.points_balance)

@@ -246,6 +246,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" or "kind"; each choice set gets its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "cloudstore.models.Order.Status",
+        "ProductStatusEnum": "cloudstore.models.Product.Status",
+        "CouponStatusEnum": "cloudstore.models.Coupon.Status",
+        "ExternalOrderStatusEnum": ["created", "paid", "completed"],
+        "OrderStatusChangeEnum": ["paid", "fulfilled", "picked_up", "completed", "cancelled"],
+        "CampaignKindEnum": "cloudstore.models.Campaign.Kind",
+        "IdentityKindEnum": "members.models.MemberIdentity.Kind",
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------

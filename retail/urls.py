@@ -5,6 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from cloudstore import api as cloudstore_api
 from members import api as members_api
 from retail import api, views
 
@@ -15,6 +16,9 @@ router.register("staff", api.StaffViewSet, basename="staff")
 router.register("audit-log", api.AuditLogViewSet, basename="audit-log")
 router.register("members", members_api.MemberViewSet, basename="member")
 router.register("tags", members_api.TagViewSet, basename="tag")
+router.register("products", cloudstore_api.ProductViewSet, basename="product")
+router.register("skus", cloudstore_api.SkuViewSet, basename="sku")
+router.register("orders", cloudstore_api.OrderViewSet, basename="order")
 
 api_v1 = [
     path("", include(router.urls)),
@@ -22,6 +26,11 @@ api_v1 = [
     path(
         "member-codes/resolve/", members_api.MemberCodeResolveView.as_view(), name="api-member-code-resolve"
     ),
+    path("inventory/", cloudstore_api.InventoryView.as_view(), name="api-inventory"),
+    path("inventory/bulk/", cloudstore_api.InventoryBulkView.as_view(), name="api-inventory-bulk"),
+    path("coupons/", cloudstore_api.CouponIssueView.as_view(), name="api-coupon-issue"),
+    path("coupons/validate/", cloudstore_api.CouponValidateView.as_view(), name="api-coupon-validate"),
+    path("coupons/redeem/", cloudstore_api.CouponRedeemView.as_view(), name="api-coupon-redeem"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

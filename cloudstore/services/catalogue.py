@@ -132,7 +132,9 @@ def store_price_set(
 ) -> Inventory:
     """Set (or clear, with None) a store's own price for a SKU."""
     _admin(brand, staff)
-    if price_fen is not None and (not isinstance(price_fen, int) or isinstance(price_fen, bool) or price_fen < 0):
+    if price_fen is not None and (
+        not isinstance(price_fen, int) or isinstance(price_fen, bool) or price_fen < 0
+    ):
         raise ValidationError({"price_fen": _("Give the price as a whole number of fen (0 or more).")})
     if store.brand_id != brand.pk or sku.brand_id != brand.pk:
         raise ValidationError(_("Unknown store or SKU."))

@@ -33,9 +33,7 @@ def _row(brand: Brand, store: Store, sku: Sku, lock: bool = True) -> Inventory:
     qs = Inventory.objects.filter(store=store, sku=sku)
     inv = (qs.select_for_update(no_key=True) if lock else qs).first()
     if inv is None:
-        Inventory.objects.bulk_create(
-            [Inventory(brand=brand, store=store, sku=sku)], ignore_conflicts=True
-        )
+        Inventory.objects.bulk_create([Inventory(brand=brand, store=store, sku=sku)], ignore_conflicts=True)
         inv = qs.select_for_update(no_key=True).get()
     return inv
 
@@ -72,10 +70,7 @@ def stock_change(
         delta = quantity - inv.on_hand if kind == StockMovement.Kind.COUNT else quantity
         if inv.on_hand + delta < inv.reserved:
             raise ValidationError(
-                {
-                    "quantity": _("Stock cannot go below what open orders hold (%(n)s).")
-                    % {"n": inv.reserved}
-                }
+                {"quantity": _("Stock cannot go below what open orders hold (%(n)s).") % {"n": inv.reserved}}
             )
         inv.on_hand += delta
         inv.updated_at = timezone.now()
@@ -143,7 +138,9 @@ def inventory_bulk_update(
                 result.errors.append({"row": i, "field": "store", "message": _("Not one of your stores.")})
                 continue
             if (store_id, sku_id) in wanted:
-                result.errors.append({"row": i, "field": "sku", "message": _("This store and SKU appear twice.")})
+                result.errors.append(
+                    {"row": i, "field": "sku", "message": _("This store and SKU appear twice.")}
+                )
                 continue
             wanted[(store_id, sku_id)] = (i, r)
         if result.errors:
@@ -161,7 +158,12 @@ def inventory_bulk_update(
             brand=brand,
             actor=actor,
             action="stock.bulk_update",
-            data={"rows": result.rows, "created": result.created, "updated": result.updated, "reason": reason},
+            data={
+                "rows": result.rows,
+                "created": result.created,
+                "updated": result.updated,
+                "reason": reason,
+            },
         )
     return result
 
@@ -191,7 +193,8 @@ def _bulk_chunk(brand, actor, chunk, wanted, now, reason, result: BulkResult) ->
                     {
                         "row": i,
                         "field": "on_hand",
-                        "message": _("Stock cannot go below what open orders hold (%(n)s).") % {"n": inv.reserved},
+                        "message": _("Stock cannot go below what open orders hold (%(n)s).")
+                        % {"n": inv.reserved},
                     }
                 )
                 continue
@@ -276,7 +279,9 @@ def sell_unreserved(brand: Brand, order: Order, store_id: int, items: list[tuple
     open orders hold; returns SKUs whose recorded stock was short (a count is due there)."""
     short = []
     for sku_id, qty in sorted(items):
-        inv = Inventory.objects.select_for_update(no_key=True).filter(store_id=store_id, sku_id=sku_id).first()
+        inv = (
+            Inventory.objects.select_for_update(no_key=True).filter(store_id=store_id, sku_id=sku_id).first()
+        )
         if inv is None:
             short.append(sku_id)
             continue
@@ -298,7 +303,9 @@ def sell_unreserved(brand: Brand, order: Order, store_id: int, items: list[tuple
     return short
 
 
-def restock(brand: Brand, order: Order, store_id: int, items: list[tuple[int, int]], actor: Actor | None) -> None:
+def restock(
+    brand: Brand, order: Order, store_id: int, items: list[tuple[int, int]], actor: Actor | None
+) -> None:
     """Goods returned by a refund go back on the shelf."""
     for sku_id, qty in sorted(items):
         inv = _row(brand, Store(pk=store_id, brand=brand), Sku(pk=sku_id, brand=brand))
@@ -318,7 +325,9 @@ def restock(brand: Brand, order: Order, store_id: int, items: list[tuple[int, in
 
 def _moves(brand, order, store_id, items, kind, *, on_hand: int, reserved: int) -> None:
     after = dict(
-        Inventory.objects.filter(store_id=store_id, sku_id__in=[s for s, _q in items]).values_list("sku_id", "on_hand")
+        Inventory.objects.filter(store_id=store_id, sku_id__in=[s for s, _q in items]).values_list(
+            "sku_id", "on_hand"
+        )
     )
     StockMovement.objects.bulk_create(
         [

@@ -84,8 +84,7 @@ def _transition(order: Order, to: str, actor: Actor | None, data: dict | None = 
     if to not in TRANSITIONS[old]:
         raise _error(
             "status",
-            _("An order that is %(old)s cannot become %(new)s.")
-            % {"old": S(old).label, "new": S(to).label},
+            _("An order that is %(old)s cannot become %(new)s.") % {"old": S(old).label, "new": S(to).label},
             "invalid_transition",
         )
     order.status = to
@@ -117,16 +116,24 @@ def price_lines(*, brand: Brand, store: Store, items: list[tuple[int, int]]) -> 
     if not items:
         raise _error("lines", _("The cart is empty."), "empty_cart")
     if len(items) > MAX_LINES:
-        raise _error("lines", _("At most %(n)s different items per order.") % {"n": MAX_LINES}, "too_many_lines")
+        raise _error(
+            "lines", _("At most %(n)s different items per order.") % {"n": MAX_LINES}, "too_many_lines"
+        )
     merged: dict[int, int] = {}
     for sku_id, qty in items:
         if not _whole(sku_id) or not _whole(qty) or not 1 <= qty <= MAX_QUANTITY:
-            raise _error("lines", _("Quantities are whole numbers from 1 to %(n)s.") % {"n": MAX_QUANTITY}, "bad_quantity")
+            raise _error(
+                "lines",
+                _("Quantities are whole numbers from 1 to %(n)s.") % {"n": MAX_QUANTITY},
+                "bad_quantity",
+            )
         merged[sku_id] = merged.get(sku_id, 0) + qty
     rows = {
         inv.sku_id: inv
         for inv in Inventory.objects.for_brand(brand)
-        .filter(store=store, sku_id__in=list(merged), listed=True, sku__active=True, sku__product__status="active")
+        .filter(
+            store=store, sku_id__in=list(merged), listed=True, sku__active=True, sku__product__status="active"
+        )
         .select_related("sku__product")
     }
     missing = [s for s in merged if s not in rows]
@@ -243,7 +250,11 @@ def checkout(
         if short:
             names = ", ".join(pl.sku.product.name for pl in lines if pl.sku.pk in short)
             raise ValidationError(
-                {"lines": ValidationError(_("Not enough stock: %(names)s.") % {"names": names}, code="out_of_stock")}
+                {
+                    "lines": ValidationError(
+                        _("Not enough stock: %(names)s.") % {"names": names}, code="out_of_stock"
+                    )
+                }
             )
         if coupon is not None and not promotions.coupon_take(coupon, to=Coupon.Status.HELD, order=order):
             raise _error("coupon", _("This coupon has been used."), "coupon_used")
@@ -276,7 +287,9 @@ def payment_start(*, brand: Brand, order: Order, provider_name: str | None = Non
         if order.status != S.CREATED:
             raise _error(None, _("This order is not waiting for payment."), "not_payable")
         if order.reserved_until and order.reserved_until <= timezone.now():
-            raise _error(None, _("The time to pay has run out; the order will be cancelled."), "payment_timeout")
+            raise _error(
+                None, _("The time to pay has run out; the order will be cancelled."), "payment_timeout"
+            )
         payment = Payment.objects.create(
             brand=brand,
             order=order,
@@ -285,7 +298,10 @@ def payment_start(*, brand: Brand, order: Order, provider_name: str | None = Non
             amount_fen=order.total_fen,
         )
         url = provider.start(
-            brand_slug=brand.slug, brand_id=brand.pk, reference=payment.reference, amount_fen=payment.amount_fen
+            brand_slug=brand.slug,
+            brand_id=brand.pk,
+            reference=payment.reference,
+            amount_fen=payment.amount_fen,
         )
         return payment, url
 
@@ -306,8 +322,12 @@ def payment_notice(*, brand: Brand, provider_name: str, notice: payments.Notice)
         payment.save(update_fields=["notifications"])
         events.payment_notice(
             order=order,
-            data={"reference": notice.reference, "status": notice.status, "amount_fen": notice.amount_fen,
-                  "duplicate": payment.status != Payment.Status.PENDING},
+            data={
+                "reference": notice.reference,
+                "status": notice.status,
+                "amount_fen": notice.amount_fen,
+                "duplicate": payment.status != Payment.Status.PENDING,
+            },
         )
         if payment.status != Payment.Status.PENDING:
             return payment
@@ -333,7 +353,9 @@ def payment_notice(*, brand: Brand, provider_name: str, notice: payments.Notice)
         else:
             # Paid twice, or paid after the goods went to someone else: the money goes back.
             payments.provider(provider_name).refund(
-                reference=payment.reference, amount_fen=payment.amount_fen, refund_key=f"return:{payment.reference}"
+                reference=payment.reference,
+                amount_fen=payment.amount_fen,
+                refund_key=f"return:{payment.reference}",
             )
             payment.status = Payment.Status.REFUNDED
             payment.save(update_fields=["status", "settled_at"])
@@ -354,7 +376,9 @@ def _revive(brand: Brand, order: Order) -> bool:
     items = _items(order)
     if inventory.reserve(brand, order, order.store_id, items):
         if order.coupon_id:
-            Coupon.objects.filter(pk=order.coupon_id).update(status=Coupon.Status.ISSUED, order=None, used_at=None)
+            Coupon.objects.filter(pk=order.coupon_id).update(
+                status=Coupon.Status.ISSUED, order=None, used_at=None
+            )
         return False
     inventory.commit(brand, order, order.store_id, items)
     # Cancelled → paid is not a normal transition; record it as what it is.
@@ -427,7 +451,9 @@ def payments_poll(*, brand: Brand, older_than_seconds: int = 60) -> int:
 # --- cancellations and timeouts -----------------------------------------------------------------
 
 
-def order_cancel(*, brand: Brand, order: Order, actor: Actor | None, reason: str, staff: Staff | None = None) -> Order:
+def order_cancel(
+    *, brand: Brand, order: Order, actor: Actor | None, reason: str, staff: Staff | None = None
+) -> Order:
     """Cancel an unpaid order: its stock reservation and coupon are released."""
     if staff is not None:
         roles.require(brand, staff, order.store_id is None or roles.works_at(staff, order.store_id))
@@ -457,11 +483,17 @@ def orders_expire(*, brand: Brand, now: datetime.datetime | None = None) -> int:
     done = 0
     with brand_scope(brand):
         ids = list(
-            Order.objects.filter(status=S.CREATED, reserved_until__lte=now).values_list("pk", flat=True)[:1000]
+            Order.objects.filter(status=S.CREATED, reserved_until__lte=now).values_list("pk", flat=True)[
+                :1000
+            ]
         )
     for pk in ids:
         with brand_scope(brand):
-            order = Order.objects.select_for_update(no_key=True, skip_locked=True).filter(pk=pk, status=S.CREATED).first()
+            order = (
+                Order.objects.select_for_update(no_key=True, skip_locked=True)
+                .filter(pk=pk, status=S.CREATED)
+                .first()
+            )
             if order is None:
                 continue
             _release(brand, order)
@@ -476,7 +508,9 @@ def orders_expire(*, brand: Brand, now: datetime.datetime | None = None) -> int:
 def order_advance(*, brand: Brand, staff: Staff, actor: Actor, order: Order, to: str) -> Order:
     """Store staff move a paid order on: shipped, picked up, completed."""
     if to not in (S.FULFILLED, S.PICKED_UP, S.COMPLETED):
-        raise _error("status", _("Staff can mark an order shipped, picked up or completed."), "invalid_transition")
+        raise _error(
+            "status", _("Staff can mark an order shipped, picked up or completed."), "invalid_transition"
+        )
     roles.require(brand, staff, order.store_id is None or roles.works_at(staff, order.store_id))
     with brand_scope(brand):
         order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
@@ -541,7 +575,9 @@ def order_external_create(
     paid or completed), payments [{method, amount_fen, reference}], served_by (staff id)."""
     roles.require(brand, staff, roles.can_manage_staff(staff))
     if channel not in (Order.Channel.FLAGSHIP, Order.Channel.POS):
-        raise _error("channel", _("Orders through the API come from the flagship shop or a POS."), "bad_channel")
+        raise _error(
+            "channel", _("Orders through the API come from the flagship shop or a POS."), "bad_channel"
+        )
     external_id = data["external_id"]
     with brand_scope(brand):
         existing = Order.objects.filter(channel=channel, external_id=external_id).first()
@@ -559,10 +595,17 @@ def order_external_create(
         elif not roles.sees_all_stores(staff):
             raise _error("store", _("Only a brand admin may record orders without a store."), "required")
         member = _member_from(brand, data.get("member"))
-        skus = {s.code: s for s in Sku.objects.filter(code__in=[ln["sku"] for ln in data["lines"]]).select_related("product")}
+        skus = {
+            s.code: s
+            for s in Sku.objects.filter(code__in=[ln["sku"] for ln in data["lines"]]).select_related(
+                "product"
+            )
+        }
         unknown = sorted({ln["sku"] for ln in data["lines"]} - set(skus))
         if unknown:
-            raise _error("lines", _("Unknown SKU codes: %(codes)s") % {"codes": ", ".join(unknown[:10])}, "unknown_sku")
+            raise _error(
+                "lines", _("Unknown SKU codes: %(codes)s") % {"codes": ", ".join(unknown[:10])}, "unknown_sku"
+            )
         subtotal = sum(ln["unit_price_fen"] * ln["quantity"] for ln in data["lines"])
         discount = data.get("discount_fen", 0)
         coupon = None
@@ -578,7 +621,8 @@ def order_external_create(
         if status in (S.PAID, S.COMPLETED) and paid != total:
             raise _error(
                 "payments",
-                _("Payments (%(paid)s fen) must equal the order total (%(total)s fen).") % {"paid": paid, "total": total},
+                _("Payments (%(paid)s fen) must equal the order total (%(total)s fen).")
+                % {"paid": paid, "total": total},
                 "payments_mismatch",
             )
         if status == S.CREATED and paid:
@@ -600,7 +644,9 @@ def order_external_create(
                     member=member,
                     exclusive_guide_id=member.guide_id if member else None,
                     served_by=served_by,
-                    fulfilment=Order.Fulfilment.IN_STORE if channel == Order.Channel.POS else Order.Fulfilment.ONLINE,
+                    fulfilment=Order.Fulfilment.IN_STORE
+                    if channel == Order.Channel.POS
+                    else Order.Fulfilment.ONLINE,
                     subtotal_fen=subtotal,
                     discount_fen=discount,
                     shipping_fen=shipping,
@@ -668,7 +714,13 @@ def _replay(order: Order, fingerprint: str) -> Order:
 
 
 def order_external_status(
-    *, brand: Brand, staff: Staff, actor: Actor, order: Order, to: str, payments_data: list[dict] | None = None
+    *,
+    brand: Brand,
+    staff: Staff,
+    actor: Actor,
+    order: Order,
+    to: str,
+    payments_data: list[dict] | None = None,
 ) -> Order:
     """An ISV moves its order on: paid (with payments), fulfilled, completed or cancelled."""
     roles.require(brand, staff, roles.can_manage_staff(staff))
@@ -677,7 +729,11 @@ def order_external_status(
         if order.status == to:
             return order
         if order.channel == Order.Channel.CLOUD_STORE and to in (S.PAID, S.CANCELLED):
-            raise _error("status", _("Cloud-store orders are paid and cancelled by the shopper's payment."), "invalid_transition")
+            raise _error(
+                "status",
+                _("Cloud-store orders are paid and cancelled by the shopper's payment."),
+                "invalid_transition",
+            )
         if to == S.PAID:
             if order.status != S.CREATED:
                 raise _error("status", _("Only an unpaid order can be paid."), "invalid_transition")
@@ -686,16 +742,23 @@ def order_external_status(
                 raise _error("payments", _("Payments must equal the order total."), "payments_mismatch")
             for p in payments_data or []:
                 Payment.objects.create(
-                    brand=brand, order=order, provider=order.channel, method=p.get("method", "")[:32],
-                    reference=p.get("reference") or payments.new_reference("EXT"), amount_fen=p["amount_fen"],
-                    status=Payment.Status.SUCCEEDED, settled_at=timezone.now(),
+                    brand=brand,
+                    order=order,
+                    provider=order.channel,
+                    method=p.get("method", "")[:32],
+                    reference=p.get("reference") or payments.new_reference("EXT"),
+                    amount_fen=p["amount_fen"],
+                    status=Payment.Status.SUCCEEDED,
+                    settled_at=timezone.now(),
                 )
             _external_paid(brand, order, actor)
         elif to == S.CANCELLED:
             if order.status != S.CREATED:
                 raise _error("status", _("A paid order is refunded, not cancelled."), "invalid_transition")
             if order.coupon_id:
-                Coupon.objects.filter(pk=order.coupon_id).update(status=Coupon.Status.ISSUED, order=None, external_ref="", used_at=None)
+                Coupon.objects.filter(pk=order.coupon_id).update(
+                    status=Coupon.Status.ISSUED, order=None, external_ref="", used_at=None
+                )
             _transition(order, S.CANCELLED, actor)
         else:
             _transition(order, to, actor)
@@ -732,7 +795,8 @@ def refund_create(
     roles.require(
         brand,
         staff,
-        roles.can_manage_stores(staff) or (order.store_id is not None and roles.can_manage_store(staff, order.store_id)),
+        roles.can_manage_stores(staff)
+        or (order.store_id is not None and roles.can_manage_store(staff, order.store_id)),
     )
     reason = (reason or "").strip()
     if not reason:
@@ -746,13 +810,16 @@ def refund_create(
         if existing is not None:
             if existing.request_hash != fingerprint or existing.order_id != order.pk:
                 raise member_services.IdempotencyConflict(
-                    _("This idempotency key was already used for a different request."), code="idempotency_conflict"
+                    _("This idempotency key was already used for a different request."),
+                    code="idempotency_conflict",
                 )
             return existing, True
         order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
         if order.status not in REFUNDABLE:
             raise _error(None, _("Only a paid order can be refunded."), "not_refundable")
-        by_id = {line.pk: line for line in OrderLine.objects.filter(order=order).select_for_update(no_key=True)}
+        by_id = {
+            line.pk: line for line in OrderLine.objects.filter(order=order).select_for_update(no_key=True)
+        }
         amount = 0
         picked: list[tuple[OrderLine, int]] = []
         for ln in lines or []:
@@ -783,7 +850,8 @@ def refund_create(
         if amount > order.paid_fen - order.refunded_fen:
             raise _error(
                 "amount_fen",
-                _("Only %(n)s fen of this order is left to refund.") % {"n": order.paid_fen - order.refunded_fen},
+                _("Only %(n)s fen of this order is left to refund.")
+                % {"n": order.paid_fen - order.refunded_fen},
                 "refund_exceeds_paid",
             )
         if amount <= 0:
@@ -800,7 +868,9 @@ def refund_create(
             created_by=actor.user,
         )
         if picked:
-            OrderLine.objects.bulk_update([line for line, _q in picked], ["refunded_quantity", "refunded_fen"])
+            OrderLine.objects.bulk_update(
+                [line for line, _q in picked], ["refunded_quantity", "refunded_fen"]
+            )
         if refund.restock:
             inventory.restock(brand, order, order.store_id, [(line.sku_id, q) for line, q in picked], actor)
         payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).first()
@@ -818,14 +888,21 @@ def refund_create(
             member = Member.objects.get(pk=order.member_id)
             if member.is_active:
                 member_services.points_reverse(
-                    brand=brand, member=member, points=reverse, spend_fen=amount,
-                    source=f"refund:{refund.pk}", note=order.number,
+                    brand=brand,
+                    member=member,
+                    points=reverse,
+                    spend_fen=amount,
+                    source=f"refund:{refund.pk}",
+                    note=order.number,
                 )
         events.refunded(order=order, refund=refund, actor=actor)
         if order.refunded_fen == order.paid_fen:
             _transition(order, S.REFUNDED, actor, {"refund": refund.pk})
         events.audit(
-            brand=brand, actor=actor, action="order.refunded", target=order,
+            brand=brand,
+            actor=actor,
+            action="order.refunded",
+            target=order,
             data={"amount_fen": amount, "key": key, "restock": refund.restock},
         )
         return refund, False

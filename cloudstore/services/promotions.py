@@ -95,12 +95,18 @@ def coupon_issue(
             raise ValidationError(
                 {"campaign": ValidationError(_("The member already has this coupon."), code="coupon_limit")}
             )
-        taken = Campaign.objects.filter(pk=c.pk).filter(
-            Q(total_limit__isnull=True) | Q(issued_count__lt=F("total_limit"))
-        ).update(issued_count=F("issued_count") + 1)
+        taken = (
+            Campaign.objects.filter(pk=c.pk)
+            .filter(Q(total_limit__isnull=True) | Q(issued_count__lt=F("total_limit")))
+            .update(issued_count=F("issued_count") + 1)
+        )
         if not taken:
             raise ValidationError(
-                {"campaign": ValidationError(_("All coupons of this campaign are gone."), code="coupon_limit")}
+                {
+                    "campaign": ValidationError(
+                        _("All coupons of this campaign are gone."), code="coupon_limit"
+                    )
+                }
             )
         for _attempt in range(5):
             try:
@@ -161,13 +167,23 @@ def coupon_take(coupon: Coupon, *, to: str, order=None, external_ref: str = "") 
     now = timezone.now()
     return bool(
         Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
-            status=to, order=order, external_ref=external_ref, used_at=now if to == Coupon.Status.USED else None
+            status=to,
+            order=order,
+            external_ref=external_ref,
+            used_at=now if to == Coupon.Status.USED else None,
         )
     )
 
 
 def coupon_redeem_external(
-    *, brand: Brand, staff: Staff, actor: Actor, code: str, member: Member | None, subtotal_fen: int, reference: str
+    *,
+    brand: Brand,
+    staff: Staff,
+    actor: Actor,
+    code: str,
+    member: Member | None,
+    subtotal_fen: int,
+    reference: str,
 ) -> tuple[Coupon, int, bool]:
     """A POS uses a coupon against its own sale ``reference``; a replay with the same reference
     answers as before. Returns (coupon, discount, replayed)."""
@@ -194,7 +210,9 @@ def coupon_redeem_external(
 def coupon_void(*, brand: Brand, staff: Staff, actor: Actor, coupon: Coupon) -> Coupon:
     roles.require(brand, staff, roles.can_manage_stores(staff))
     with brand_scope(brand):
-        if not Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(status=Coupon.Status.VOID):
+        if not Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
+            status=Coupon.Status.VOID
+        ):
             raise ValidationError(_("Only an unused coupon can be voided."))
         events.audit(brand=brand, actor=actor, action="coupon.voided", target=coupon)
         coupon.status = Coupon.Status.VOID
@@ -247,14 +265,20 @@ def share_link_get(
         raise ValidationError(_("Please try again."))  # pragma: no cover
 
 
-def share_link_open(*, brand: Brand, code: str, member: Member | None, visitor: str) -> tuple[ShareLink, Touch] | None:
+def share_link_open(
+    *, brand: Brand, code: str, member: Member | None, visitor: str
+) -> tuple[ShareLink, Touch] | None:
     """A shopper opened a share link: count it and record the touch. A member with another exclusive
     guide keeps that guide; the touch notes who it was."""
     code = (code or "").strip().upper()
     if not code or len(code) > 16:
         return None
     with brand_scope(brand):
-        link = ShareLink.objects.select_related("guide", "store", "product", "campaign").filter(code=code).first()
+        link = (
+            ShareLink.objects.select_related("guide", "store", "product", "campaign")
+            .filter(code=code)
+            .first()
+        )
         if link is None:
             return None
         ShareLink.objects.filter(pk=link.pk).update(opens=F("opens") + 1)

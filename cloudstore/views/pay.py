@@ -24,7 +24,9 @@ def _deliver(brand: Brand, provider_name: str, body: bytes, signature: str) -> t
     try:
         notice = payments.provider(provider_name).parse_notice(body, signature)
     except (LookupError, payments.SignatureError):
-        return 400, {"error": {"code": "bad_notice", "message": "Unknown provider or bad signature.", "fields": {}}}
+        return 400, {
+            "error": {"code": "bad_notice", "message": "Unknown provider or bad signature.", "fields": {}}
+        }
     if notice.brand_id != brand.pk:
         return 400, {"error": {"code": "bad_notice", "message": "Notice for another brand.", "fields": {}}}
     try:
@@ -47,7 +49,9 @@ def notify(request, brand_slug: str, provider_name: str):
         raise Http404
     body = request.body[: MAX_NOTICE_BYTES + 1]
     if len(body) > MAX_NOTICE_BYTES:
-        return JsonResponse({"error": {"code": "payload_too_large", "message": "Too large.", "fields": {}}}, status=413)
+        return JsonResponse(
+            {"error": {"code": "payload_too_large", "message": "Too large.", "fields": {}}}, status=413
+        )
     status, data = _deliver(brand, provider_name, body, request.headers.get("X-Signature", ""))
     return JsonResponse(data, status=status)
 

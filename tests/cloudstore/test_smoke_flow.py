@@ -19,8 +19,14 @@ def test_checkout_pay_refund(brand, store, stock, member, sku, store_manager):
     with brand_scope(brand):
         line = order.lines.get()
     refund, replay = orders.refund_create(
-        brand=brand, staff=store_manager, actor=Actor.system(), order=order, key="r1", fingerprint="f",
-        lines=[{"line": line.pk, "quantity": 1}], reason="破损",
+        brand=brand,
+        staff=store_manager,
+        actor=Actor.system(),
+        order=order,
+        key="r1",
+        fingerprint="f",
+        lines=[{"line": line.pk, "quantity": 1}],
+        reason="破损",
     )
     assert refund.amount_fen == 29900
     assert refresh(member).points_balance == 299
