@@ -3,13 +3,14 @@ external channels (create, status, refunds) and coupons (validate, redeem)."""
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from cloudstore import selectors
@@ -19,7 +20,7 @@ from members.api import IDEMPOTENCY_HEADER, _idempotency_key
 from members.models import Member, MemberIdentity
 from members.services import request_fingerprint
 from retail import roles
-from retail.api_base import BrandAPIView, BrandViewSet
+from retail.api_base import BrandAPIView, BrandViewSet, PayloadTooLarge
 from retail.events import Actor
 from retail.models import Store
 from retail.pagination import Pagination
@@ -212,6 +213,7 @@ class InventorySerializer(serializers.ModelSerializer):
         return inv.price_fen if inv.price_fen is not None else inv.sku.list_price_fen
 
 
+BULK_MAX_BYTES = 8 * 1024 * 1024
 BULK_FIELDS = {"store", "sku", "on_hand", "price_fen", "low_stock_at"}
 
 
@@ -281,7 +283,9 @@ class InventoryBulkView(BrandAPIView):
     """Set stock (and optionally store price / low-stock level) for up to 50,000 (store, SKU) rows at
     once, named by code. All or nothing: any bad row and nothing is written; every bad row is listed."""
 
-    parser_classes = [JSONParser]
+    # This endpoint reads its own body, up to BULK_MAX_BYTES: more than the global JSON cap, since
+    # 50,000 rows are several megabytes.
+    parser_classes: list = []
 
     @extend_schema(
         request=inline_serializer(
@@ -313,7 +317,22 @@ class InventoryBulkView(BrandAPIView):
         },
     )
     def post(self, request):
-        data = request.data
+        django_request = request._request
+        if django_request.content_type != "application/json":
+            raise exceptions.UnsupportedMediaType(django_request.content_type)
+        try:
+            length = int(django_request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > BULK_MAX_BYTES:
+            raise PayloadTooLarge()
+        raw = django_request.read(BULK_MAX_BYTES + 1)
+        if len(raw) > BULK_MAX_BYTES:
+            raise PayloadTooLarge()
+        try:
+            data = json.loads(raw or b"null")
+        except ValueError as exc:
+            raise exceptions.ParseError("Malformed JSON.") from exc
         if not isinstance(data, dict):
             raise exceptions.ValidationError({"rows": ['Send {"reason": ..., "rows": [...]}.']})
         rows = _bulk_rows(data.get("rows"))
@@ -420,6 +439,7 @@ class OrderSerializer(serializers.ModelSerializer):
                 "provider": p.provider,
                 "method": p.method,
                 "reference": p.reference,
+                "external_reference": p.external_reference,
                 "amount_fen": p.amount_fen,
                 "status": p.status,
                 "notifications": p.notifications,

@@ -4,6 +4,7 @@ metadata (EXIF, GPS, ICC comments) in a large and a thumbnail size."""
 from __future__ import annotations
 
 import io
+import warnings
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -41,7 +42,11 @@ def process_upload(upload) -> tuple[ContentFile, ContentFile]:
     if len(data) > MAX_UPLOAD_BYTES:
         raise _refuse(_("The image is larger than 10 MB."))
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with warnings.catch_warnings():
+            # Pillow warns before it refuses; a warning here is a refusal too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+        with probe:
             if probe.format not in ACCEPTED_FORMATS:
                 raise _refuse(_("Upload a JPEG, PNG, WebP or GIF image."))
             if probe.width * probe.height > MAX_PIXELS:
@@ -62,6 +67,8 @@ def process_upload(upload) -> tuple[ContentFile, ContentFile]:
             large, thumb = _encode(img, LARGE_SIDE), _encode(img, THUMB_SIDE)
     except ValidationError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise _refuse(_("The image has too many pixels.")) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _refuse(_("This file is not an image we can read.")) from exc
     return ContentFile(large, name="product.jpg"), ContentFile(thumb, name="product-thumb.jpg")

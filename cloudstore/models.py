@@ -449,6 +449,8 @@ class Payment(BrandOwned):
     provider = models.CharField(max_length=16)
     method = models.CharField(max_length=32, blank=True)
     reference = models.CharField(max_length=64)
+    # For payments an ISV reports (POS, flagship): the reference in their own system.
+    external_reference = models.CharField(max_length=64, blank=True)
     amount_fen = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     notifications = models.PositiveIntegerField(default=0)
@@ -461,9 +463,10 @@ class Payment(BrandOwned):
             models.UniqueConstraint(
                 fields=["brand", "provider", "reference"], name="payment_reference_unique"
             ),
+            # One collected payment per cloud-store order (an ISV's split tender is several).
             models.UniqueConstraint(
                 fields=["brand", "order"],
-                condition=Q(status="succeeded"),
+                condition=Q(status="succeeded") & ~Q(provider__in=["pos", "flagship"]),
                 name="payment_one_success_per_order",
             ),
             models.CheckConstraint(condition=Q(amount_fen__gte=0), name="payment_amount_not_negative"),

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -147,13 +146,21 @@ def inventory_bulk_update(
             return result
         now = timezone.now()
         pairs = sorted(wanted)
-        for start in range(0, len(pairs), BULK_CHUNK):
-            chunk = pairs[start : start + BULK_CHUNK]
-            _bulk_chunk(brand, actor, chunk, wanted, now, reason, result)
+        # Lock and check every row first; write only if all of them are good.
+        planned = [
+            _bulk_plan(brand, actor, pairs[start : start + BULK_CHUNK], wanted, now, reason, result)
+            for start in range(0, len(pairs), BULK_CHUNK)
+        ]
         if result.errors:
-            transaction.set_rollback(True)
-            result.created = result.updated = 0
             return result
+        for to_create, to_update, moves in planned:
+            Inventory.objects.bulk_create(to_create, batch_size=BULK_CHUNK)
+            Inventory.objects.bulk_update(
+                to_update, ["on_hand", "price_fen", "low_stock_at", "updated_at"], batch_size=BULK_CHUNK
+            )
+            StockMovement.objects.bulk_create(moves, batch_size=BULK_CHUNK)
+            result.created += len(to_create)
+            result.updated += len(to_update)
         events.audit(
             brand=brand,
             actor=actor,
@@ -168,7 +175,8 @@ def inventory_bulk_update(
     return result
 
 
-def _bulk_chunk(brand, actor, chunk, wanted, now, reason, result: BulkResult) -> None:
+def _bulk_plan(brand, actor, chunk, wanted, now, reason, result: BulkResult) -> tuple[list, list, list]:
+    """Lock one chunk's rows and work out its writes; bad rows go to ``result.errors``."""
     store_ids = {s for s, _k in chunk}
     sku_ids = {k for _s, k in chunk}
     existing = {
@@ -220,15 +228,7 @@ def _bulk_chunk(brand, actor, chunk, wanted, now, reason, result: BulkResult) ->
                     created_at=now,
                 )
             )
-    if result.errors:
-        return
-    Inventory.objects.bulk_create(to_create, batch_size=BULK_CHUNK)
-    Inventory.objects.bulk_update(
-        to_update, ["on_hand", "price_fen", "low_stock_at", "updated_at"], batch_size=BULK_CHUNK
-    )
-    StockMovement.objects.bulk_create(moves, batch_size=BULK_CHUNK)
-    result.created += len(to_create)
-    result.updated += len(to_update)
+    return to_create, to_update, moves
 
 
 # --- used by orders (inside their transaction and brand scope) ---------------------------------

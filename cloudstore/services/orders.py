@@ -680,22 +680,33 @@ def order_external_create(
         ):
             raise _error("coupon", _("This coupon has been used."), "coupon_used")
         events.status_changed(order=order, old="", new=S.CREATED, actor=actor, data={"channel": channel})
-        for p in data.get("payments", []):
-            Payment.objects.create(
-                brand=brand,
-                order=order,
-                provider=channel,
-                method=p.get("method", "")[:32],
-                reference=p.get("reference") or payments.new_reference("EXT"),
-                amount_fen=p["amount_fen"],
-                status=Payment.Status.SUCCEEDED,
-                settled_at=timezone.now(),
-            )
+        _record_payments(brand, order, data.get("payments", []))
         if status in (S.PAID, S.COMPLETED):
             _external_paid(brand, order, actor)
             if status == S.COMPLETED:
                 _transition(order, S.COMPLETED, actor)
         return order, True
+
+
+def _record_payments(brand: Brand, order: Order, paid: list[dict]) -> None:
+    """Payments an ISV took in its own system; their reference there is kept, not relied on as unique."""
+    now = timezone.now()
+    Payment.objects.bulk_create(
+        [
+            Payment(
+                brand=brand,
+                order=order,
+                provider=order.channel,
+                method=(p.get("method") or "")[:32],
+                reference=payments.new_reference("EXT"),
+                external_reference=(p.get("reference") or "")[:64],
+                amount_fen=p["amount_fen"],
+                status=Payment.Status.SUCCEEDED,
+                settled_at=now,
+            )
+            for p in paid
+        ]
+    )
 
 
 def _external_paid(brand: Brand, order: Order, actor: Actor) -> None:
@@ -740,17 +751,7 @@ def order_external_status(
             paid = sum(p["amount_fen"] for p in payments_data or [])
             if paid != order.total_fen:
                 raise _error("payments", _("Payments must equal the order total."), "payments_mismatch")
-            for p in payments_data or []:
-                Payment.objects.create(
-                    brand=brand,
-                    order=order,
-                    provider=order.channel,
-                    method=p.get("method", "")[:32],
-                    reference=p.get("reference") or payments.new_reference("EXT"),
-                    amount_fen=p["amount_fen"],
-                    status=Payment.Status.SUCCEEDED,
-                    settled_at=timezone.now(),
-                )
+            _record_payments(brand, order, payments_data or [])
             _external_paid(brand, order, actor)
         elif to == S.CANCELLED:
             if order.status != S.CREATED:
