@@ -256,6 +256,8 @@ class ShareLink(BrandOwned):
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # "store", "product:<id>" or "coupon:<id>": one link per guide, store and target.
+    target = models.CharField(max_length=32)
     opens = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -265,9 +267,7 @@ class ShareLink(BrandOwned):
             models.UniqueConstraint(fields=["brand", "code"], name="sharelink_code_unique"),
             models.UniqueConstraint(fields=["brand", "id"], name="sharelink_brand_id_unique"),
             models.UniqueConstraint(
-                fields=["brand", "guide", "kind", "store", "product", "campaign"],
-                name="sharelink_one_per_target",
-                nulls_distinct=False,
+                fields=["brand", "guide", "store", "target"], name="sharelink_one_per_target"
             ),
         ]
 

@@ -236,6 +236,8 @@ def share_link_get(
     for obj in (store, product, campaign):
         if obj is not None and obj.brand_id != brand.pk:
             raise ValidationError(_("Unknown store, product or campaign."))
+    if kind not in ShareLink.Kind.values:
+        raise ValidationError({"kind": _("Share a product, a store page or a coupon.")})
     if kind == ShareLink.Kind.PRODUCT and product is None:
         raise ValidationError({"product": _("Choose a product.")})
     if kind == ShareLink.Kind.COUPON:
@@ -250,14 +252,20 @@ def share_link_get(
     if kind != ShareLink.Kind.COUPON:
         campaign = None
     with brand_scope(brand):
-        lookup = {"guide": guide, "kind": kind, "store": store, "product": product, "campaign": campaign}
+        target = {
+            ShareLink.Kind.PRODUCT: f"product:{getattr(product, 'pk', '')}",
+            ShareLink.Kind.COUPON: f"coupon:{getattr(campaign, 'pk', '')}",
+        }.get(kind, "store")
+        lookup = {"guide": guide, "store": store, "target": target}
         link = ShareLink.objects.filter(**lookup).first()
         if link is not None:
             return link
         for _attempt in range(5):
             try:
                 with transaction.atomic():
-                    return ShareLink.objects.create(brand=brand, code=_code(8), **lookup)
+                    return ShareLink.objects.create(
+                        brand=brand, code=_code(8), kind=kind, product=product, campaign=campaign, **lookup
+                    )
             except IntegrityError:
                 link = ShareLink.objects.filter(**lookup).first()
                 if link is not None:  # the same guide's concurrent share won

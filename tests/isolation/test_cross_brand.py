@@ -7,6 +7,7 @@ they were. New endpoints are covered without being listed here.
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -15,6 +16,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from retail.api_base import BrandAPIView
 from retail.middleware import SESSION_BRAND_KEY
@@ -92,6 +94,7 @@ def world(brand, other_brand, store, brand_admin, guide):
         store_ids=[b_store.pk],
     )
     ids = [b_store.pk, b_admin.pk, b_guide.pk, b_invited.pk, *_b_membership(other_brand, b_guide, b_admin)]
+    ids += _b_cloudstore(other_brand, b_store, b_guide, b_admin)
     return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
 
 
@@ -114,6 +117,63 @@ def _b_membership(b_brand, b_guide, b_admin) -> list[int]:
             id=900010, brand=b_brand, kind="export", status="done", message=MARKER, created_by=b_admin.user
         )
     return [kept.pk, merged.pk, tier.pk, tag.pk, merge.pk, job.pk]
+
+
+def _b_cloudstore(b_brand, b_store, b_guide, b_admin) -> list[int]:
+    """Brand B's catalogue, stock, campaign, coupon, share link, touch and a paid order."""
+    from cloudstore.models import Campaign, Category, Coupon, Inventory, Product, ShareLink, Sku, Touch
+    from cloudstore.services import orders
+    from retail.events import Actor
+    from retail.tenancy import brand_scope
+
+    with brand_scope(b_brand):
+        category = Category.objects.create(id=900011, brand=b_brand, name=f"{MARKER}品类")
+        product = Product.objects.create(id=900012, brand=b_brand, name=f"{MARKER}商品", category=category)
+        sku = Sku.objects.create(id=900013, brand=b_brand, product=product, code="B-SKU", list_price_fen=100)
+        inventory = Inventory.objects.create(id=900014, brand=b_brand, store=b_store, sku=sku, on_hand=50)
+        now = timezone.now()
+        campaign = Campaign.objects.create(
+            id=900015,
+            brand=b_brand,
+            name=f"{MARKER}活动",
+            kind="amount_off",
+            amount_off_fen=10,
+            starts_at=now,
+            ends_at=now + datetime.timedelta(days=9),
+        )
+        coupon = Coupon.objects.create(
+            id=900016, brand=b_brand, campaign=campaign, code="BCOUPON", member_id=900005
+        )
+        link = ShareLink.objects.create(
+            id=900017, brand=b_brand, code="BLINK", guide=b_guide, kind="store", store=b_store, target="store"
+        )
+        touch = Touch.objects.create(id=900018, brand=b_brand, link=link, guide=b_guide, member_id=900005)
+    order, _created = orders.order_external_create(
+        brand=b_brand,
+        staff=b_admin,
+        actor=Actor(),
+        channel="pos",
+        fingerprint="b",
+        data={
+            "external_id": MARKER,
+            "store": b_store.code,
+            "member": {"kind": "phone", "value": "13599990000"},
+            "lines": [{"sku": sku.code, "quantity": 1, "unit_price_fen": 100}],
+            "payments": [{"amount_fen": 100}],
+            "status": "paid",
+        },
+    )
+    return [
+        category.pk,
+        product.pk,
+        sku.pk,
+        inventory.pk,
+        campaign.pk,
+        coupon.pk,
+        link.pk,
+        touch.pk,
+        order.pk,
+    ]
 
 
 def _snapshot(brand):

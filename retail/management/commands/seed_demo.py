@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from cloudstore.demo import seed_catalogue
 from retail.models import Brand, Staff, StaffStore, Store, User
 from retail.tenancy import rls_bypass
 
@@ -90,6 +91,7 @@ class Command(BaseCommand):
                     logins.setdefault(f"{username} / {phone}", []).append(
                         f"{brand.name}: {staff.get_role_display()}"
                     )
+                seed_catalogue(brand, list(stores.values()))
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", password=PASSWORD, display_name="Platform operator")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Password for every login: " + PASSWORD))
