@@ -16,7 +16,8 @@ from rest_framework.response import Response
 from cloudstore import selectors
 from cloudstore.models import Campaign, Category, Coupon, Inventory, Order, OrderLine, Product, Sku
 from cloudstore.services import catalogue, inventory, orders, promotions
-from members.api import IDEMPOTENCY_HEADER, _idempotency_key
+from members import selectors as member_selectors
+from members.api import IDEMPOTENCY_HEADER, MemberFilterSerializer, _idempotency_key
 from members.models import Member, MemberIdentity
 from members.services import request_fingerprint
 from retail import roles
@@ -779,3 +780,101 @@ class CouponIssueView(BrandAPIView):
             actor=Actor.from_request(request),
         )
         return Response(CouponSerializer(coupon).data, status=status.HTTP_201_CREATED)
+
+
+# --- campaigns -------------------------------------------------------------------------------------
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    used = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "amount_off_fen",
+            "percent_off",
+            "max_discount_fen",
+            "threshold_fen",
+            "per_member_limit",
+            "total_limit",
+            "issued_count",
+            "used",
+            "starts_at",
+            "ends_at",
+            "guides_may_issue",
+            "active",
+        ]
+        read_only_fields = ["id", "issued_count", "used"]
+        extra_kwargs = {"per_member_limit": {"min_value": 1, "max_value": 1000}}
+
+
+class CampaignIssueSerializer(MemberFilterSerializer):
+    """Who gets a coupon: the members matching these filters (all active members if none)."""
+
+
+class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+    """Coupon campaigns. Any staff reads (guides see what they may share); brand admins write."""
+
+    serializer_class = CampaignSerializer
+    lookup_value_regex = r"[0-9]+"
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        if getattr(self, "swagger_fake_view", False):
+            return Campaign.unscoped.none()
+        return selectors.campaign_list(brand=self.brand)
+
+    def get_object(self) -> Campaign:
+        return get_for_brand_or_404(self.get_queryset(), self.brand, pk=self.kwargs["pk"])
+
+    def _save(self, request, campaign=None, code=status.HTTP_200_OK):
+        s = CampaignSerializer(campaign, data=request.data, partial=campaign is not None)
+        s.is_valid(raise_exception=True)
+        campaign = promotions.campaign_save(
+            brand=self.brand,
+            staff=self.staff,
+            actor=Actor.from_request(request),
+            data=dict(s.validated_data),
+            campaign=campaign,
+        )
+        return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, status=code)
+
+    @extend_schema(request=CampaignSerializer, responses={201: CampaignSerializer})
+    def create(self, request):
+        return self._save(request, code=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CampaignSerializer, responses=CampaignSerializer)
+    def partial_update(self, request, pk=None):
+        return self._save(
+            request, campaign=Campaign.objects.for_brand(self.brand).get(pk=self.get_object().pk)
+        )
+
+    @extend_schema(
+        request=CampaignIssueSerializer,
+        responses=inline_serializer(
+            "CampaignIssued", {"issued": serializers.IntegerField(), "skipped": serializers.IntegerField()}
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def issue(self, request, pk=None):
+        """Give a coupon to every member of a segment (tags, tier, store, guide, join or purchase
+        dates) who has fewer than the per-member limit, as far as the total limit reaches."""
+        campaign = Campaign.objects.for_brand(self.brand).get(pk=self.get_object().pk)
+        f = CampaignIssueSerializer(data=request.data)
+        f.is_valid(raise_exception=True)
+        d = dict(f.validated_data)
+        d["tags"] = d.pop("tag", [])
+        members = member_selectors.member_list(
+            brand=self.brand, viewer=self.staff, filters=member_selectors.MemberFilters(**d), brand_wide=True
+        )
+        result = promotions.campaign_issue_to_members(
+            brand=self.brand,
+            staff=self.staff,
+            actor=Actor.from_request(request),
+            campaign=campaign,
+            members=members,
+        )
+        return Response(result)

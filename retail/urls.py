@@ -19,6 +19,7 @@ router.register("tags", members_api.TagViewSet, basename="tag")
 router.register("products", cloudstore_api.ProductViewSet, basename="product")
 router.register("skus", cloudstore_api.SkuViewSet, basename="sku")
 router.register("orders", cloudstore_api.OrderViewSet, basename="order")
+router.register("campaigns", cloudstore_api.CampaignViewSet, basename="campaign")
 
 api_v1 = [
     path("", include(router.urls)),

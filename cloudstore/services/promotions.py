@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,6 +20,7 @@ from retail.events import Actor
 from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope
 
+MAX_SEGMENT = 200_000
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a till
 
 
@@ -71,6 +72,19 @@ def campaign_save(
         return campaign
 
 
+def _limit(message: str) -> ValidationError:
+    return ValidationError({"campaign": ValidationError(message, code="coupon_limit")})
+
+
+def _take_units(campaign: Campaign, n: int) -> bool:
+    """Count ``n`` more coupons against the campaign's total limit, in one conditional update."""
+    return bool(
+        Campaign.objects.filter(pk=campaign.pk)
+        .filter(Q(total_limit__isnull=True) | Q(issued_count__lte=F("total_limit") - n))
+        .update(issued_count=F("issued_count") + n)
+    )
+
+
 def coupon_issue(
     *, brand: Brand, campaign: Campaign, member: Member, issued_by: Staff | None, actor: Actor
 ) -> Coupon:
@@ -81,7 +95,6 @@ def coupon_issue(
         roles.require(brand, issued_by, True)
     now = timezone.now()
     with brand_scope(brand):
-        # The member row serialises their coupon claims, so the per-member limit holds under races.
         m = Member.objects.select_for_update(no_key=True).get(pk=member.pk)
         c = Campaign.objects.get(pk=campaign.pk)
         if not m.is_active:
@@ -90,24 +103,13 @@ def coupon_issue(
             raise ValidationError({"campaign": _("This campaign has ended.")})
         if issued_by is not None and issued_by.role == Staff.Role.GUIDE and not c.guides_may_issue:
             raise ValidationError({"campaign": _("Guides may not issue this campaign's coupons.")})
+        # Taking a unit of the campaign locks its row first, so a concurrent single or bulk issue
+        # has committed (and is counted below) before this member's holding is counted.
+        if not _take_units(c, 1):
+            raise _limit(_("All coupons of this campaign are gone."))
         held = Coupon.objects.filter(campaign=c, member=m).exclude(status=Coupon.Status.VOID).count()
         if held >= c.per_member_limit:
-            raise ValidationError(
-                {"campaign": ValidationError(_("The member already has this coupon."), code="coupon_limit")}
-            )
-        taken = (
-            Campaign.objects.filter(pk=c.pk)
-            .filter(Q(total_limit__isnull=True) | Q(issued_count__lt=F("total_limit")))
-            .update(issued_count=F("issued_count") + 1)
-        )
-        if not taken:
-            raise ValidationError(
-                {
-                    "campaign": ValidationError(
-                        _("All coupons of this campaign are gone."), code="coupon_limit"
-                    )
-                }
-            )
+            raise _limit(_("The member already has this coupon."))
         for _attempt in range(5):
             try:
                 with transaction.atomic():
@@ -127,6 +129,65 @@ def coupon_issue(
             target_repr=f"{c.name} → #{m.pk}",
         )
         return coupon
+
+
+def campaign_issue_to_members(
+    *, brand: Brand, staff: Staff, actor: Actor, campaign: Campaign, members: QuerySet[Member]
+) -> dict[str, int]:
+    """Give one coupon each to every active member of ``members`` (a segment: tag, tier, store...)
+    who holds fewer than the per-member limit, as far as the total limit reaches. Set-based."""
+    roles.require(brand, staff, roles.can_manage_stores(staff))
+    if campaign.brand_id != brand.pk:
+        raise ValidationError(_("Unknown campaign."))
+    now = timezone.now()
+    with brand_scope(brand):
+        c = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
+        if not c.active or now >= c.ends_at:
+            raise ValidationError({"campaign": _("This campaign has ended.")})
+        full = (
+            Coupon.objects.filter(campaign=c)
+            .exclude(status=Coupon.Status.VOID)
+            .values("member_id")
+            .annotate(n=Count("id"))
+            .filter(n__gte=c.per_member_limit)
+            .values("member_id")
+        )
+        eligible = (
+            members.filter(brand_id=brand.pk, status=Member.Status.ACTIVE)
+            .exclude(pk__in=full)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        room = None if c.total_limit is None else max(0, c.total_limit - c.issued_count)
+        ids = list(eligible[:room] if room is not None else eligible[:MAX_SEGMENT])[:MAX_SEGMENT]
+        total = members.filter(brand_id=brand.pk).count()
+        if ids:
+            for _attempt in range(3):
+                try:
+                    with transaction.atomic():
+                        Coupon.objects.bulk_create(
+                            [
+                                Coupon(
+                                    brand=brand,
+                                    campaign=c,
+                                    member_id=pk,
+                                    code=_code(),
+                                    issued_by=staff,
+                                    issued_at=now,
+                                )
+                                for pk in ids
+                            ],
+                            batch_size=5000,
+                        )
+                    break
+                except IntegrityError:  # a code collision somewhere in the batch: draw them all again
+                    continue
+            else:  # pragma: no cover
+                raise ValidationError(_("Please try again."))
+            Campaign.objects.filter(pk=c.pk).update(issued_count=F("issued_count") + len(ids))
+        result = {"issued": len(ids), "skipped": total - len(ids)}
+        events.audit(brand=brand, actor=actor, action="campaign.issued", target=c, data=result)
+        return result
 
 
 def coupon_find(*, brand: Brand, code: str) -> Coupon | None:

@@ -420,3 +420,46 @@ def test_products_stay_in_brand(brand, other_brand):
     ProductFactory(brand=other_brand)
     with brand_scope(brand):
         assert not Product.objects.exists()
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+def test_campaign_create_edit_and_issue_to_a_segment(as_admin, brand, store, guide):
+    from members.models import MemberTag, Tag
+
+    body = {"name": "会员日", "kind": "amount_off", "amount_off_fen": 1000, "threshold_fen": 5000,
+            "per_member_limit": 1, "total_limit": 3,
+            "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2030-01-01T00:00:00+08:00"}
+    resp = _post(as_admin, "/api/v1/campaigns/", body)
+    assert resp.status_code == 201, resp.content
+    cid = resp.json()["id"]
+    resp = as_admin.patch(f"/api/v1/campaigns/{cid}/", {"name": "会员日2"}, content_type="application/json")
+    assert resp.json()["name"] == "会员日2"
+    members = [MemberFactory(brand=brand) for _ in range(5)]
+    with brand_scope(brand):
+        vip = Tag.objects.create(brand=brand, name="VIP")
+        for m in members[:4]:
+            MemberTag.objects.create(brand=brand, member=m, tag=vip)
+    resp = _post(as_admin, f"/api/v1/campaigns/{cid}/issue/", {"tag": [vip.pk]})
+    assert resp.json() == {"issued": 3, "skipped": 1}  # total limit 3
+    resp = _post(as_admin, f"/api/v1/campaigns/{cid}/issue/", {})
+    assert resp.json()["issued"] == 0
+    with brand_scope(brand):
+        assert Coupon.objects.filter(campaign_id=cid).count() == 3
+    assert as_admin.get(f"/api/v1/campaigns/{cid}/").json()["issued_count"] == 3
+
+
+def test_campaign_bad_input_and_roles(as_admin, client, brand, guide, other_brand):
+    bad = {"name": "x", "kind": "percent_off", "percent_off": 150,
+           "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}
+    _error(_post(as_admin, "/api/v1/campaigns/", bad), 400)
+    _error(_post(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, ends_at="2025-01-01T00:00:00Z")), 400)
+    _error(_post(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, per_member_limit=0)), 400)
+    foreign = CampaignFactory(brand=other_brand)
+    _error(as_admin.get(f"/api/v1/campaigns/{foreign.pk}/"), 404)
+    _error(_post(as_admin, f"/api/v1/campaigns/{foreign.pk}/issue/", {}), 404)
+    assert refresh(foreign).issued_count == 0
+    login_as(client, guide)
+    assert client.get("/api/v1/campaigns/").status_code == 200
+    _error(_post(client, "/api/v1/campaigns/", dict(bad, percent_off=10)), 403)

@@ -184,3 +184,27 @@ def test_concurrent_refunds_never_exceed_paid(brand, store, sku, member, store_m
     assert order.refunded_fen == 20000
     with brand_scope(brand):
         assert Refund.objects.filter(order=order).count() == 2
+
+
+def test_single_and_bulk_issues_keep_the_per_member_limit(brand, brand_admin):
+    from members.models import Member
+
+    campaign = CampaignFactory(brand=brand, per_member_limit=1)
+    members = [MemberFactory(brand=brand) for _ in range(6)]
+
+    def go(i):
+        if i == 0:
+            with brand_scope(brand):
+                segment = Member.objects.filter(pk__in=[m.pk for m in members])
+                return promotions.campaign_issue_to_members(
+                    brand=brand, staff=brand_admin, actor=Actor(), campaign=campaign, members=segment
+                )
+        return promotions.coupon_issue(
+            brand=brand, campaign=campaign, member=members[i % 6], issued_by=None, actor=Actor()
+        )
+
+    race(12, go)
+    with brand_scope(brand):
+        per_member = [Coupon.objects.filter(campaign=campaign, member=m).count() for m in members]
+    assert per_member == [1] * 6
+    assert refresh(campaign).issued_count == 6
