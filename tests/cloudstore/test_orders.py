@@ -434,3 +434,14 @@ def test_orders_follow_a_member_merge_and_undo(brand, store, stock, sku, brand_a
     assert refresh(order).member_id == a.pk
     member_services.merge_undo(brand=brand, manager=brand_admin, actor=Actor(), record=record)
     assert refresh(order).member_id == b.pk
+
+
+def test_minutely_task_cancels_expired_orders_of_every_brand(brand, store, stock, member, sku):
+    from cloudstore import tasks
+
+    order = _checkout(brand, store, member, [(sku.pk, 3)])
+    with brand_scope(brand):
+        Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - datetime.timedelta(seconds=1))
+    tasks.minutely()
+    assert refresh(order).status == Order.Status.CANCELLED
+    assert _inv(brand, stock.pk).reserved == 0
