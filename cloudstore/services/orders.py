@@ -184,6 +184,8 @@ def checkout(
     with brand_scope(brand):
         existing = Order.objects.filter(checkout_key=checkout_key).first()
         if existing is not None:
+            if existing.member_id != member.pk:
+                raise _error(None, _("Reload the page and try again."), "bad_checkout_key")
             return existing
         if store.status != Store.Status.OPEN:
             raise _error(None, _("This store is closed."), "store_closed")
