@@ -7,7 +7,7 @@ import math
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -97,7 +97,15 @@ def store_products(
         .filter(status=Product.Status.ACTIVE)
         .filter(Exists(inv))
         .annotate(
-            price_fen=Subquery(inv.annotate(p=_price_expr()).order_by("p").values("p")[:1]),
+            # The lowest price among SKUs in stock (or among all, when none is in stock).
+            price_fen=Subquery(
+                inv.annotate(
+                    p=_price_expr(),
+                    sold_out=Case(When(on_hand__gt=F("reserved"), then=0), default=1),
+                )
+                .order_by("sold_out", "p")
+                .values("p")[:1]
+            ),
             available=Coalesce(
                 Subquery(
                     inv.order_by()

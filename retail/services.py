@@ -46,7 +46,13 @@ def _full_clean(obj, exclude: Iterable[str] = ()) -> None:
     obj.full_clean(exclude=list(exclude), validate_constraints=True)
 
 
+# Cloud-store paths under /c/<brand>/ that a store code would otherwise shadow.
+RESERVED_STORE_CODES = {"login", "orders", "coupons"}
+
+
 def _save_store(brand: Brand, store: Store) -> None:
+    if (store.code or "").lower() in RESERVED_STORE_CODES:
+        raise ValidationError({"code": _("This code is reserved; choose another.")})
     clash = Store.objects.for_brand(brand).filter(code=store.code).exclude(pk=store.pk)
     if clash.exists():
         raise ValidationError({"code": _("Another store already has this code.")})

@@ -58,12 +58,17 @@ def _number(channel: str) -> str:
     return f"{prefix}{timezone.now():%y%m%d}{secrets.randbelow(10**8):08d}"
 
 
-def _shipping_fee(brand: Brand, fulfilment: str, subtotal: int) -> int:
+def free_shipping_from(brand: Brand) -> int:
+    """Subtotal (fen) from which delivery is free; brand setting ``free_shipping_from_fen``."""
+    return int(brand.settings.get("free_shipping_from_fen", 9900))
+
+
+def shipping_fee(brand: Brand, fulfilment: str, subtotal: int) -> int:
+    """Delivery fee (fen) of an order: brand setting ``shipping_fee_fen``, free from a subtotal."""
     if fulfilment != Order.Fulfilment.SHIP:
         return 0
     fee = int(brand.settings.get("shipping_fee_fen", 1000))
-    free_from = int(brand.settings.get("free_shipping_from_fen", 9900))
-    return 0 if subtotal >= free_from else fee
+    return 0 if subtotal >= free_shipping_from(brand) else fee
 
 
 def _allocate(amount: int, weights: list[int]) -> list[int]:
@@ -199,7 +204,7 @@ def checkout(
         if coupon_code:
             coupon = promotions.coupon_find(brand=brand, code=coupon_code)
             discount = promotions.coupon_check(coupon, member=m, subtotal_fen=subtotal)
-        shipping = _shipping_fee(brand, fulfilment, subtotal)
+        shipping = shipping_fee(brand, fulfilment, subtotal)
         touch = _last_touch(brand, m, touch_ids or [])
         now = timezone.now()
         try:

@@ -214,3 +214,14 @@ def test_concurrent_invites_of_one_phone_create_one_staff_record(brand, brand_ad
         assert Staff.objects.filter(user__phone="13655556666").count() == 1
         assert Invitation.objects.count() == 1
     assert User.objects.filter(phone="13655556666").count() == 1
+
+
+@pytest.mark.parametrize("code", ["login", "Orders", "coupons"])
+def test_store_codes_that_shadow_cloud_store_paths_are_refused(brand, brand_admin, code):
+    from django.core.exceptions import ValidationError
+
+    from retail import services
+    from retail.events import Actor
+
+    with pytest.raises(ValidationError):
+        services.store_create(brand=brand, manager=brand_admin, actor=Actor(), data={"code": code, "name": "x"})

@@ -1,0 +1,54 @@
+"""Template helpers of the cloud store's shopper pages: money, distances, media URLs, QR codes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import segno
+from django import template
+from django.core.files.storage import default_storage
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.filter
+def yuan(fen) -> str:
+    """Integer fen as yuan with two decimals: 1234 -> ¥12.34, 123456 -> ¥1,234.56."""
+    if fen in (None, ""):
+        return "—"
+    try:
+        amount = (Decimal(int(fen)) / 100).quantize(Decimal("0.01"))
+    except (TypeError, ValueError):
+        return "—"
+    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
+
+
+@register.filter
+def distance(metres) -> str:
+    """Metres for people: 350 m, 1.2 km, 38 km."""
+    if metres in (None, ""):
+        return ""
+    m = float(metres)
+    if m < 1000:
+        return _("%(n)s m") % {"n": int(round(m / 10) * 10) if m >= 100 else int(round(m))}
+    km = m / 1000
+    return _("%(n)s km") % {"n": f"{km:.1f}" if km < 10 else f"{km:.0f}"}
+
+
+@register.filter
+def media_url(name) -> str:
+    """The public URL of a stored file name (an annotated thumbnail path), or ''."""
+    if not name:
+        return ""
+    return default_storage.url(str(name))
+
+
+@register.simple_tag
+def qr_code(data: str, scale: int = 4, label: str = "") -> str:
+    """An inline, scalable SVG QR code of ``data`` (error correction M, quiet zone kept)."""
+    svg = segno.make(data, error="m").svg_inline(
+        scale=scale, omitsize=True, svgclass="qr", lineclass="qr-line", title=label or None
+    )
+    return mark_safe(svg)  # noqa: S308 - segno's own markup; data is encoded as modules, not text
