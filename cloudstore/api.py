@@ -11,6 +11,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
 from cloudstore import selectors
@@ -280,13 +281,34 @@ class InventoryView(BrandAPIView):
         return paginator.get_paginated_response(InventorySerializer(page, many=True).data)
 
 
+class BulkJSONParser(BaseParser):
+    """JSON of up to BULK_MAX_BYTES: 50,000 rows are several megabytes, more than the API-wide cap
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) that DRF's JSONParser applies. Reads the stream itself."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        except ValueError:
+            length = 0
+        if length > BULK_MAX_BYTES:
+            raise PayloadTooLarge()
+        raw = stream.read(BULK_MAX_BYTES + 1) if stream is not None else b""
+        if len(raw) > BULK_MAX_BYTES:
+            raise PayloadTooLarge()
+        try:
+            return json.loads(raw or b"null")
+        except ValueError as exc:
+            raise exceptions.ParseError("Malformed JSON.") from exc
+
+
 class InventoryBulkView(BrandAPIView):
     """Set stock (and optionally store price / low-stock level) for up to 50,000 (store, SKU) rows at
     once, named by code. All or nothing: any bad row and nothing is written; every bad row is listed."""
 
-    # This endpoint reads its own body, up to BULK_MAX_BYTES: more than the global JSON cap, since
-    # 50,000 rows are several megabytes.
-    parser_classes: list = []
+    parser_classes = [BulkJSONParser]
 
     @extend_schema(
         request=inline_serializer(
@@ -318,22 +340,7 @@ class InventoryBulkView(BrandAPIView):
         },
     )
     def post(self, request):
-        django_request = request._request
-        if django_request.content_type != "application/json":
-            raise exceptions.UnsupportedMediaType(django_request.content_type)
-        try:
-            length = int(django_request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > BULK_MAX_BYTES:
-            raise PayloadTooLarge()
-        raw = django_request.read(BULK_MAX_BYTES + 1)
-        if len(raw) > BULK_MAX_BYTES:
-            raise PayloadTooLarge()
-        try:
-            data = json.loads(raw or b"null")
-        except ValueError as exc:
-            raise exceptions.ParseError("Malformed JSON.") from exc
+        data = request.data
         if not isinstance(data, dict):
             raise exceptions.ValidationError({"rows": ['Send {"reason": ..., "rows": [...]}.']})
         rows = _bulk_rows(data.get("rows"))

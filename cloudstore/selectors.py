@@ -7,6 +7,7 @@ import math
 import zoneinfo
 from dataclasses import dataclass
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -82,22 +83,42 @@ def _price_expr():
     return Coalesce(F("price_fen"), F("sku__list_price_fen"))
 
 
+def _listed_at(brand: Brand, store: Store):
+    """Listed, on-sale stock rows of ``store`` for the product in the outer query."""
+    return Inventory.objects.for_brand(brand).filter(
+        store=store, listed=True, sku__active=True, sku__product=OuterRef("pk")
+    )
+
+
 def store_products(
     *, brand: Brand, store: Store, category_id: int | None = None, q: str = ""
 ) -> QuerySet[Product]:
-    """Products listed at ``store`` (active, with at least one listed SKU), annotated with
-    ``price_fen`` (lowest store price), ``available`` (sum of available units) and a thumbnail.
-    Paginate it: the query count does not depend on the page or the catalogue size."""
-    inv = Inventory.objects.for_brand(brand).filter(
-        store=store, listed=True, sku__active=True, sku__product=OuterRef("pk")
-    )
-    thumb = ProductImage.objects.for_brand(brand).filter(product=OuterRef("pk")).order_by("sort", "id")
+    """Products listed at ``store`` (active, with at least one listed SKU on sale), by name.
+
+    Unannotated on purpose: paginate this, then annotate only the page (``store_product_cards``);
+    annotating before the OFFSET would compute every skipped product's price and stock."""
     qs = (
         Product.objects.for_brand(brand)
         .filter(status=Product.Status.ACTIVE)
-        .filter(Exists(inv))
+        .filter(Exists(_listed_at(brand, store)))
+        .order_by("name", "id")
+    )
+    if category_id:
+        qs = qs.filter(category_id=category_id)
+    if q:
+        qs = qs.filter(name__icontains=q[:64])
+    return qs
+
+
+def store_product_cards(*, brand: Brand, store: Store, product_ids: list[int]) -> list[Product]:
+    """The given products (in that order) with ``price_fen`` (the lowest price among SKUs in stock,
+    or among all when none is), ``available`` (units available) and ``thumb`` (first photo)."""
+    inv = _listed_at(brand, store)
+    thumb = ProductImage.objects.for_brand(brand).filter(product=OuterRef("pk")).order_by("sort", "id")
+    rows = (
+        Product.objects.for_brand(brand)
+        .filter(pk__in=product_ids)
         .annotate(
-            # The lowest price among SKUs in stock (or among all, when none is in stock).
             price_fen=Subquery(
                 inv.annotate(
                     p=_price_expr(),
@@ -118,26 +139,38 @@ def store_products(
             thumb=Subquery(thumb.values("thumbnail")[:1]),
         )
         .select_related("category")
-        .order_by("name", "id")
     )
-    if category_id:
-        qs = qs.filter(category_id=category_id)
-    if q:
-        qs = qs.filter(name__icontains=q[:64])
-    return qs
+    by_id = {p.pk: p for p in rows}
+    return [by_id[pk] for pk in product_ids if pk in by_id]
+
+
+def store_window(
+    *,
+    brand: Brand,
+    store: Store,
+    page: str | int | None,
+    per_page: int,
+    category_id: int | None = None,
+    q: str = "",
+) -> Page:
+    """One page of the store's goods as cards: three queries (count, page ids, cards) whatever the
+    page or the catalogue size."""
+    ids = store_products(brand=brand, store=store, category_id=category_id, q=q).values_list("pk", flat=True)
+    result = Paginator(ids, per_page).get_page(page)
+    result.object_list = store_product_cards(brand=brand, store=store, product_ids=list(result.object_list))
+    return result
 
 
 def store_categories(*, brand: Brand, store: Store) -> QuerySet[Category]:
-    return (
-        Category.objects.for_brand(brand)
-        .filter(
-            products__status=Product.Status.ACTIVE,
-            products__skus__inventory__store=store,
-            products__skus__inventory__listed=True,
-        )
-        .distinct()
-        .order_by("sort", "name")
+    """Categories with at least one product on sale at the store (one EXISTS per category)."""
+    on_sale = Inventory.objects.for_brand(brand).filter(
+        store=store,
+        listed=True,
+        sku__active=True,
+        sku__product__status=Product.Status.ACTIVE,
+        sku__product__category=OuterRef("pk"),
     )
+    return Category.objects.for_brand(brand).filter(Exists(on_sale)).order_by("sort", "name")
 
 
 def store_product(*, brand: Brand, store: Store, product_id: int) -> tuple[Product, list[Inventory]] | None:

@@ -49,6 +49,10 @@ def _error(field: str | None, message: str, code: str) -> ValidationError:
     return ValidationError({field: err}) if field else err
 
 
+def _out_of_stock(names: str) -> ValidationError:
+    return _error("lines", _("Not enough stock: %(names)s.") % {"names": names}, "out_of_stock")
+
+
 def _whole(n) -> bool:
     return isinstance(n, int) and not isinstance(n, bool)
 
@@ -144,6 +148,10 @@ def price_lines(*, brand: Brand, store: Store, items: list[tuple[int, int]]) -> 
     missing = [s for s in merged if s not in rows]
     if missing:
         raise _error("lines", _("Some items are not sold in this store."), "not_sold_here")
+    short = [rows[s] for s, q in merged.items() if rows[s].available < q]
+    if short:
+        # Refused before anything is written; the conditional reservation stays the real guard.
+        raise _out_of_stock(", ".join(inv.sku.product.name for inv in short))
     return [
         PricedLine(
             sku=rows[s].sku,
@@ -255,14 +263,7 @@ def checkout(
         )
         short = inventory.reserve(brand, order, store.pk, [(pl.sku.pk, pl.quantity) for pl in lines])
         if short:
-            names = ", ".join(pl.sku.product.name for pl in lines if pl.sku.pk in short)
-            raise ValidationError(
-                {
-                    "lines": ValidationError(
-                        _("Not enough stock: %(names)s.") % {"names": names}, code="out_of_stock"
-                    )
-                }
-            )
+            raise _out_of_stock(", ".join(pl.sku.product.name for pl in lines if pl.sku.pk in short))
         if coupon is not None and not promotions.coupon_take(coupon, to=Coupon.Status.HELD, order=order):
             raise _error("coupon", _("This coupon has been used."), "coupon_used")
         events.status_changed(order=order, old="", new=S.CREATED, data={"channel": order.channel})

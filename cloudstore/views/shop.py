@@ -277,8 +277,14 @@ def store(request, brand_slug: str, store_code: str):
         category_id = _int(request.GET.get("category"))
         if category_id not in {c.pk for c in categories}:
             category_id = None
-        qs = selectors.store_products(brand=brand, store=store, category_id=category_id, q=q)
-        page = Paginator(qs, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
+        page = selectors.store_window(
+            brand=brand,
+            store=store,
+            page=request.GET.get("page"),
+            per_page=PRODUCTS_PER_PAGE,
+            category_id=category_id,
+            q=q,
+        )
         return render(
             request,
             "shop/store.html",

@@ -463,3 +463,22 @@ def test_campaign_bad_input_and_roles(as_admin, client, brand, guide, other_bran
     login_as(client, guide)
     assert client.get("/api/v1/campaigns/").status_code == 200
     _error(_post(client, "/api/v1/campaigns/", dict(bad, percent_off=10)), 403)
+
+
+def test_bulk_update_with_csrf_enforced_and_over_the_json_cap(brand, store_manager, store, sku, stock, settings):
+    """A real client: session cookie plus CSRF token, and a body larger than the API-wide JSON cap."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    login_as(client, store_manager)
+    client.get("/m/")  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    rows = [{"store": store.code, "sku": sku.code, "on_hand": 7}]
+    body = json.dumps({"reason": "x" * 150, "rows": rows, "pad": "y" * 2000})
+    resp = client.post("/api/v1/inventory/bulk/", body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert resp.status_code == 200, resp.content
+    with brand_scope(brand):
+        assert Inventory.objects.get(pk=stock.pk).on_hand == 7
+    no_token = client.post("/api/v1/inventory/bulk/", body, content_type="application/json")
+    assert no_token.status_code == 403

@@ -124,9 +124,19 @@ def _b_membership(b_brand, b_guide, b_admin) -> list[int]:
 
 def _b_cloudstore(b_brand, b_store, b_guide, b_admin) -> list[int]:
     """Brand B's catalogue, stock, campaign, coupon, share link, touch and a paid order."""
-    from cloudstore.models import Campaign, Category, Coupon, Inventory, Product, ShareLink, Sku, Touch
-    from cloudstore.services import orders
-    from retail.events import Actor
+    from cloudstore.models import (
+        Campaign,
+        Category,
+        Coupon,
+        Inventory,
+        Order,
+        OrderLine,
+        Payment,
+        Product,
+        ShareLink,
+        Sku,
+        Touch,
+    )
     from retail.tenancy import brand_scope
 
     with brand_scope(b_brand):
@@ -151,21 +161,33 @@ def _b_cloudstore(b_brand, b_store, b_guide, b_admin) -> list[int]:
             id=900017, brand=b_brand, code="BLINK", guide=b_guide, kind="store", store=b_store, target="store"
         )
         touch = Touch.objects.create(id=900018, brand=b_brand, link=link, guide=b_guide, member_id=900005)
-    order, _created = orders.order_external_create(
-        brand=b_brand,
-        staff=b_admin,
-        actor=Actor(),
-        channel="pos",
-        fingerprint="b",
-        data={
-            "external_id": MARKER,
-            "store": b_store.code,
-            "member": {"kind": "phone", "value": "13599990000"},
-            "lines": [{"sku": sku.code, "quantity": 1, "unit_price_fen": 100}],
-            "payments": [{"amount_fen": 100}],
-            "status": "paid",
-        },
-    )
+        order = Order.objects.create(
+            id=900019,
+            brand=b_brand,
+            number="P900019",
+            channel="pos",
+            external_id=MARKER,
+            store=b_store,
+            member_id=900005,
+            fulfilment="in_store",
+            status="paid",
+            subtotal_fen=100,
+            total_fen=100,
+            paid_fen=100,
+            paid_at=now,
+        )
+        line = OrderLine.objects.create(
+            id=900020, brand=b_brand, order=order, sku=sku, name=MARKER, quantity=1, unit_price_fen=100
+        )
+        Payment.objects.create(
+            id=900021,
+            brand=b_brand,
+            order=order,
+            provider="pos",
+            reference="B-PAY",
+            amount_fen=100,
+            status="succeeded",
+        )
     return [
         category.pk,
         product.pk,
@@ -176,6 +198,7 @@ def _b_cloudstore(b_brand, b_store, b_guide, b_admin) -> list[int]:
         link.pk,
         touch.pk,
         order.pk,
+        line.pk,
     ]
 
 
