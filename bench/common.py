@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark runners (bench/run.py, bench/members_run.py): commands with
+"""Helpers shared by the benchmark runners (bench/run.py, bench/members_run.py,
+bench/cloudstore_run.py): commands with
 time limits, the benchmark database, the uvicorn server, wrk, machine facts.
 
 Every wait here is bounded; every target is 127.0.0.1.
@@ -26,8 +27,10 @@ PY = sys.executable
 HOST, PORT = "127.0.0.1", 8001
 BASE = f"http://{HOST}:{PORT}"
 # docs/benchmarks.md: the staff section (bench/run.py) comes first; the membership section
-# (bench/members_run.py) starts at this line. Each runner rewrites only its own section.
+# (bench/members_run.py) starts at the first line, the cloud store section
+# (bench/cloudstore_run.py) at the second. Each runner rewrites only its own section.
 MEMBERS_MARKER = "<!-- membership section: bench/members_run.py -->"
+CLOUDSTORE_MARKER = "<!-- cloud store section: bench/cloudstore_run.py -->"
 
 
 def log(msg: str) -> None:
@@ -188,16 +191,17 @@ def foreign_cpu_share(before: dict, after: dict, seconds: float, server_pgid: in
     return max(ticks, 0) / capacity
 
 
-def wait_for_quiet(limit: float = 0.2, seconds: float = 180) -> float:
-    """Wait (bounded) until the machine is mostly idle; return the last busy share.
+def wait_for_quiet(limit: float = 0.2, seconds: float = 180, window: float = 3.0) -> float:
+    """Wait (bounded) until the machine is mostly idle; return the last busy share (sampled
+    over ``window`` seconds).
 
     The benchmark shares the machine with whatever else runs; its figures are only
     comparable when nothing else is busy, and the report records the value either way.
     """
     deadline = time.monotonic() + seconds
-    busy = cpu_busy()
+    busy = cpu_busy(window)
     while busy >= limit and time.monotonic() < deadline:
-        busy = cpu_busy()
+        busy = cpu_busy(window)
     if busy >= limit:
         log(f"machine still {busy:.0%} busy after {seconds:.0f}s; measuring anyway")
     return busy
@@ -262,11 +266,12 @@ def wrk(
     return cmd, json.loads(line.removeprefix("BENCH_JSON ")), out
 
 
+APP = "retail.asgi:application"
 SERVER_CMD = [
     PY,
     "-m",
     "uvicorn",
-    "retail.asgi:application",
+    APP,
     "--host",
     HOST,
     "--port",
@@ -281,13 +286,15 @@ SERVER_CMD = [
 ]
 
 
-def start_server(env: dict, logfile: Path | None = None) -> subprocess.Popen:
+def start_server(env: dict, logfile: Path | None = None, app: str = APP) -> subprocess.Popen:
     """uvicorn with 2 workers on 127.0.0.1:8001, in its own process group (see stop()); its
-    output goes to ``logfile`` if given, else to ours."""
-    log("$ " + " ".join(SERVER_CMD) + (f" > {logfile} 2>&1" if logfile else ""))
+    output goes to ``logfile`` if given, else to ours. ``app``: another ASGI application than
+    the project's."""
+    cmd = [app if c == APP else c for c in SERVER_CMD]
+    log("$ " + " ".join(cmd) + (f" > {logfile} 2>&1" if logfile else ""))
     out = logfile.open("w") if logfile else None
     server = subprocess.Popen(
-        SERVER_CMD,
+        cmd,
         cwd=ROOT,
         env=env,
         start_new_session=True,
@@ -377,8 +384,8 @@ def pg_setting(db_url: str, name: str) -> str:
         conn.close()
 
 
-def server_cmd_text() -> str:
-    return " ".join(shlex.quote(c) for c in SERVER_CMD).replace(PY, "python")
+def server_cmd_text(app: str = APP) -> str:
+    return " ".join(shlex.quote(app if c == APP else c) for c in SERVER_CMD).replace(PY, "python")
 
 
 def base_env(db_url: str, redis: str) -> dict[str, str]:

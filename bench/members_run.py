@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from common import (
+    CLOUDSTORE_MARKER,
     HOST,
     MEMBERS_MARKER,
     PORT,
@@ -497,9 +498,14 @@ def yes(ok: bool) -> str:
 def write_report(result: dict) -> Path:
     path = ROOT / "docs" / "benchmarks.md"
     old = path.read_text() if path.exists() else ""
+    # The cloud store section (bench/cloudstore_run.py) follows this one; keep it as it is.
+    tail_cut = old.find(CLOUDSTORE_MARKER)
+    tail = old[tail_cut:] if tail_cut >= 0 else ""
+    old = old[:tail_cut] if tail_cut >= 0 else old
     cut = old.find(MEMBERS_MARKER)
     head = (old[:cut] if cut >= 0 else old).rstrip("\n")
-    path.write_text((head + "\n\n" if head else "") + render(result))
+    text = (head + "\n\n" if head else "") + render(result)
+    path.write_text(text + ("\n" + tail if tail else ""))
     return path
 
 

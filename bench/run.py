@@ -1,8 +1,9 @@
 """Benchmark runner (`make bench`): seed, count queries, load-test with wrk, write the report.
 
-`run.py [staff|members|all]` (default all, or BENCH_ONLY=staff|members): the staff endpoints
-(this file) and then the membership programme (bench/members_run.py), each on a freshly
-created database, each rewriting only its own section of docs/benchmarks.md.
+`run.py [staff|members|cloudstore|all]` (default all, or BENCH_ONLY=staff|members|cloudstore):
+the staff endpoints (this file), the membership programme (bench/members_run.py) and the cloud
+store (bench/cloudstore_run.py), one after the other, each on a freshly created database, each
+rewriting only its own section of docs/benchmarks.md.
 
 Staff endpoints:
 
@@ -33,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    CLOUDSTORE_MARKER,
     MEMBERS_MARKER,
     PY,
     ROOT,
@@ -203,9 +205,11 @@ def write_report(result: dict) -> Path:
         wall_seconds=result["wall_seconds"],
     )
     path = ROOT / "docs" / "benchmarks.md"
-    # The membership section (bench/members_run.py) has its own run; keep it as it is.
+    # The membership and cloud store sections (bench/members_run.py, bench/cloudstore_run.py)
+    # have their own runs; keep them as they are.
     old = path.read_text() if path.exists() else ""
-    cut = old.find(MEMBERS_MARKER)
+    cuts = [c for c in (old.find(MEMBERS_MARKER), old.find(CLOUDSTORE_MARKER)) if c >= 0]
+    cut = min(cuts, default=-1)
     if cut >= 0:
         text = text.rstrip("\n") + "\n\n" + old[cut:]
     path.write_text(text)
@@ -284,11 +288,11 @@ def run_staff() -> None:
     log(f"wrote {report.relative_to(ROOT)} and bench/results/{stamp}.json in {result['wall_seconds']} s")
 
 
-PARTS = ("staff", "members")
+PARTS = ("staff", "members", "cloudstore")
 
 
 def main(argv: list[str]) -> None:
-    """`run.py [staff|members|all]` (or BENCH_ONLY=staff|members): which benchmarks to run."""
+    """`run.py [staff|members|cloudstore|all]` (or BENCH_ONLY=...): which benchmarks to run."""
     which = (argv[0] if argv else os.environ.get("BENCH_ONLY", "")) or "all"
     if which not in (*PARTS, "all"):
         raise SystemExit(f"bench: unknown part {which!r}; use one of: {', '.join(PARTS)}, all")
@@ -298,6 +302,10 @@ def main(argv: list[str]) -> None:
         import members_run
 
         members_run.run_members()
+    if which in ("cloudstore", "all"):
+        import cloudstore_run
+
+        cloudstore_run.run_cloudstore()
 
 
 if __name__ == "__main__":
@@ -308,5 +316,9 @@ if __name__ == "__main__":
         import members_run
 
         members_run.write_report(json.loads(Path(sys.argv[2]).read_text()))
+    elif sys.argv[1:2] == ["--cloudstore-report"]:
+        import cloudstore_run
+
+        cloudstore_run.write_report(json.loads(Path(sys.argv[2]).read_text()))
     else:
         main(sys.argv[1:])
