@@ -199,6 +199,7 @@ class CampaignForm(forms.Form):
         min_value=1,
         max_value=99,
         required=False,
+        # xgettext:no-python-format
         help_text=_("e.g. 15 for 15% off."),
         widget=forms.NumberInput(attrs={"min": "1", "max": "99"}),
     )
