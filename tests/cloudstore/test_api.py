@@ -428,9 +428,16 @@ def test_products_stay_in_brand(brand, other_brand):
 def test_campaign_create_edit_and_issue_to_a_segment(as_admin, brand, store, guide):
     from members.models import MemberTag, Tag
 
-    body = {"name": "会员日", "kind": "amount_off", "amount_off_fen": 1000, "threshold_fen": 5000,
-            "per_member_limit": 1, "total_limit": 3,
-            "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2030-01-01T00:00:00+08:00"}
+    body = {
+        "name": "会员日",
+        "kind": "amount_off",
+        "amount_off_fen": 1000,
+        "threshold_fen": 5000,
+        "per_member_limit": 1,
+        "total_limit": 3,
+        "starts_at": "2026-01-01T00:00:00+08:00",
+        "ends_at": "2030-01-01T00:00:00+08:00",
+    }
     resp = _post(as_admin, "/api/v1/campaigns/", body)
     assert resp.status_code == 201, resp.content
     cid = resp.json()["id"]
@@ -451,10 +458,17 @@ def test_campaign_create_edit_and_issue_to_a_segment(as_admin, brand, store, gui
 
 
 def test_campaign_bad_input_and_roles(as_admin, client, brand, guide, other_brand):
-    bad = {"name": "x", "kind": "percent_off", "percent_off": 150,
-           "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}
+    bad = {
+        "name": "x",
+        "kind": "percent_off",
+        "percent_off": 150,
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2030-01-01T00:00:00Z",
+    }
     _error(_post(as_admin, "/api/v1/campaigns/", bad), 400)
-    _error(_post(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, ends_at="2025-01-01T00:00:00Z")), 400)
+    _error(
+        _post(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, ends_at="2025-01-01T00:00:00Z")), 400
+    )
     _error(_post(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, per_member_limit=0)), 400)
     foreign = CampaignFactory(brand=other_brand)
     _error(as_admin.get(f"/api/v1/campaigns/{foreign.pk}/"), 404)
@@ -465,7 +479,9 @@ def test_campaign_bad_input_and_roles(as_admin, client, brand, guide, other_bran
     _error(_post(client, "/api/v1/campaigns/", dict(bad, percent_off=10)), 403)
 
 
-def test_bulk_update_with_csrf_enforced_and_over_the_json_cap(brand, store_manager, store, sku, stock, settings):
+def test_bulk_update_with_csrf_enforced_and_over_the_json_cap(
+    brand, store_manager, store, sku, stock, settings
+):
     """A real client: session cookie plus CSRF token, and a body larger than the API-wide JSON cap."""
     from django.test import Client
 
@@ -476,7 +492,9 @@ def test_bulk_update_with_csrf_enforced_and_over_the_json_cap(brand, store_manag
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     rows = [{"store": store.code, "sku": sku.code, "on_hand": 7}]
     body = json.dumps({"reason": "x" * 150, "rows": rows, "pad": "y" * 2000})
-    resp = client.post("/api/v1/inventory/bulk/", body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    resp = client.post(
+        "/api/v1/inventory/bulk/", body, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
     assert resp.status_code == 200, resp.content
     with brand_scope(brand):
         assert Inventory.objects.get(pk=stock.pk).on_hand == 7

@@ -441,7 +441,9 @@ def test_minutely_task_cancels_expired_orders_of_every_brand(brand, store, stock
 
     order = _checkout(brand, store, member, [(sku.pk, 3)])
     with brand_scope(brand):
-        Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - datetime.timedelta(seconds=1))
+        Order.objects.filter(pk=order.pk).update(
+            reserved_until=timezone.now() - datetime.timedelta(seconds=1)
+        )
     tasks.minutely()
     assert refresh(order).status == Order.Status.CANCELLED
     assert _inv(brand, stock.pk).reserved == 0

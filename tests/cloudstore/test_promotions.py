@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cloudstore.models import Campaign, Coupon, ShareLink, Touch
 from cloudstore.services import orders, promotions
@@ -13,6 +13,13 @@ from retail.events import Actor
 from retail.tenancy import brand_scope
 from tests.cloudstore.conftest import refresh
 from tests.factories import CampaignFactory, MemberFactory, StaffFactory
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Some tests read the refusal's wording; the UI default is Chinese."""
+    with translation.override("en"):
+        yield
 
 
 def issue(brand, campaign, member, by=None):

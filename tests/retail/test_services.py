@@ -224,4 +224,6 @@ def test_store_codes_that_shadow_cloud_store_paths_are_refused(brand, brand_admi
     from retail.events import Actor
 
     with pytest.raises(ValidationError):
-        services.store_create(brand=brand, manager=brand_admin, actor=Actor(), data={"code": code, "name": "x"})
+        services.store_create(
+            brand=brand, manager=brand_admin, actor=Actor(), data={"code": code, "name": "x"}
+        )
