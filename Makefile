@@ -107,4 +107,4 @@ messages: install
 	$(PY) manage.py compilemessages -l zh_Hans --ignore='.venv/*'
 
 clean:
-	rm -rf staticfiles .pytest_cache .ruff_cache artifacts bench/results
+	rm -rf staticfiles .pytest_cache .ruff_cache artifacts bench/results var

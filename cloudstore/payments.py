@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.urls import reverse
 
 
@@ -50,6 +50,18 @@ class PaymentProvider(Protocol):
         """A verified notice from a webhook body, or SignatureError."""
 
 
+# Other payment purposes (e.g. red packet pool top-ups) register by reference prefix:
+# NOTICE_HANDLERS[prefix] = fn(brand, provider_name, notice) -> object with reference, status;
+# SIM_PAGES[prefix] = fn(brand, reference) -> {"amount_fen", "title", "reference", "back_url"} or None.
+NOTICE_HANDLERS: dict = {}
+SIM_PAGES: dict = {}
+
+
+def handler_for(reference: str):
+    """The registered handler of a reference's purpose, or None for cloud-store payments."""
+    return next((fn for prefix, fn in NOTICE_HANDLERS.items() if reference.startswith(prefix)), None)
+
+
 def new_reference(prefix: str = "PAY") -> str:
     return f"{prefix}{secrets.token_hex(10).upper()}"
 
@@ -70,10 +82,10 @@ class SimulatedProvider:
         return hmac.new(self._secret(), body, hashlib.sha256).hexdigest()
 
     def record(self, reference: str) -> dict | None:
-        return cache.get(self._key(reference))
+        return caches["sim"].get(self._key(reference))
 
     def _save(self, reference: str, rec: dict) -> None:
-        cache.set(self._key(reference), rec, self.TTL)
+        caches["sim"].set(self._key(reference), rec, self.TTL)
 
     # --- the interface --------------------------------------------------------------------------
 

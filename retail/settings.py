@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "retail",
     "members",
     "cloudstore",
+    "redpackets",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,15 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "retail",
-        }
+        },
+        # The simulated payment and payout providers' own records (a real provider's database).
+        "sim": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One simulated provider per database, so benchmarks and test runs never meet.
+            "KEY_PREFIX": f"retail-sim:{DATABASES['default']['NAME']}",
+            "TIMEOUT": None,
+        },
     }
     CHANNEL_LAYERS = {
         "default": {
@@ -123,7 +132,16 @@ if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
     CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Kept on disk so that every process (server, seed, worker) sees the same provider records.
+        "sim": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(env.path("SIM_PROVIDER_DIR", default=BASE_DIR / "var" / "sim-providers")),
+            "TIMEOUT": None,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
@@ -139,6 +157,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # Unpaid cloud-store orders give their stock back; payments whose notice never came are asked for.
     "cloudstore-minutely": {"task": "cloudstore.tasks.minutely", "schedule": 60.0},
+    # Expired red packets return their money; pending withdrawals and top-ups are asked after.
+    "redpackets-minutely": {"task": "redpackets.tasks.minutely", "schedule": 60.0},
+    # 03:00 China time: reconcile every brand's ledger and withdrawals.
+    "redpackets-nightly": {"task": "redpackets.tasks.nightly", "schedule": crontab(hour=19, minute=0)},
     # 02:00 China time: expire points past their date, re-apply tag rules.
     "nightly-membership": {
         "task": "members.tasks.nightly_membership",
@@ -194,6 +216,7 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
 # The payment provider shoppers pay through ("sim": the simulated provider, the embedded default).
 PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="sim")
+PAYOUT_PROVIDER = env.str("PAYOUT_PROVIDER", default="sim")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -255,6 +278,10 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusChangeEnum": ["paid", "fulfilled", "picked_up", "completed", "cancelled"],
         "CampaignKindEnum": "cloudstore.models.Campaign.Kind",
         "IdentityKindEnum": "members.models.MemberIdentity.Kind",
+        "RedPacketKindEnum": "redpackets.models.RedPacket.Kind",
+        "RedPacketStatusEnum": "redpackets.models.RedPacket.Status",
+        "TopUpStatusEnum": "redpackets.models.TopUp.Status",
+        "WithdrawalStatusEnum": "redpackets.models.Withdrawal.Status",
     },
 }
 
@@ -271,6 +298,10 @@ LOGGING = {
 # Outgoing staff notifications (invitation links, ...): "console" logs them.
 NOTIFY_BACKEND = env.str("NOTIFY_BACKEND", default="retail.notify.ConsoleSender")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+# The platform operator: ledger mismatches and server errors are mailed here (ADMINS=a@x,b@y).
+ADMINS = [("Platform operator", a) for a in env.list("ADMINS", default=[])]
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="platform@localhost")
 
 # --- Production hardening -------------------------------------------------------------
 if PRODUCTION:

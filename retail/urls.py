@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from cloudstore import api as cloudstore_api
 from members import api as members_api
+from redpackets.urls import api_urlpatterns as redpackets_api
 from retail import api, views
 
 router = DefaultRouter(trailing_slash=True)
@@ -32,6 +33,7 @@ api_v1 = [
     path("coupons/", cloudstore_api.CouponIssueView.as_view(), name="api-coupon-issue"),
     path("coupons/validate/", cloudstore_api.CouponValidateView.as_view(), name="api-coupon-validate"),
     path("coupons/redeem/", cloudstore_api.CouponRedeemView.as_view(), name="api-coupon-redeem"),
+    *redpackets_api,
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -74,6 +76,7 @@ urlpatterns = [
     path("dashboard/audit/", views.audit_log, name="dash-audit"),
     path("", include("members.urls")),
     path("", include("cloudstore.urls")),
+    path("", include("redpackets.urls")),
 ]
 
 if settings.SERVE_MEDIA:

@@ -29,8 +29,9 @@ def _deliver(brand: Brand, provider_name: str, body: bytes, signature: str) -> t
         }
     if notice.brand_id != brand.pk:
         return 400, {"error": {"code": "bad_notice", "message": "Notice for another brand.", "fields": {}}}
+    handle = payments.handler_for(notice.reference) or orders.payment_notice
     try:
-        payment = orders.payment_notice(brand=brand, provider_name=provider_name, notice=notice)
+        payment = handle(brand=brand, provider_name=provider_name, notice=notice)
     except ValidationError as exc:
         code = getattr(exc, "code", None) or next(
             (e.code for errs in getattr(exc, "error_dict", {}).values() for e in errs), "invalid"
@@ -66,6 +67,9 @@ def simulator(request, brand_slug: str, reference: str):
     record = sim.record(reference)
     if record is None or record["brand_id"] != brand.pk:
         raise Http404
+    page = next((fn for prefix, fn in payments.SIM_PAGES.items() if reference.startswith(prefix)), None)
+    if page is not None:
+        return _other_purpose(request, brand, sim, record, page(brand, reference))
     with brand_scope(brand):
         payment = Payment.objects.select_related("order").filter(provider="sim", reference=reference).first()
         if payment is None:
@@ -86,3 +90,20 @@ def simulator(request, brand_slug: str, reference: str):
         "shop/pay_sim.html",
         {"brand": brand, "order": order, "payment": payment, "record": record},
     )
+
+
+def _other_purpose(request, brand: Brand, sim, record: dict, purpose: dict | None):
+    """The cashier for a registered purpose (a pool top-up): same buttons, its own labels."""
+    if purpose is None:
+        raise Http404
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in ("pay", "fail", "late", "twice"):
+            return HttpResponse(status=400)
+        sim.settle(purpose["reference"], "failed" if action == "fail" else "succeeded")
+        if action != "late":
+            body, sig = sim.signed_notice(purpose["reference"])
+            for _n in range(2 if action == "twice" else 1):
+                _deliver(brand, "sim", body, sig)
+        return redirect(purpose["back_url"])
+    return render(request, "shop/pay_sim.html", {"brand": brand, "record": record, "purpose": purpose})

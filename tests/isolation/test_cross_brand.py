@@ -98,6 +98,8 @@ def world(brand, other_brand, store, brand_admin, guide):
     )
     ids = [b_store.pk, b_admin.pk, b_guide.pk, b_invited.pk, *_b_membership(other_brand, b_guide, b_admin)]
     ids += _b_cloudstore(other_brand, b_store, b_guide, b_admin)
+    ids += _b_redpackets(other_brand, b_store, b_guide, b_admin)
+    _no_sqlite_id_reuse()
     return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
 
 
@@ -202,6 +204,117 @@ def _b_cloudstore(b_brand, b_store, b_guide, b_admin) -> list[int]:
     ]
 
 
+def _b_redpackets(b_brand, b_store, b_guide, b_admin) -> list[int]:
+    """Brand B's pool, a packet with a claimed share, a payout account, a withdrawal and a top-up."""
+    from redpackets.models import (
+        Account,
+        Entry,
+        PacketRecipient,
+        PacketShare,
+        PayoutAccount,
+        RedPacket,
+        TopUp,
+        Transaction,
+        Withdrawal,
+    )
+    from retail.tenancy import brand_scope
+
+    now = timezone.now()
+    with brand_scope(b_brand):
+        pool = Account.objects.create(id=900101, brand=b_brand, kind="pool", balance_fen=900)
+        funding = Account.objects.create(id=900102, brand=b_brand, kind="funding", balance_fen=-1_000)
+        wallet = Account.objects.create(
+            id=900103, brand=b_brand, kind="wallet", staff=b_guide, balance_fen=100
+        )
+        packet = RedPacket.objects.create(
+            id=900104,
+            brand=b_brand,
+            kind="fixed",
+            audience="store",
+            sender=b_admin,
+            store=b_store,
+            greeting=MARKER,
+            total_fen=100,
+            shares=1,
+            claimed_count=1,
+            claimed_fen=100,
+            status="finished",
+            key=MARKER,
+            request_hash="x",
+            expires_at=now + datetime.timedelta(hours=1),
+        )
+        Account.objects.create(id=900105, brand=b_brand, kind="packet", packet=packet, balance_fen=0)
+        PacketRecipient.objects.create(id=900106, brand=b_brand, packet=packet, staff=b_guide, claimed=True)
+        share = PacketShare.objects.create(
+            id=900107, brand=b_brand, packet=packet, seq=1, amount_fen=100, staff=b_guide, claimed_at=now
+        )
+        topup = TopUp.objects.create(
+            id=900108,
+            brand=b_brand,
+            amount_fen=1_000,
+            status="succeeded",
+            reference="TOPB900108",
+            key=MARKER,
+            request_hash="x",
+            created_by=b_admin,
+            completed_at=now,
+        )
+        txn = Transaction.objects.create(
+            id=900109, brand=b_brand, kind="topup", key="topup:b", memo=MARKER, topup=topup
+        )
+        Entry.objects.bulk_create(
+            [
+                Entry(
+                    id=900110,
+                    brand=b_brand,
+                    transaction=txn,
+                    account=funding,
+                    amount_fen=-1_000,
+                    balance_after_fen=-1_000,
+                ),
+                Entry(
+                    id=900111,
+                    brand=b_brand,
+                    transaction=txn,
+                    account=pool,
+                    amount_fen=1_000,
+                    balance_after_fen=1_000,
+                ),
+            ]
+        )
+        account = PayoutAccount.objects.create(
+            id=900112,
+            brand=b_brand,
+            staff=b_guide,
+            account_no="13599990000",
+            real_name=MARKER,
+            verified_at=now,
+        )
+        withdrawal = Withdrawal.objects.create(
+            id=900113,
+            brand=b_brand,
+            staff=b_guide,
+            payout_account=account,
+            amount_fen=1,
+            status="pending",
+            reference="WDB900113",
+            key=MARKER,
+            request_hash="x",
+        )
+    assert wallet and share
+    return [packet.pk, topup.pk, withdrawal.pk, account.pk, share.pk, pool.pk]
+
+
+def _no_sqlite_id_reuse():
+    """SQLite gives a new row max(id) + 1, so a row brand A creates while probing could take the
+    id right after one of B's high ids and make that id A's; start A's new rows far above them."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cur:
+            cur.execute("UPDATE sqlite_sequence SET seq = 5000000")
+
+
 def _snapshot(brand):
     with rls_bypass(reason="isolation test snapshot"):
         out = {}
@@ -246,7 +359,8 @@ def test_every_route_refuses_other_brand_ids(client, world, viewer, request):
             login_as(client, staff)  # a probed route may have logged us out (POST /logout/)
             for method, resp in _probe(client, url):
                 probed += 1
-                body = resp.content.decode("utf-8", "replace")
+                raw = b"".join(resp.streaming_content) if resp.streaming else resp.content
+                body = raw.decode("utf-8", "replace")
                 b_directory = pattern.name in PUBLIC_DIRECTORIES and world["b_brand"].slug in url
                 if not b_directory:
                     assert MARKER not in body, f"{method.upper()} {url} leaked brand B data"

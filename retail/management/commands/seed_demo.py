@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cloudstore.demo import seed_catalogue
+from redpackets.demo import seed_redpackets
 from retail.models import Brand, Staff, StaffStore, Store, User
 from retail.tenancy import rls_bypass
 
@@ -92,6 +93,7 @@ class Command(BaseCommand):
                         f"{brand.name}: {staff.get_role_display()}"
                     )
                 seed_catalogue(brand, list(stores.values()))
+                seed_redpackets(brand)
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", password=PASSWORD, display_name="Platform operator")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Password for every login: " + PASSWORD))

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class RedpacketsConfig(AppConfig):
+    name = "redpackets"
+    verbose_name = "Red packets"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from redpackets import purposes  # noqa: F401  registers pool top-ups with the payment provider

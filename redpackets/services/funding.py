@@ -1,0 +1,138 @@
+"""Topping up the brand's pool through the payment provider.
+
+A top-up is registered with the provider (the admin is sent to its cashier page); the money is
+credited to the pool only when the provider's signed notice says it was paid, or when the
+scheduled poll asks the provider and hears so. Notices can arrive any number of times: a top-up
+is credited once (its ledger key is unique).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cloudstore import payments
+from members.services import IdempotencyConflict
+from redpackets import events
+from redpackets.models import Account, TopUp, Transaction
+from redpackets.services import ledger
+from retail import roles
+from retail.events import Actor
+from retail.models import Brand, Staff
+from retail.tenancy import brand_scope
+
+TOPUP_MAX_FEN = 100_000_000  # ¥1,000,000 per top-up
+REFERENCE_PREFIX = "TOP"
+
+
+def _replayed(brand: Brand, key: str, fingerprint: str) -> TopUp | None:
+    topup = TopUp.objects.for_brand(brand).filter(key=key).first()
+    if topup is None:
+        return None
+    if topup.request_hash != fingerprint:
+        raise IdempotencyConflict(
+            _("This idempotency key was already used for a different request."), code="idempotency_conflict"
+        )
+    topup.replayed = True
+    return topup
+
+
+def topup_start(
+    *, brand: Brand, staff: Staff, actor: Actor, amount_fen: int, key: str, fingerprint: str
+) -> TopUp:
+    """Register a top-up of the pool with the payment provider (brand admins only). Idempotent on ``key``."""
+    roles.require(brand, staff, staff.is_brand_admin)
+    if (
+        not isinstance(amount_fen, int)
+        or isinstance(amount_fen, bool)
+        or not 1 <= amount_fen <= TOPUP_MAX_FEN
+    ):
+        raise ValidationError({"amount_fen": _("Between ¥0.01 and ¥1,000,000.")})
+    if not key or len(key) > 160:
+        raise ValidationError({"key": _("An idempotency key is required.")})
+    with brand_scope(brand):
+        replay = _replayed(brand, key, fingerprint)
+        if replay is not None:
+            return replay
+        provider = payments.provider()
+        reference = payments.new_reference(REFERENCE_PREFIX)
+        try:
+            with transaction.atomic():
+                topup = TopUp.objects.create(
+                    brand=brand,
+                    amount_fen=amount_fen,
+                    provider=provider.name,
+                    reference=reference,
+                    key=key,
+                    request_hash=fingerprint,
+                    created_by=staff,
+                )
+                topup.pay_url = provider.start(
+                    brand_slug=brand.slug, brand_id=brand.pk, reference=reference, amount_fen=amount_fen
+                )
+                topup.save(update_fields=["pay_url"])
+                events.topup_started(brand=brand, actor=actor, topup=topup)
+        except IntegrityError:
+            replay = _replayed(brand, key, fingerprint)
+            if replay is None:
+                raise
+            return replay
+    topup.replayed = False
+    return topup
+
+
+def topup_notice(*, brand: Brand, provider_name: str, notice: payments.Notice) -> TopUp:
+    """Apply the provider's word on a top-up: paid credits the pool (once), failed closes it."""
+    with brand_scope(brand):
+        topup = (
+            TopUp.objects.select_for_update(no_key=True)
+            .filter(provider=provider_name, reference=notice.reference)
+            .first()
+        )
+        if topup is None:
+            raise ValidationError(_("Unknown top-up."), code="unknown_reference")
+        if topup.status != TopUp.Status.PENDING:
+            return topup
+        if notice.amount_fen != topup.amount_fen:
+            raise ValidationError(_("The paid amount does not match the top-up."), code="amount_mismatch")
+        now = timezone.now()
+        if notice.status == "succeeded":
+            ledger.post(
+                brand=brand,
+                kind=Transaction.Kind.TOPUP,
+                key=f"topup:{topup.pk}",
+                legs=[
+                    (ledger.account(brand, Account.Kind.FUNDING), -topup.amount_fen),
+                    (ledger.account(brand, Account.Kind.POOL), topup.amount_fen),
+                ],
+                memo=topup.reference,
+                topup=topup,
+            )
+            topup.status = TopUp.Status.SUCCEEDED
+        else:
+            topup.status = TopUp.Status.FAILED
+        topup.completed_at = now
+        topup.save(update_fields=["status", "completed_at"])
+        return topup
+
+
+def topups_poll(*, brand: Brand, older_than_seconds: int = 60) -> int:
+    """Ask the provider about top-ups whose notice has not come; returns how many settled."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    with brand_scope(brand):
+        waiting = list(
+            TopUp.objects.filter(status=TopUp.Status.PENDING, created_at__lte=cutoff).values_list(
+                "provider", "reference"
+            )[:500]
+        )
+    settled = 0
+    for provider_name, reference in waiting:
+        notice = payments.provider(provider_name).query(reference=reference)
+        if notice is not None and notice.brand_id == brand.pk:
+            topup_notice(brand=brand, provider_name=provider_name, notice=notice)
+            settled += 1
+    return settled
