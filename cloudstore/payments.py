@@ -66,17 +66,18 @@ def new_reference(prefix: str = "PAY") -> str:
     return f"{prefix}{secrets.token_hex(10).upper()}"
 
 
-class SimulatedProvider:
-    """A stand-in provider with the awkward behaviours of real ones, for tests and the demo."""
+class SimulatedRecords:
+    """What every simulated provider has: its own records (in the ``sim`` cache, as a remote
+    provider keeps them in its database) and a secret it signs its notices with."""
 
-    name = "sim"
+    PREFIX = "simpay"
     TTL = 7 * 24 * 3600
 
     def _key(self, reference: str) -> str:
-        return f"simpay:{reference}"
+        return f"{self.PREFIX}:{reference}"
 
     def _secret(self) -> bytes:
-        return hashlib.sha256(f"simpay:{settings.SECRET_KEY}".encode()).digest()
+        return hashlib.sha256(f"{self.PREFIX}:{settings.SECRET_KEY}".encode()).digest()
 
     def sign(self, body: bytes) -> str:
         return hmac.new(self._secret(), body, hashlib.sha256).hexdigest()
@@ -86,6 +87,12 @@ class SimulatedProvider:
 
     def _save(self, reference: str, rec: dict) -> None:
         caches["sim"].set(self._key(reference), rec, self.TTL)
+
+
+class SimulatedProvider(SimulatedRecords):
+    """A stand-in provider with the awkward behaviours of real ones, for tests and the demo."""
+
+    name = "sim"
 
     # --- the interface --------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ validate and convert input (yuan to integer fen, dates to the store's day); serv
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 import zoneinfo
 from decimal import Decimal
@@ -19,6 +20,7 @@ from cloudstore.selectors import OrderFilters
 MAX_YUAN = Decimal("100000000.00")  # a hundred million yuan: far above any real price
 MAX_RANGE_DAYS = 31
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?|[+-]?\.[0-9]+")
 
 
 def yuan_to_fen(value: Decimal) -> int:
@@ -50,6 +52,9 @@ class YuanField(forms.DecimalField):
     def to_python(self, value):
         if isinstance(value, str):
             value = value.strip().replace(",", "").replace("¥", "").replace("￥", "")
+            # Written plainly: no exponents ("1e5"), NaN or infinity.
+            if value and not PLAIN_AMOUNT.fullmatch(value):
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return super().to_python(value)
 
     def clean(self, value):

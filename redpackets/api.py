@@ -199,7 +199,7 @@ class ShareSerializer(serializers.Serializer):
     amount_fen = serializers.IntegerField()
     claimed_at = serializers.DateTimeField()
     already_claimed = serializers.BooleanField(help_text="True when this person had claimed before.")
-    packet = PacketDetailSerializer(read_only=True)
+    packet = PacketSerializer()
 
 
 class PayoutAccountSerializer(serializers.ModelSerializer):
@@ -423,20 +423,21 @@ class PacketClaimView(BrandAPIView):
         request=None, responses={201: ShareSerializer, 200: ShareSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
     def post(self, request, pk: int):
-        """Claim your share into your wallet (no payout account needed); claiming again returns it again."""
+        """Claim your share into your wallet (no payout account needed); claiming again answers the same
+        share. The answer carries the packet's counters; its list of claims is GET .../packets/{id}/."""
         key = _key(request, self.staff)
         packet = selectors.packet_get(brand=self.brand, staff=self.staff, packet_id=pk)
         share = packets.packet_claim(brand=self.brand, staff=self.staff, packet=packet, key=key)
-        data = ShareSerializer(
-            {
-                "packet_id": packet.pk,
-                "amount_fen": share.amount_fen,
-                "claimed_at": share.claimed_at,
-                "already_claimed": share.replayed,
-            }
-        ).data
-        data["packet"] = _packet_out(self.brand, self.staff, packet.pk)
-        return Response(data, status=_created(share), headers=_replayed_headers(share))
+        # Built from what the claim holds in memory: the packet stays locked until this request
+        # commits, so nothing slow may run after the claim.
+        data = {
+            "packet_id": packet.pk,
+            "amount_fen": share.amount_fen,
+            "claimed_at": share.claimed_at,
+            "already_claimed": share.replayed,
+            "packet": share.packet,
+        }
+        return Response(ShareSerializer(data).data, status=_created(share), headers=_replayed_headers(share))
 
 
 # --- the caller's wallet -----------------------------------------------------------------------------

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -18,23 +16,11 @@ from redpackets.models import RedPacket, Settings
 from redpackets.services.funding import TOPUP_MAX_FEN
 
 P = RedPacket
-PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?|[+-]?\.[0-9]+")
 FEN_MAX = 10**10  # the models' ceiling for any amount (¥100,000,000)
 
 
-class PlainYuanField(YuanField):
-    """A yuan amount written plainly ("1,234.56"): no exponents ("1e5"), NaN or infinity."""
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            plain = value.strip().replace(",", "").replace("¥", "").replace("￥", "")
-            if plain and not PLAIN_AMOUNT.fullmatch(plain):
-                raise ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
-
-
 def _yuan_field(label, *, max_fen: int = FEN_MAX, required: bool = True, help_text: str = "") -> YuanField:
-    return PlainYuanField(
+    return YuanField(
         label=label,
         required=required,
         min_value=Decimal("0.01"),

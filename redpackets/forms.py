@@ -10,10 +10,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from cloudstore.staff_forms import MAX_YUAN, UUID_RE
+from cloudstore.staff_forms import YuanField as BaseYuanField
 from redpackets.models import RedPacket
-
-MAX_YUAN = Decimal("100000000.00")  # 10^10 fen, the largest amount any limit may allow
-UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def new_key() -> str:
@@ -21,43 +20,17 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
-def yuan_to_fen(value: Decimal) -> int:
-    """Yuan with at most two decimals to integer fen (never through float)."""
-    return int((value * 100).to_integral_value())
-
-
-def fen_to_yuan(fen: int | None) -> str:
-    """Integer fen as the text a yuan field shows: 1234 -> "12.34"."""
-    if fen is None:
-        return ""
-    return str((Decimal(int(fen)) / 100).quantize(Decimal("0.01")))
-
-
-class YuanField(forms.DecimalField):
-    """An amount typed in yuan ("12.34"), cleaned to integer fen: at least ¥0.01, at most 2 decimals."""
+class YuanField(BaseYuanField):
+    """An amount typed in yuan ("12.34"), cleaned to integer fen: at least ¥0.01."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", Decimal("0.01"))
         kwargs.setdefault("max_value", MAX_YUAN)
-        kwargs.setdefault(
-            "widget",
-            forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}),
-        )
-        super().__init__(max_digits=12, decimal_places=2, **kwargs)
+        super().__init__(**kwargs)
         self.error_messages["invalid"] = _("Enter an amount in yuan, e.g. 8.88.")
-        self.error_messages["max_decimal_places"] = _("Use at most 2 decimals (fen).")
         self.error_messages["max_digits"] = _("This amount is too large.")
         self.error_messages["min_value"] = _("Enter at least ¥0.01.")
         self.error_messages["max_value"] = _("This amount is too large.")
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = value.strip().replace(",", "").replace("¥", "").replace("￥", "")
-        return super().to_python(value)
-
-    def clean(self, value):
-        amount = super().clean(value)
-        return None if amount is None else yuan_to_fen(amount)
 
 
 class KeyField(forms.RegexField):

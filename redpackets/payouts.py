@@ -22,6 +22,8 @@ from typing import Protocol
 from django.conf import settings
 from django.core.cache import caches
 
+from cloudstore.payments import SimulatedRecords
+
 SUCCEEDED, FAILED, PENDING = "succeeded", "failed", "pending"
 
 
@@ -79,26 +81,12 @@ ACCOUNT_RE = re.compile(r"^(1\d{10}|[A-Za-z0-9._%+-]{1,40}@[A-Za-z0-9.-]{1,40}\.
 BEHAVIOURS = ("succeed", "fail", "late", "late_fail", "timeout", "timeout_lost", "twice")
 
 
-class SimulatedPayoutProvider:
+class SimulatedPayoutProvider(SimulatedRecords):
     """A stand-in payout provider with the awkward behaviours of real ones."""
 
     name = "sim"
+    PREFIX = "simpayout"
     TTL = 30 * 24 * 3600
-
-    def _key(self, reference: str) -> str:
-        return f"simpayout:{reference}"
-
-    def _secret(self) -> bytes:
-        return hashlib.sha256(f"simpayout:{settings.SECRET_KEY}".encode()).digest()
-
-    def sign(self, body: bytes) -> str:
-        return hmac.new(self._secret(), body, hashlib.sha256).hexdigest()
-
-    def record(self, reference: str) -> dict | None:
-        return caches["sim"].get(self._key(reference))
-
-    def _save(self, reference: str, rec: dict) -> None:
-        caches["sim"].set(self._key(reference), rec, self.TTL)
 
     def _result(self, reference: str, rec: dict) -> PayoutResult:
         return PayoutResult(

@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cloudstore import payments
-from members.services import IdempotencyConflict
 from redpackets import events
 from redpackets.models import Account, TopUp, Transaction
 from redpackets.services import ledger
+from redpackets.services.idempotency import replayed
 from retail import roles
 from retail.events import Actor
 from retail.models import Brand, Staff
@@ -27,18 +27,6 @@ from retail.tenancy import brand_scope
 
 TOPUP_MAX_FEN = 100_000_000  # ¥1,000,000 per top-up
 REFERENCE_PREFIX = "TOP"
-
-
-def _replayed(brand: Brand, key: str, fingerprint: str) -> TopUp | None:
-    topup = TopUp.objects.for_brand(brand).filter(key=key).first()
-    if topup is None:
-        return None
-    if topup.request_hash != fingerprint:
-        raise IdempotencyConflict(
-            _("This idempotency key was already used for a different request."), code="idempotency_conflict"
-        )
-    topup.replayed = True
-    return topup
 
 
 def topup_start(
@@ -55,7 +43,7 @@ def topup_start(
     if not key or len(key) > 160:
         raise ValidationError({"key": _("An idempotency key is required.")})
     with brand_scope(brand):
-        replay = _replayed(brand, key, fingerprint)
+        replay = replayed(TopUp, brand, key, fingerprint)
         if replay is not None:
             return replay
         provider = payments.provider()
@@ -77,7 +65,7 @@ def topup_start(
                 topup.save(update_fields=["pay_url"])
                 events.topup_started(brand=brand, actor=actor, topup=topup)
         except IntegrityError:
-            replay = _replayed(brand, key, fingerprint)
+            replay = replayed(TopUp, brand, key, fingerprint)
             if replay is None:
                 raise
             return replay

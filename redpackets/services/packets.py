@@ -20,10 +20,12 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cloudstore.templatetags.shop import yuan
 from members.services import IdempotencyConflict
 from redpackets import events
 from redpackets.models import Account, PacketRecipient, PacketShare, RedPacket, Transaction
 from redpackets.services import ledger
+from redpackets.services.idempotency import replayed
 from redpackets.services.limits import settings_get
 from retail import roles
 from retail.events import Actor
@@ -104,18 +106,6 @@ def _recipients(
     return sorted(ids)
 
 
-def _replayed(brand: Brand, key: str, fingerprint: str) -> RedPacket | None:
-    packet = RedPacket.objects.for_brand(brand).filter(key=key).first()
-    if packet is None:
-        return None
-    if packet.request_hash != fingerprint:
-        raise IdempotencyConflict(
-            _("This idempotency key was already used for a different request."), code="idempotency_conflict"
-        )
-    packet.replayed = True
-    return packet
-
-
 def packet_send(
     *,
     brand: Brand,
@@ -158,7 +148,7 @@ def packet_send(
         raise _error("expires_in_hours", _("Between 1 and 720 hours."))
 
     with brand_scope(brand):
-        replay = _replayed(brand, key, fingerprint)
+        replay = replayed(RedPacket, brand, key, fingerprint)
         if replay is not None:
             return replay
         people = _recipients(brand, sender, audience, staff_ids, store_id)
@@ -175,7 +165,7 @@ def packet_send(
             if amount_each_fen > limits.share_max_fen:
                 raise _error(
                     "amount_each_fen",
-                    _("Each share is at most %(max)s.") % {"max": _yuan(limits.share_max_fen)},
+                    _("Each share is at most %(max)s.") % {"max": yuan(limits.share_max_fen)},
                     "limit",
                 )
             total = amount_each_fen * n
@@ -187,7 +177,7 @@ def packet_send(
                 raise _error(
                     "total_fen",
                     _("Each share is at most %(max)s: send more shares or less money.")
-                    % {"max": _yuan(limits.share_max_fen)},
+                    % {"max": yuan(limits.share_max_fen)},
                     "limit",
                 )
             total = total_fen
@@ -195,7 +185,7 @@ def packet_send(
         if total > limits.packet_max_fen:
             raise _error(
                 "total_fen",
-                _("A packet is at most %(max)s.") % {"max": _yuan(limits.packet_max_fen)},
+                _("A packet is at most %(max)s.") % {"max": yuan(limits.packet_max_fen)},
                 "limit",
             )
 
@@ -218,7 +208,7 @@ def packet_send(
                                 "This would pass your limit of %(max)s sent in 24 hours "
                                 "(%(sent)s sent so far)."
                             )
-                            % {"max": _yuan(limits.daily_send_max_fen), "sent": _yuan(sent)},
+                            % {"max": yuan(limits.daily_send_max_fen), "sent": yuan(sent)},
                             "daily_limit",
                         )
                 if locked[pool.pk].balance_fen < total:
@@ -267,16 +257,12 @@ def packet_send(
                 events.packet_sent(packet=packet, actor=actor)
         except IntegrityError:
             # The same key raced us and won: answer as a replay (or a conflict).
-            replay = _replayed(brand, key, fingerprint)
+            replay = replayed(RedPacket, brand, key, fingerprint)
             if replay is None:
                 raise
             return replay
     packet.replayed = False
     return packet
-
-
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100:,}.{fen % 100:02d}"
 
 
 def packet_claim(*, brand: Brand, staff: Staff, packet: RedPacket, key: str) -> PacketShare:
@@ -295,52 +281,77 @@ def packet_claim(*, brand: Brand, staff: Staff, packet: RedPacket, key: str) -> 
                 )
             earlier.replayed = True
             return earlier
-        with transaction.atomic():
-            packet = RedPacket.objects.select_for_update(no_key=True).get(pk=packet.pk)
-            recipient = PacketRecipient.objects.filter(packet=packet, staff=staff).first()
-            if recipient is None:
-                raise PermissionDenied(_("This red packet is not for you."))
-            mine = PacketShare.objects.filter(packet=packet, staff=staff).first()
-            if mine is not None:
-                mine.replayed = True
-                return mine
-            if packet.status == P.Status.EXPIRED or packet.expires_at <= timezone.now():
-                raise ValidationError(_("This red packet has expired."), code="packet_expired")
-            if packet.status == P.Status.FINISHED:
-                raise ValidationError(_("Too slow: every share has been claimed."), code="packet_empty")
-            # Shares go in seq order under the packet's lock, so the next one is claimed_count + 1.
-            share = PacketShare.objects.filter(
-                packet=packet, seq=packet.claimed_count + 1, staff__isnull=True
-            ).first()
-            if share is None:  # cannot happen while the counters are right; refuse rather than guess
-                raise ValidationError(_("Too slow: every share has been claimed."), code="packet_empty")
-            now = timezone.now()
-            share.staff, share.claimed_at, share.claim_key = staff, now, key
-            share.save(update_fields=["staff", "claimed_at", "claim_key"])
-            PacketRecipient.objects.filter(pk=recipient.pk).update(claimed=True)
-            wallet = ledger.wallet(brand, staff)
-            ledger.post(
-                brand=brand,
-                kind=Transaction.Kind.PACKET_CLAIM,
-                key=f"claim:{share.pk}",
-                legs=[(packet.account, -share.amount_fen), (wallet, share.amount_fen)],
-                memo=packet.greeting,
-                packet=packet,
-                share=share,
-            )
-            packet.claimed_count += 1
-            packet.claimed_fen += share.amount_fen
-            fields = ["claimed_count", "claimed_fen"]
-            if packet.claimed_count == packet.shares:
-                packet.status, packet.finished_at = P.Status.FINISHED, now
-                fields += ["status", "finished_at"]
-            packet.save(update_fields=fields)
-            events.packet_claimed(packet=packet, share=share)
-            if wallet.auto_withdraw:
-                from redpackets import tasks
+        try:
+            with transaction.atomic():
+                share = _claim(brand, staff, packet.pk, key)
+        except IntegrityError:
+            # The same person claimed this packet at the same moment (another device): one share.
+            share = PacketShare.objects.filter(packet_id=packet.pk, staff=staff).first()
+            if share is None:
+                raise
+            share.replayed = True
+    return share
 
-                brand_id, staff_id, share_id = brand.pk, staff.pk, share.pk
-                transaction.on_commit(lambda: tasks.auto_withdraw.delay(brand_id, staff_id, share_id))
+
+def _claim(brand: Brand, staff: Staff, packet_id: int, key: str) -> PacketShare:
+    # Everyone else claiming this packet waits while its row is locked, so all that can be done
+    # before taking the lock is done first: who may claim, an earlier claim, the wallet (locked:
+    # one person's claims of several packets queue on it, not on the packets).
+    recipient = PacketRecipient.objects.filter(packet_id=packet_id, staff=staff).first()
+    if recipient is None:
+        raise PermissionDenied(_("This red packet is not for you."))
+    mine = PacketShare.objects.filter(packet_id=packet_id, staff=staff).first()
+    if mine is not None:
+        mine.replayed = True
+        return mine
+    holder_id = Account.objects.filter(packet_id=packet_id).values_list("pk", flat=True).get()
+    wallet = ledger.wallet(brand, staff)
+    locked = ledger.lock([wallet])
+    PacketRecipient.objects.filter(pk=recipient.pk).update(claimed=True)
+
+    packet = (
+        RedPacket.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("sender")
+        .get(pk=packet_id)
+    )
+    if packet.status == P.Status.EXPIRED or packet.expires_at <= timezone.now():
+        raise ValidationError(_("This red packet has expired."), code="packet_expired")
+    if packet.status == P.Status.FINISHED:
+        raise ValidationError(_("Too slow: every share has been claimed."), code="packet_empty")
+    # Shares go in seq order under the packet's lock, so the next one is claimed_count + 1.
+    share = PacketShare.objects.filter(
+        packet=packet, seq=packet.claimed_count + 1, staff__isnull=True
+    ).first()
+    if share is None:  # cannot happen while the counters are right; refuse rather than guess
+        raise ValidationError(_("Too slow: every share has been claimed."), code="packet_empty")
+    now = timezone.now()
+    PacketShare.objects.filter(pk=share.pk).update(staff=staff, claimed_at=now, claim_key=key)
+    share.staff, share.claimed_at, share.claim_key = staff, now, key
+    locked.update(ledger.lock([Account(pk=holder_id)]))
+    ledger.post(
+        brand=brand,
+        kind=Transaction.Kind.PACKET_CLAIM,
+        key=f"claim:{share.pk}",
+        legs=[(locked[holder_id], -share.amount_fen), (locked[wallet.pk], share.amount_fen)],
+        memo=packet.greeting,
+        locked=locked,
+        packet=packet,
+        share=share,
+    )
+    packet.claimed_count += 1
+    packet.claimed_fen += share.amount_fen
+    fields = ["claimed_count", "claimed_fen"]
+    if packet.claimed_count == packet.shares:
+        packet.status, packet.finished_at = P.Status.FINISHED, now
+        fields += ["status", "finished_at"]
+    packet.save(update_fields=fields)
+    events.packet_claimed(packet=packet, share=share)
+    if locked[wallet.pk].auto_withdraw:
+        from redpackets import tasks
+
+        brand_id, staff_id, share_id = brand.pk, staff.pk, share.pk
+        transaction.on_commit(lambda: tasks.auto_withdraw.delay(brand_id, staff_id, share_id))
+    share.packet = packet
     share.replayed = False
     return share
 

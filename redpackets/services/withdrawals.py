@@ -21,10 +21,11 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.services import IdempotencyConflict
+from cloudstore.templatetags.shop import yuan
 from redpackets import events, payouts
 from redpackets.models import Account, PayoutAccount, Transaction, Withdrawal
 from redpackets.services import ledger
+from redpackets.services.idempotency import replayed
 from redpackets.services.limits import settings_get
 from retail import roles
 from retail.models import Brand, Staff
@@ -41,22 +42,6 @@ GIVE_UP_AFTER = datetime.timedelta(hours=1)
 
 def _error(field: str, message: str, code: str = "invalid") -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
-
-
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100:,}.{fen % 100:02d}"
-
-
-def _replayed(brand: Brand, key: str, fingerprint: str) -> Withdrawal | None:
-    w = Withdrawal.objects.for_brand(brand).filter(key=key).first()
-    if w is None:
-        return None
-    if w.request_hash != fingerprint:
-        raise IdempotencyConflict(
-            _("This idempotency key was already used for a different request."), code="idempotency_conflict"
-        )
-    w.replayed = True
-    return w
 
 
 def _day_start() -> datetime.datetime:
@@ -83,7 +68,7 @@ def withdrawal_request(
         raise _error("key", _("An idempotency key is required."), "required")
     limits = settings_get(brand=brand)
     with brand_scope(brand):
-        replay = _replayed(brand, key, fingerprint)
+        replay = replayed(Withdrawal, brand, key, fingerprint)
         if replay is not None:
             return replay
         target = PayoutAccount.objects.filter(staff=staff, unbound_at__isnull=True).first()
@@ -114,14 +99,14 @@ def withdrawal_request(
                 if amount < limits.withdraw_min_fen:
                     raise _error(
                         "amount_fen",
-                        _("The smallest withdrawal is %(min)s.") % {"min": _yuan(limits.withdraw_min_fen)},
+                        _("The smallest withdrawal is %(min)s.") % {"min": yuan(limits.withdraw_min_fen)},
                         "below_minimum",
                     )
                 if amount > room:
                     raise _error(
                         "amount_fen",
                         _("This passes your limit of %(max)s in 24 hours (%(left)s left).")
-                        % {"max": _yuan(limits.withdraw_daily_max_fen), "left": _yuan(max(room, 0))},
+                        % {"max": yuan(limits.withdraw_daily_max_fen), "left": yuan(max(room, 0))},
                         "daily_limit",
                     )
                 if amount > balance:
@@ -151,7 +136,7 @@ def withdrawal_request(
                 brand_id, wid = brand.pk, w.pk
                 transaction.on_commit(lambda: tasks.withdrawal_submit.delay(brand_id, wid))
         except IntegrityError:
-            replay = _replayed(brand, key, fingerprint)
+            replay = replayed(Withdrawal, brand, key, fingerprint)
             if replay is None:
                 raise
             return replay

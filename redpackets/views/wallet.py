@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cloudstore.staff_forms import fen_to_yuan
 from cloudstore.templatetags.shop import yuan
 from members.services import IdempotencyConflict, request_fingerprint
 from redpackets import exports, selectors
@@ -31,7 +32,6 @@ from redpackets.forms import (
     ClaimForm,
     WithdrawConfirmForm,
     WithdrawForm,
-    fen_to_yuan,
     new_key,
 )
 from redpackets.models import RedPacket, Withdrawal

@@ -178,7 +178,12 @@ def test_claim_over_the_api(client, brand, funded, brand_admin, guides, store_ma
     assert r.status_code == 201, r.content
     first = r.json()
     assert 1 <= first["amount_fen"] <= 999 and not first["already_claimed"]
-    assert first["packet"]["claims"][0]["name"] == guides[0].name
+    assert (
+        first["packet"]["claimed_count"] == 1
+        and first["packet"]["remaining_fen"] == 1_000 - first["amount_fen"]
+    )
+    claims = client.get(f"/api/v1/redpackets/packets/{p.pk}/").json()["claims"]
+    assert [c["name"] for c in claims] == [guides[0].name]
     again = _post(client, url, {}, key="c2")
     assert (
         again.status_code == 200
@@ -190,9 +195,9 @@ def test_claim_over_the_api(client, brand, funded, brand_admin, guides, store_ma
     _error(_post(login_as(client, guides[2]), url, {}, key="c3"), 404)
     # The last share; then the packet is finished and the list shows the best luck.
     r = _post(login_as(client, guides[1]), url, {}, key="c4")
-    claims = r.json()["packet"]["claims"]
-    assert sum(c["amount_fen"] for c in claims) == 1_000 and sum(c["best"] for c in claims) == 1
     assert r.json()["packet"]["status"] == "finished"
+    claims = client.get(f"/api/v1/redpackets/packets/{p.pk}/").json()["claims"]
+    assert sum(c["amount_fen"] for c in claims) == 1_000 and sum(c["best"] for c in claims) == 1
 
 
 def test_claim_refusals(client, brand, funded, brand_admin, guides):

@@ -134,7 +134,9 @@ def test_reconciliation_finds_a_tampered_balance_and_reports_it(
 def test_operator_sees_every_brands_reconciliations_read_only(client, django_user_model, brand, other_brand):
     reconcile.reconcile(brand=brand)
     reconcile.reconcile(brand=other_brand)
-    operator = django_user_model.objects.create_superuser("operator", password="x-Strong-1", phone="13000000000")
+    operator = django_user_model.objects.create_superuser(
+        "operator", password="x-Strong-1", phone="13000000000"
+    )
     client.force_login(operator)
     resp = client.get("/admin/redpackets/reconciliation/")
     assert resp.status_code == 200
