@@ -19,7 +19,7 @@ from cloudstore import payments
 from redpackets import events
 from redpackets.models import Account, TopUp, Transaction
 from redpackets.services import ledger
-from redpackets.services.idempotency import replayed
+from redpackets.services.idempotency import digest, replayed
 from retail import roles
 from retail.events import Actor
 from retail.models import Brand, Staff
@@ -56,7 +56,7 @@ def topup_start(
                     provider=provider.name,
                     reference=reference,
                     key=key,
-                    request_hash=fingerprint,
+                    request_hash=digest(fingerprint),
                     created_by=staff,
                 )
                 topup.pay_url = provider.start(

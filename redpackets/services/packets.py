@@ -25,7 +25,7 @@ from members.services import IdempotencyConflict
 from redpackets import events
 from redpackets.models import Account, PacketRecipient, PacketShare, RedPacket, Transaction
 from redpackets.services import ledger
-from redpackets.services.idempotency import replayed
+from redpackets.services.idempotency import digest, replayed
 from redpackets.services.limits import settings_get
 from retail import roles
 from retail.events import Actor
@@ -230,7 +230,7 @@ def packet_send(
                     total_fen=total,
                     shares=n,
                     key=key,
-                    request_hash=fingerprint,
+                    request_hash=digest(fingerprint),
                     created_at=now,
                     expires_at=now + datetime.timedelta(hours=hours),
                 )
@@ -293,6 +293,13 @@ def packet_claim(*, brand: Brand, staff: Staff, packet: RedPacket, key: str) -> 
     return share
 
 
+def _refuse_if_over(status: str, expires_at: datetime.datetime) -> None:
+    if status == P.Status.EXPIRED or expires_at <= timezone.now():
+        raise ValidationError(_("This red packet has expired."), code="packet_expired")
+    if status == P.Status.FINISHED:
+        raise ValidationError(_("Too slow: every share has been claimed."), code="packet_empty")
+
+
 def _claim(brand: Brand, staff: Staff, packet_id: int, key: str) -> PacketShare:
     # Everyone else claiming this packet waits while its row is locked, so all that can be done
     # before taking the lock is done first: who may claim, an earlier claim, the wallet (locked:
@@ -304,7 +311,11 @@ def _claim(brand: Brand, staff: Staff, packet_id: int, key: str) -> PacketShare:
     if mine is not None:
         mine.replayed = True
         return mine
-    holder_id = Account.objects.filter(packet_id=packet_id).values_list("pk", flat=True).get()
+    # A packet that is already over is refused without waiting for its lock (the locked read
+    # below stays the final word for packets that are still open).
+    state = RedPacket.objects.filter(pk=packet_id).values("status", "expires_at", "account__id").get()
+    _refuse_if_over(state["status"], state["expires_at"])
+    holder_id = state["account__id"]
     wallet = ledger.wallet(brand, staff)
     locked = ledger.lock([wallet])
     PacketRecipient.objects.filter(pk=recipient.pk).update(claimed=True)
@@ -314,10 +325,7 @@ def _claim(brand: Brand, staff: Staff, packet_id: int, key: str) -> PacketShare:
         .select_related("sender")
         .get(pk=packet_id)
     )
-    if packet.status == P.Status.EXPIRED or packet.expires_at <= timezone.now():
-        raise ValidationError(_("This red packet has expired."), code="packet_expired")
-    if packet.status == P.Status.FINISHED:
-        raise ValidationError(_("Too slow: every share has been claimed."), code="packet_empty")
+    _refuse_if_over(packet.status, packet.expires_at)
     # Shares go in seq order under the packet's lock, so the next one is claimed_count + 1.
     share = PacketShare.objects.filter(
         packet=packet, seq=packet.claimed_count + 1, staff__isnull=True

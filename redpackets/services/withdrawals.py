@@ -25,7 +25,7 @@ from cloudstore.templatetags.shop import yuan
 from redpackets import events, payouts
 from redpackets.models import Account, PayoutAccount, Transaction, Withdrawal
 from redpackets.services import ledger
-from redpackets.services.idempotency import replayed
+from redpackets.services.idempotency import digest, replayed
 from redpackets.services.limits import settings_get
 from retail import roles
 from retail.models import Brand, Staff
@@ -120,7 +120,7 @@ def withdrawal_request(
                     provider=target.provider,
                     reference=payouts.new_reference(),
                     key=key,
-                    request_hash=fingerprint,
+                    request_hash=digest(fingerprint),
                 )
                 ledger.post(
                     brand=brand,
@@ -196,6 +196,7 @@ def withdrawal_apply(*, brand: Brand, result: payouts.PayoutResult, provider_nam
             legs = [(pending, -w.amount_fen), (ledger.wallet(brand, w.staff_id), w.amount_fen)]
             w.status, w.failure_reason = W.FAILED, (result.reason or "failed")[:200]
         ledger.post(brand=brand, kind=kind, key=f"end:{w.pk}", legs=legs, memo=w.reference, withdrawal=w)
+        w.ended_now = True
         w.completed_at = timezone.now()
         w.provider_reference = result.provider_reference[:64]
         w.save(update_fields=["status", "failure_reason", "completed_at", "provider_reference"])
@@ -247,7 +248,7 @@ def withdrawals_poll(*, brand: Brand, older_than_seconds: int = 30, batch: int =
                 )
             else:
                 w = withdrawal_submit(brand=brand, withdrawal=w)
-        ended += w.status != W.PENDING
+        ended += getattr(w, "ended_now", False)
     return ended
 
 

@@ -263,3 +263,11 @@ def test_commission_packets_have_no_sender(brand, funded, guide):
             key="k2",
             fingerprint="c",
         )
+
+
+def test_a_long_fingerprint_is_stored_as_its_digest(brand, funded, brand_admin, guide):
+    long = "x" * 500
+    a = send(brand, brand_admin, [guide], amount_each_fen=100, key="long", fingerprint=long)
+    assert send(brand, brand_admin, [guide], amount_each_fen=100, key="long", fingerprint=long).pk == a.pk
+    with pytest.raises(IdempotencyConflict):
+        send(brand, brand_admin, [guide], amount_each_fen=100, key="long", fingerprint="y" * 500)

@@ -310,3 +310,15 @@ def test_automatic_withdrawal_after_a_first_one_by_hand(brand, rich_guide, brand
     with brand_scope(brand):
         assert not Account.objects.get(kind=K.WALLET, staff=rich_guide).auto_withdraw
     assert reconcile.reconcile(brand=brand).ok
+
+
+def test_only_the_first_final_word_ends_a_withdrawal(brand, rich_guide, payout_sim):
+    payout_sim.behave(accounts.payout_account_get(brand=brand, staff=rich_guide).account_no, "twice")
+    w = withdraw(brand, rich_guide, 1_000)
+    word = payouts.PayoutResult(brand.pk, w.reference, "succeeded", 1_000)
+    first = withdrawals.withdrawal_apply(brand=brand, result=word, provider_name="sim")
+    again = withdrawals.withdrawal_apply(brand=brand, result=word, provider_name="sim")
+    # (what a poll counts: a poll that lost the race to a callback ended nothing)
+    assert getattr(first, "ended_now", False) and not getattr(again, "ended_now", False)
+    assert withdrawals.withdrawals_poll(brand=brand, older_than_seconds=0) == 0
+    assert ending_count(brand, w) == 1
