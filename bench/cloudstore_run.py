@@ -47,6 +47,7 @@ from common import (
     HOST,
     PORT,
     PY,
+    REDPACKETS_MARKER,
     ROOT,
     ConnectionSampler,
     DuringRun,
@@ -413,9 +414,13 @@ def split_text(split) -> str:
 def write_report(result: dict) -> Path:
     path = ROOT / "docs" / "benchmarks.md"
     old = path.read_text() if path.exists() else ""
+    # The red packet section (bench/redpackets_run.py) follows this one; keep it as it is.
+    tail_cut = old.find(REDPACKETS_MARKER)
+    tail = old[tail_cut:] if tail_cut >= 0 else ""
+    old = old[:tail_cut] if tail_cut >= 0 else old
     cut = old.find(CLOUDSTORE_MARKER)
     head = (old[:cut] if cut >= 0 else old).rstrip("\n")
-    path.write_text((head + "\n\n" if head else "") + render(result))
+    path.write_text((head + "\n\n" if head else "") + render(result) + ("\n" + tail if tail else ""))
     return path
 
 

@@ -43,6 +43,7 @@ from common import (
     MEMBERS_MARKER,
     PORT,
     PY,
+    REDPACKETS_MARKER,
     ROOT,
     ConnectionSampler,
     DuringRun,
@@ -498,8 +499,11 @@ def yes(ok: bool) -> str:
 def write_report(result: dict) -> Path:
     path = ROOT / "docs" / "benchmarks.md"
     old = path.read_text() if path.exists() else ""
-    # The cloud store section (bench/cloudstore_run.py) follows this one; keep it as it is.
-    tail_cut = old.find(CLOUDSTORE_MARKER)
+    # The cloud store and red packet sections (bench/cloudstore_run.py, bench/redpackets_run.py)
+    # follow this one; keep them as they are.
+    tail_cut = min(
+        (c for c in (old.find(CLOUDSTORE_MARKER), old.find(REDPACKETS_MARKER)) if c >= 0), default=-1
+    )
     tail = old[tail_cut:] if tail_cut >= 0 else ""
     old = old[:tail_cut] if tail_cut >= 0 else old
     cut = old.find(MEMBERS_MARKER)

@@ -1,9 +1,10 @@
 """Benchmark runner (`make bench`): seed, count queries, load-test with wrk, write the report.
 
-`run.py [staff|members|cloudstore|all]` (default all, or BENCH_ONLY=staff|members|cloudstore):
-the staff endpoints (this file), the membership programme (bench/members_run.py) and the cloud
-store (bench/cloudstore_run.py), one after the other, each on a freshly created database, each
-rewriting only its own section of docs/benchmarks.md.
+`run.py [staff|members|cloudstore|redpackets|all]` (default all, or
+BENCH_ONLY=staff|members|cloudstore|redpackets): the staff endpoints (this file), the membership
+programme (bench/members_run.py), the cloud store (bench/cloudstore_run.py) and the red packets
+(bench/redpackets_run.py), one after the other, each on a freshly created database, each rewriting
+only its own section of docs/benchmarks.md.
 
 Staff endpoints:
 
@@ -37,6 +38,7 @@ from common import (  # noqa: E402
     CLOUDSTORE_MARKER,
     MEMBERS_MARKER,
     PY,
+    REDPACKETS_MARKER,
     ROOT,
     base_env,
     bench_database_url,
@@ -205,10 +207,11 @@ def write_report(result: dict) -> Path:
         wall_seconds=result["wall_seconds"],
     )
     path = ROOT / "docs" / "benchmarks.md"
-    # The membership and cloud store sections (bench/members_run.py, bench/cloudstore_run.py)
-    # have their own runs; keep them as they are.
+    # The membership, cloud store and red packet sections (bench/members_run.py,
+    # bench/cloudstore_run.py, bench/redpackets_run.py) have their own runs; keep them as they are.
     old = path.read_text() if path.exists() else ""
-    cuts = [c for c in (old.find(MEMBERS_MARKER), old.find(CLOUDSTORE_MARKER)) if c >= 0]
+    markers = (MEMBERS_MARKER, CLOUDSTORE_MARKER, REDPACKETS_MARKER)
+    cuts = [c for c in (old.find(m) for m in markers) if c >= 0]
     cut = min(cuts, default=-1)
     if cut >= 0:
         text = text.rstrip("\n") + "\n\n" + old[cut:]
@@ -288,11 +291,11 @@ def run_staff() -> None:
     log(f"wrote {report.relative_to(ROOT)} and bench/results/{stamp}.json in {result['wall_seconds']} s")
 
 
-PARTS = ("staff", "members", "cloudstore")
+PARTS = ("staff", "members", "cloudstore", "redpackets")
 
 
 def main(argv: list[str]) -> None:
-    """`run.py [staff|members|cloudstore|all]` (or BENCH_ONLY=...): which benchmarks to run."""
+    """`run.py [staff|members|cloudstore|redpackets|all]` (or BENCH_ONLY=...): which benchmarks to run."""
     which = (argv[0] if argv else os.environ.get("BENCH_ONLY", "")) or "all"
     if which not in (*PARTS, "all"):
         raise SystemExit(f"bench: unknown part {which!r}; use one of: {', '.join(PARTS)}, all")
@@ -306,6 +309,10 @@ def main(argv: list[str]) -> None:
         import cloudstore_run
 
         cloudstore_run.run_cloudstore()
+    if which in ("redpackets", "all"):
+        import redpackets_run
+
+        redpackets_run.run_redpackets()
 
 
 if __name__ == "__main__":
@@ -320,5 +327,9 @@ if __name__ == "__main__":
         import cloudstore_run
 
         cloudstore_run.write_report(json.loads(Path(sys.argv[2]).read_text()))
+    elif sys.argv[1:2] == ["--redpackets-report"]:
+        import redpackets_run
+
+        redpackets_run.write_report(json.loads(Path(sys.argv[2]).read_text()))
     else:
         main(sys.argv[1:])

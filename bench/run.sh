@@ -11,4 +11,9 @@ if ! command -v wrk >/dev/null 2>&1; then
         exit 1
     fi
 fi
+part="${1:-${BENCH_ONLY:-all}}"
+if { [ "$part" = redpackets ] || [ "$part" = all ]; } && ! command -v pgbench >/dev/null 2>&1; then
+    echo "bench: pgbench is missing (sudo apt-get install postgresql-client or postgresql-15):" \
+        "the red packet benchmark leaves out its pgbench comparison" >&2
+fi
 exec .venv/bin/python bench/run.py "$@"
