@@ -341,6 +341,15 @@ def sent_today_fen(*, brand: Brand, staff: Staff) -> int:
 # --- mobile pages ---
 
 
+def staff_timezone(*, brand: Brand, staff: Staff) -> str | None:
+    """The time zone of the first store the staff member works at (None: works at none)."""
+    ids = roles.store_ids(staff)
+    if not ids:
+        return None
+    with brand_scope(brand):
+        return Store.objects.filter(pk__in=ids).order_by("pk").values_list("timezone", flat=True).first()
+
+
 def wallet_badge(*, brand: Brand, staff: Staff) -> dict:
     """The wallet's balance and how many packets wait to be opened, in one query (home/me entries)."""
     now = timezone.now()

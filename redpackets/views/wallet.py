@@ -37,8 +37,6 @@ from redpackets.forms import (
 from redpackets.models import RedPacket, Withdrawal
 from redpackets.services import accounts, limits, packets, withdrawals
 from retail.events import Actor
-from retail.models import Store
-from retail.tenancy import brand_scope
 from retail.views import apply_service_errors, form_status, safe_next, staff_required
 
 RECORDS_PAGE = 30
@@ -61,13 +59,7 @@ def page_key(request, key: str) -> str:
 
 def staff_tz(request) -> zoneinfo.ZoneInfo:
     """The time zone of the (first) store the viewer works at; the brand default otherwise."""
-    from retail import roles
-
-    name = None
-    ids = roles.store_ids(request.staff)
-    if ids:
-        with brand_scope(request.brand):
-            name = Store.objects.filter(pk__in=ids).order_by("pk").values_list("timezone", flat=True).first()
+    name = selectors.staff_timezone(brand=request.brand, staff=request.staff)
     try:
         return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
