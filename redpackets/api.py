@@ -67,6 +67,9 @@ class RecordSerializer(serializers.Serializer):
     withdrawal_id = serializers.IntegerField(allow_null=True)
     topup_id = serializers.IntegerField(allow_null=True)
     transaction_id = serializers.IntegerField()
+    statement_id = serializers.IntegerField(
+        allow_null=True, help_text="A commission payment: the guide's statement it paid."
+    )
 
 
 class RecordPageSerializer(serializers.Serializer):

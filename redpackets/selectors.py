@@ -48,6 +48,15 @@ class Record:
     withdrawal_id: int | None
     topup_id: int | None
     transaction_id: int
+    statement_id: int | None = None  # a commission packet: the statement it paid
+
+
+def _statement_id(packet: RedPacket | None) -> int | None:
+    """The commission statement a packet paid (its ``source_ref`` is ``statement:<id>``)."""
+    if packet is None or packet.source != RedPacket.Source.COMMISSION:
+        return None
+    kind, _sep, ref = packet.source_ref.partition(":")
+    return int(ref) if kind == "statement" and ref.isascii() and ref.isdigit() else None
 
 
 def _sum(qs, field: str) -> int:
@@ -169,6 +178,7 @@ def account_records(
                 withdrawal_id=e.transaction.withdrawal_id,
                 topup_id=e.transaction.topup_id,
                 transaction_id=e.transaction_id,
+                statement_id=_statement_id(e.transaction.packet),
             )
         )
     return out

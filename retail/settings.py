@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "members",
     "cloudstore",
     "redpackets",
+    "guides",
 ]
 
 MIDDLEWARE = [
@@ -161,6 +162,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "redpackets-minutely": {"task": "redpackets.tasks.minutely", "schedule": 60.0},
     # 03:00 China time: reconcile every brand's ledger and withdrawals.
     "redpackets-nightly": {"task": "redpackets.tasks.nightly", "schedule": crontab(hour=19, minute=0)},
+    # Paid orders whose attribution task was lost are attributed; approved settlements get paid.
+    "guides-sweep": {"task": "guides.tasks.every_five_minutes", "schedule": 300.0},
+    # Each brand's settlement period is closed into statements an hour after it ends.
+    "guides-hourly": {"task": "guides.tasks.hourly", "schedule": crontab(minute=7)},
     # 02:00 China time: expire points past their date, re-apply tag rules.
     "nightly-membership": {
         "task": "members.tasks.nightly_membership",
@@ -282,6 +287,16 @@ SPECTACULAR_SETTINGS = {
         "RedPacketStatusEnum": "redpackets.models.RedPacket.Status",
         "TopUpStatusEnum": "redpackets.models.TopUp.Status",
         "WithdrawalStatusEnum": "redpackets.models.Withdrawal.Status",
+        "RedPacketSourceEnum": "redpackets.models.RedPacket.Source",
+        "OrderChannelEnum": "cloudstore.models.Order.Channel",
+        "PrecedenceEnum": "guides.models.Precedence",
+        "AttributionSourceEnum": "guides.models.Attribution.Source",
+        "AttributionExcludedEnum": "guides.models.Attribution.Excluded",
+        "CommissionRuleKindEnum": "guides.models.CommissionRule.Kind",
+        "SettlementPeriodEnum": "guides.models.CommissionSettings.Period",
+        "SettlementPeriodStatusEnum": "guides.models.SettlementPeriod.Status",
+        "StatementStatusEnum": "guides.models.Statement.Status",
+        "ReattributionStatusEnum": "guides.models.Reattribution.Status",
     },
 }
 
@@ -297,6 +312,7 @@ LOGGING = {
 
 # Outgoing staff notifications (invitation links, ...): "console" logs them.
 NOTIFY_BACKEND = env.str("NOTIFY_BACKEND", default="retail.notify.ConsoleSender")
+PUSH_BACKEND = env.str("PUSH_BACKEND", default="guides.push.LogPush")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 # The platform operator: ledger mismatches and server errors are mailed here (ADMINS=a@x,b@y).
 ADMINS = [("Platform operator", a) for a in env.list("ADMINS", default=[])]

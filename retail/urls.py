@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from cloudstore import api as cloudstore_api
+from guides.urls import api_urlpatterns as guides_api
 from members import api as members_api
 from redpackets.urls import api_urlpatterns as redpackets_api
 from retail import api, views
@@ -34,6 +35,7 @@ api_v1 = [
     path("coupons/validate/", cloudstore_api.CouponValidateView.as_view(), name="api-coupon-validate"),
     path("coupons/redeem/", cloudstore_api.CouponRedeemView.as_view(), name="api-coupon-redeem"),
     *redpackets_api,
+    *guides_api,
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -77,6 +79,7 @@ urlpatterns = [
     path("", include("members.urls")),
     path("", include("cloudstore.urls")),
     path("", include("redpackets.urls")),
+    path("", include("guides.urls")),
 ]
 
 if settings.SERVE_MEDIA:

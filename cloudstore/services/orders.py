@@ -398,8 +398,15 @@ def _revive(brand: Brand, order: Order) -> bool:
     return True
 
 
-def _mark_paid(brand: Brand, order: Order, amount: int, actor: Actor | None, data: dict) -> None:
-    fields: dict[str, Any] = {"paid_fen": amount, "paid_at": timezone.now(), "reserved_until": None}
+def _mark_paid(
+    brand: Brand,
+    order: Order,
+    amount: int,
+    actor: Actor | None,
+    data: dict,
+    paid_at: datetime.datetime | None = None,
+) -> None:
+    fields: dict[str, Any] = {"paid_fen": amount, "paid_at": paid_at or timezone.now(), "reserved_until": None}
     if order.fulfilment == Order.Fulfilment.PICKUP:
         for _attempt in range(10):
             code = f"{secrets.randbelow(10**6):06d}"
@@ -721,7 +728,10 @@ def _external_paid(brand: Brand, order: Order, actor: Actor) -> None:
     short = []
     if order.channel == Order.Channel.POS and order.store_id:
         short = inventory.sell_unreserved(brand, order, order.store_id, _items(order))
-    _mark_paid(brand, order, order.total_fen, actor, {"stock_short": short} if short else {})
+    # An ISV's order was paid when it happened in their system (historic imports name that time);
+    # commission rules in force then are the ones that apply.
+    paid_at = min(order.created_at, timezone.now())
+    _mark_paid(brand, order, order.total_fen, actor, {"stock_short": short} if short else {}, paid_at)
 
 
 def _replay(order: Order, fingerprint: str) -> Order:

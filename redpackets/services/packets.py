@@ -406,3 +406,108 @@ def packets_expire(*, brand: Brand, now: datetime.datetime | None = None, batch:
             packet_expire(brand=brand, packet=packet, now=now)
             done += 1
     return done
+
+
+def commission_pay(
+    *, brand: Brand, items: Sequence[tuple[str, int, int, str]], greeting: str
+) -> dict[str, RedPacket]:
+    """Pay commission: for each (key, staff id, amount in fen, source ref) a one-share red packet
+    from the pool, opened straight into the person's wallet (pool -> packet -> wallet), each key
+    once. Runs inside the caller's brand-scoped transaction; raises ``insufficient_funds`` (and pays
+    nothing) if the pool cannot cover them all. Returns the packets by key, earlier ones included."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("commission_pay must run inside the caller's transaction")
+    keys = [k for k, *_rest in items]
+    paid = {p.key: p for p in RedPacket.objects.filter(key__in=keys)}
+    todo = [(k, s, a, ref) for k, s, a, ref in items if k not in paid and a > 0]
+    if not todo:
+        return paid
+    greeting = (greeting or "").strip()[:60] or _("Commission")
+    pool = ledger.account(brand, Account.Kind.POOL)
+    wallets = {s: ledger.wallet(brand, s) for _k, s, _a, _r in todo}
+    locked = ledger.lock([pool, *wallets.values()])
+    total = sum(a for _k, _s, a, _r in todo)
+    if locked[pool.pk].balance_fen < total:
+        raise _error(
+            "total_fen",
+            _("The pool holds %(have)s; paying this commission needs %(need)s. Top the pool up first.")
+            % {"have": yuan(locked[pool.pk].balance_fen), "need": yuan(total)},
+            "insufficient_funds",
+        )
+    now = timezone.now()
+    packets = RedPacket.objects.bulk_create(
+        [
+            RedPacket(
+                brand=brand,
+                kind=P.Kind.FIXED,
+                audience=P.Audience.PERSON,
+                source=P.Source.COMMISSION,
+                source_ref=ref[:64],
+                greeting=greeting,
+                total_fen=amount,
+                shares=1,
+                claimed_count=1,
+                claimed_fen=amount,
+                status=P.Status.FINISHED,
+                key=key,
+                request_hash=digest(key),
+                created_at=now,
+                expires_at=now,
+                finished_at=now,
+            )
+            for key, _s, amount, ref in todo
+        ]
+    )
+    holders = Account.objects.bulk_create(
+        [Account(brand=brand, kind=Account.Kind.PACKET, packet=p) for p in packets]
+    )
+    PacketRecipient.objects.bulk_create(
+        [
+            PacketRecipient(brand=brand, packet=p, staff_id=s, claimed=True)
+            for p, (_k, s, _a, _r) in zip(packets, todo, strict=True)
+        ]
+    )
+    shares = PacketShare.objects.bulk_create(
+        [
+            PacketShare(
+                brand=brand, packet=p, seq=1, amount_fen=a, staff_id=s, claimed_at=now, claim_key=f"auto:{k}"
+            )
+            for p, (k, s, a, _r) in zip(packets, todo, strict=True)
+        ]
+    )
+    auto = []
+    for p, holder, share, (_k, s, a, _r) in zip(packets, holders, shares, todo, strict=True):
+        locked[holder.pk] = holder
+        w = wallets[s]
+        ledger.post(
+            brand=brand,
+            kind=Transaction.Kind.PACKET_SEND,
+            key=f"send:{p.pk}",
+            legs=[(locked[pool.pk], -a), (holder, a)],
+            memo=greeting,
+            locked=locked,
+            packet=p,
+        )
+        ledger.post(
+            brand=brand,
+            kind=Transaction.Kind.PACKET_CLAIM,
+            key=f"claim:{share.pk}",
+            legs=[(holder, -a), (locked[w.pk], a)],
+            memo=greeting,
+            locked=locked,
+            packet=p,
+            share=share,
+        )
+        events.packet_sent(packet=p, actor=None)
+        events.packet_claimed(packet=p, share=share)
+        if locked[w.pk].auto_withdraw:
+            auto.append((s, share.pk))
+        paid[p.key] = p
+    if auto:
+        from redpackets import tasks
+
+        brand_id = brand.pk
+        transaction.on_commit(
+            lambda: [tasks.auto_withdraw.delay(brand_id, s, share_id) for s, share_id in auto]
+        )
+    return paid

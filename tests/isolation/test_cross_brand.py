@@ -99,6 +99,7 @@ def world(brand, other_brand, store, brand_admin, guide):
     ids = [b_store.pk, b_admin.pk, b_guide.pk, b_invited.pk, *_b_membership(other_brand, b_guide, b_admin)]
     ids += _b_cloudstore(other_brand, b_store, b_guide, b_admin)
     ids += _b_redpackets(other_brand, b_store, b_guide, b_admin)
+    ids += _b_commission(other_brand, b_store, b_guide, b_admin)
     _no_sqlite_id_reuse()
     return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
 
@@ -303,6 +304,87 @@ def _b_redpackets(b_brand, b_store, b_guide, b_admin) -> list[int]:
         )
     assert wallet and share
     return [packet.pk, topup.pk, withdrawal.pk, account.pk, share.pk, pool.pk]
+
+
+def _b_commission(b_brand, b_store, b_guide, b_admin) -> list[int]:
+    """Brand B's rules, an attributed order with its entry, a period with a statement, a run, a notice."""
+    import datetime
+
+    from guides.models import (
+        Attribution,
+        AttributionRule,
+        CommissionEntry,
+        CommissionRule,
+        Notification,
+        Reattribution,
+        SettlementPeriod,
+        Statement,
+    )
+    from retail.tenancy import brand_scope
+
+    now = timezone.now()
+    day = datetime.timedelta(days=1)
+    with brand_scope(b_brand):
+        version = AttributionRule.objects.create(
+            id=900201, brand=b_brand, version=1, effective_from=now - 9 * day, note=MARKER
+        )
+        rule = CommissionRule.objects.create(
+            id=900202, brand=b_brand, name=MARKER, rate_bp=100, effective_from=now - 9 * day
+        )
+        att = Attribution.objects.create(
+            id=900203,
+            brand=b_brand,
+            order_id=900019,
+            channel="pos",
+            member_id=900005,
+            guide=b_guide,
+            source="exclusive",
+            store=b_store,
+            rule=version,
+            paid_at=now,
+            sales_fen=100,
+            commission_fen=1,
+            lines=[[900020, rule.pk, 1]],
+        )
+        period = SettlementPeriod.objects.create(
+            id=900204,
+            brand=b_brand,
+            start=now - 8 * day,
+            end=now - day,
+            label=MARKER,
+            statements=1,
+            total_fen=1,
+        )
+        statement = Statement.objects.create(
+            id=900205,
+            brand=b_brand,
+            period=period,
+            guide=b_guide,
+            orders=1,
+            earned_fen=1,
+            total_fen=1,
+            status="held",
+            hold_reason=MARKER,
+        )
+        entry = CommissionEntry.objects.create(
+            id=900206,
+            brand=b_brand,
+            guide=b_guide,
+            kind="earn",
+            key=MARKER,
+            amount_fen=1,
+            order_id=900019,
+            member_id=900005,
+            occurred_at=now - 2 * day,
+            statement=statement,
+        )
+        run = Reattribution.objects.create(
+            id=900207, brand=b_brand, start=now - 9 * day, end=now - day, reason=MARKER, status="done"
+        )
+        note = Notification.objects.create(
+            id=900208, brand=b_brand, staff=b_guide, kind="commission", amount_fen=1, data={"member": MARKER}
+        )
+    return [version.pk, rule.pk, att.pk, period.pk, statement.pk, entry.pk, run.pk, note.pk]
 
 
 def _no_sqlite_id_reuse():

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cloudstore.demo import seed_catalogue
+from guides.demo import seed_commission
 from redpackets.demo import seed_redpackets
 from retail.models import Brand, Staff, StaffStore, Store, User
 from retail.tenancy import rls_bypass
@@ -96,6 +97,9 @@ class Command(BaseCommand):
                 seed_redpackets(brand)
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", password=PASSWORD, display_name="Platform operator")
+        # Members, orders and commission go through the services, each in its brand's own scope.
+        for spec in BRANDS:
+            seed_commission(Brand.objects.get(slug=spec["slug"]))
         self.stdout.write(self.style.SUCCESS("Demo data ready. Password for every login: " + PASSWORD))
         for login, roles in logins.items():
             self.stdout.write(f"  {login:28}  {'; '.join(roles)}")

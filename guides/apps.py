@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class GuidesConfig(AppConfig):
+    name = "guides"
+    verbose_name = "Guides and commission"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from guides import subscriptions  # noqa: F401  attributes paid orders and claws back refunds

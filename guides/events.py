@@ -1,0 +1,122 @@
+"""Commission events: written to the outbox (``guides.Event``) in the transaction of the change,
+ready for webhooks; in-process subscribers are called after commit.
+
+Names: ``order.attributed`` (also after a re-attribution, with its revision),
+``commission.clawed_back``, ``statement.approved``, ``statement.paid``."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from guides.models import Event
+from retail.models import Brand
+
+SUBSCRIBERS: dict[str, list[Callable[[int, dict], Any]]] = {
+    "order.attributed": [],
+    "commission.clawed_back": [],
+    "statement.approved": [],
+    "statement.paid": [],
+}
+
+
+def _after_commit(brand_id: int, rows: list[dict]) -> None:
+    for row in rows:
+        for fn in SUBSCRIBERS.get(row["name"], []):
+            transaction.on_commit(lambda fn=fn, data=row["data"]: fn(brand_id, data))
+
+
+def order_attributed_row(
+    *,
+    brand: Brand,
+    order_id: int,
+    guide_id: int | None,
+    source: str,
+    excluded: str,
+    store_id: int | None,
+    commission_fen: int,
+    at: datetime.datetime,
+    revision: int = 1,
+) -> dict:
+    return {
+        "brand_id": brand.pk,
+        "name": "order.attributed",
+        "data": {
+            "order": order_id,
+            "guide": guide_id,
+            "source": source,
+            "excluded": excluded,
+            "store": store_id,
+            "commission_fen": commission_fen,
+            "revision": revision,
+        },
+        "created_at": at,
+    }
+
+
+def insert_rows(rows: list[dict]) -> None:
+    """Write many events in one statement (bulk attribution)."""
+    from guides.services.attribution import _insert
+
+    if rows:
+        _insert(Event, rows)
+        _after_commit(rows[0]["brand_id"], rows)
+
+
+def _one(brand: Brand, name: str, data: dict) -> Event:
+    ev = Event.objects.create(brand=brand, name=name, data=data, created_at=timezone.now())
+    _after_commit(brand.pk, [{"name": name, "data": data}])
+    return ev
+
+
+def commission_clawed_back(*, brand: Brand, attribution, amount_fen: int) -> Event:
+    return _one(
+        brand,
+        "commission.clawed_back",
+        {"order": attribution.order_id, "guide": attribution.guide_id, "amount_fen": amount_fen},
+    )
+
+
+def statements_approved(*, brand: Brand, period, statements: list) -> None:
+    now = timezone.now()
+    insert_rows(
+        [
+            {
+                "brand_id": brand.pk,
+                "name": "statement.approved",
+                "data": {
+                    "statement": s.pk,
+                    "period": period.label,
+                    "guide": s.guide_id,
+                    "total_fen": s.total_fen,
+                    "status": s.status,
+                },
+                "created_at": now,
+            }
+            for s in statements
+        ]
+    )
+
+
+def statements_paid(*, brand: Brand, statements: list) -> None:
+    now = timezone.now()
+    insert_rows(
+        [
+            {
+                "brand_id": brand.pk,
+                "name": "statement.paid",
+                "data": {
+                    "statement": s.pk,
+                    "guide": s.guide_id,
+                    "total_fen": s.total_fen,
+                    "red_packet": s.packet_id,
+                },
+                "created_at": now,
+            }
+            for s in statements
+        ]
+    )

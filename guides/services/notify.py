@@ -1,0 +1,153 @@
+"""Telling guides about their commission: an in-app notification and a push, batched per guide.
+
+``notify_commissions`` gathers every credit not yet told, one notification and one push per guide
+("you earned ¥x from <member>", or "... from N orders" when there were several), so a bulk import of
+a million orders sends at most one message per guide."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from cloudstore.templatetags.shop import yuan
+from guides.models import CommissionEntry, Notification
+from guides.push import get_sender
+from members.models import Member
+from retail.models import Brand
+from retail.tenancy import brand_scope
+
+logger = logging.getLogger(__name__)
+BATCH = 20_000
+
+
+def _member_name(name: str, member_id: int | None) -> str:
+    return name or (_("member %(id)s") % {"id": member_id} if member_id else _("a shopper"))
+
+
+def message(kind: str, amount_fen: int, data: dict) -> str:
+    """A notification's text in the active language."""
+    if kind == Notification.Kind.COMMISSION:
+        n = data.get("orders", 1)
+        who = _member_name(data.get("member", ""), data.get("member_id"))
+        if n == 1:
+            return _("You earned %(amount)s from %(member)s.") % {"amount": yuan(amount_fen), "member": who}
+        return ngettext(
+            "You earned %(amount)s from %(n)s order (%(member)s and others).",
+            "You earned %(amount)s from %(n)s orders (%(member)s and others).",
+            n,
+        ) % {"amount": yuan(amount_fen), "n": n, "member": who}
+    if kind == Notification.Kind.CLAWBACK:
+        return _("%(amount)s of commission was taken back: order %(order)s was refunded.") % {
+            "amount": yuan(-amount_fen),
+            "order": data.get("order", ""),
+        }
+    if kind == Notification.Kind.STATEMENT:
+        return _("Your commission for %(period)s, %(amount)s, is in your wallet.") % {
+            "amount": yuan(amount_fen),
+            "period": data.get("period", ""),
+        }
+    return ""
+
+
+def _push(brand: Brand, notes: list[Notification]) -> None:
+    sender = get_sender()
+    with translation.override(None):
+        for n in notes:
+            try:
+                sender.send(
+                    brand_id=brand.pk, staff_id=n.staff_id, title=_("Commission"), body=n.message, link=n.link
+                )
+            except Exception:  # a push that fails must not lose the in-app notification
+                logger.exception("push to staff %s failed", n.staff_id)
+
+
+def notify_commissions(*, brand: Brand) -> int:
+    """Tell each guide what they earned since they were last told; returns notifications sent."""
+    link = reverse("performance")
+    sent: list[Notification] = []
+    while True:
+        with brand_scope(brand):
+            qs = CommissionEntry.objects.for_brand(brand).filter(
+                kind=CommissionEntry.Kind.EARN, notified_at__isnull=True
+            )
+            if connection.vendor == "postgresql":
+                qs = qs.select_for_update(skip_locked=True)  # two runs never tell the same credit twice
+            rows = list(qs.order_by("id").values_list("id", "guide_id", "amount_fen", "member_id")[:BATCH])
+            if not rows:
+                break
+            per_guide: dict[int, dict] = defaultdict(lambda: {"amount": 0, "orders": 0, "member_id": None})
+            for _id, guide, amount, member in rows:
+                g = per_guide[guide]
+                g["amount"] += amount
+                g["orders"] += 1
+                g["member_id"] = g["member_id"] or member
+            names = dict(
+                Member.objects.for_brand(brand)
+                .filter(pk__in={g["member_id"] for g in per_guide.values() if g["member_id"]})
+                .values_list("pk", "name")
+            )
+            notes = [
+                Notification(
+                    brand=brand,
+                    staff_id=guide,
+                    kind=Notification.Kind.COMMISSION,
+                    amount_fen=g["amount"],
+                    data={
+                        "orders": g["orders"],
+                        "member_id": g["member_id"],
+                        "member": names.get(g["member_id"], ""),
+                    },
+                    link=link,
+                )
+                for guide, g in per_guide.items()
+                if g["amount"] > 0
+            ]
+            Notification.objects.bulk_create(notes, batch_size=1000)
+            ids = [r[0] for r in rows]
+            now = timezone.now()
+            for i in range(0, len(ids), 900):
+                CommissionEntry.objects.filter(pk__in=ids[i : i + 900]).update(notified_at=now)
+            sent.extend(notes)
+    # Pushes leave after the notifications are committed; a batch that was told already is not re-sent.
+    _push(brand, sent)
+    return len(sent)
+
+
+def clawback(*, brand: Brand, attribution, amount_fen: int, order_number: str) -> None:
+    note = Notification.objects.create(
+        brand=brand,
+        staff_id=attribution.guide_id,
+        kind=Notification.Kind.CLAWBACK,
+        amount_fen=amount_fen,
+        data={"order": order_number},
+        link=reverse("performance"),
+    )
+    transaction.on_commit(lambda: _push(brand, [note]))
+
+
+def statements_paid(*, brand: Brand, statements: list, period_label: str) -> None:
+    notes = [
+        Notification(
+            brand=brand,
+            staff_id=s.guide_id,
+            kind=Notification.Kind.STATEMENT,
+            amount_fen=s.total_fen,
+            data={"period": period_label, "statement": s.pk},
+            link=reverse("performance-statement", args=[s.pk]),
+        )
+        for s in statements
+    ]
+    Notification.objects.bulk_create(notes)
+    transaction.on_commit(lambda: _push(brand, notes))
+
+
+def notifications_read(*, brand: Brand, staff) -> int:
+    """Mark all of a staff member's notifications read."""
+    with brand_scope(brand):
+        return Notification.objects.filter(staff=staff, read_at__isnull=True).update(read_at=timezone.now())
