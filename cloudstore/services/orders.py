@@ -406,7 +406,11 @@ def _mark_paid(
     data: dict,
     paid_at: datetime.datetime | None = None,
 ) -> None:
-    fields: dict[str, Any] = {"paid_fen": amount, "paid_at": paid_at or timezone.now(), "reserved_until": None}
+    fields: dict[str, Any] = {
+        "paid_fen": amount,
+        "paid_at": paid_at or timezone.now(),
+        "reserved_until": None,
+    }
     if order.fulfilment == Order.Fulfilment.PICKUP:
         for _attempt in range(10):
             code = f"{secrets.randbelow(10**6):06d}"

@@ -9,8 +9,8 @@ from django.conf import settings
 from cloudstore import events as order_events
 from guides import tasks
 from guides.models import Attribution
-from retail.celery import app
 from retail.tenancy import brand_scope
+from tests.conftest import real_worker
 from tests.guides.conftest import external, join, rule
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")
@@ -20,23 +20,16 @@ needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (se
 @needs_redis
 @pytest.mark.django_db(transaction=True)
 def test_a_paid_order_is_attributed_by_a_real_worker_after_commit(brand, brand_admin, guide, sku):
-    from celery.contrib.testing.worker import start_worker
-
     rule(brand, brand_admin, rate_bp=1000)
     member = join(brand, guide)
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = "test-" + str(time.time_ns())
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            order = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)])
-            deadline = time.monotonic() + 20
-            att = None
-            while time.monotonic() < deadline and att is None:
-                with brand_scope(brand):
-                    att = Attribution.objects.filter(order=order).first()
-                time.sleep(0.05)
-    finally:
-        app.conf.task_default_queue = "celery"
+    att = None
+    with real_worker():
+        order = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and att is None:
+            with brand_scope(brand):
+                att = Attribution.objects.filter(order=order).first()
+            time.sleep(0.05)
     assert att is not None, "the worker did not attribute the order"
     assert (att.guide_id, att.commission_fen) == (guide.pk, 1000)
 

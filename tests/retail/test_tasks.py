@@ -7,10 +7,10 @@ import pytest
 from django.conf import settings
 
 from retail import services
-from retail.celery import app
 from retail.events import Actor
 from retail.models import Staff
 from retail.notify import ConsoleSender
+from tests.conftest import real_worker
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")
 
@@ -19,26 +19,19 @@ needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (se
 @needs_redis
 @pytest.mark.django_db(transaction=True)
 def test_invitation_is_delivered_by_a_real_worker(brand, brand_admin, store):
-    from celery.contrib.testing.worker import start_worker
-
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = "test-" + str(time.time_ns())
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            staff, link = services.staff_invite(
-                brand=brand,
-                manager=brand_admin,
-                actor=Actor.system(),
-                name="新人",
-                phone="13612340000",
-                role=Staff.Role.GUIDE,
-                store_ids=[store.pk],
-            )
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not ConsoleSender.outbox:
-                time.sleep(0.05)
-    finally:
-        app.conf.task_default_queue = "celery"
+    with real_worker():
+        staff, link = services.staff_invite(
+            brand=brand,
+            manager=brand_admin,
+            actor=Actor.system(),
+            name="新人",
+            phone="13612340000",
+            role=Staff.Role.GUIDE,
+            store_ids=[store.pk],
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not ConsoleSender.outbox:
+            time.sleep(0.05)
     assert ConsoleSender.outbox, "the worker did not deliver the invitation"
     assert ConsoleSender.outbox[-1]["phone"] == "13612340000"
     assert link in ConsoleSender.outbox[-1]["text"] and brand.name in ConsoleSender.outbox[-1]["text"]
