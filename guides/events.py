@@ -2,6 +2,7 @@
 ready for webhooks; in-process subscribers are called after commit.
 
 Names: ``order.attributed`` (also after a re-attribution, with its revision),
+``orders.attributed`` (a batch of a historic import: its order id range and counts),
 ``commission.clawed_back``, ``statement.approved``, ``statement.paid``."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from retail.models import Brand
 
 SUBSCRIBERS: dict[str, list[Callable[[int, dict], Any]]] = {
     "order.attributed": [],
+    "orders.attributed": [],
     "commission.clawed_back": [],
     "statement.approved": [],
     "statement.paid": [],
@@ -53,6 +55,30 @@ def order_attributed_row(
             "store": store_id,
             "commission_fen": commission_fen,
             "revision": revision,
+        },
+        "created_at": at,
+    }
+
+
+def orders_attributed_row(
+    *,
+    brand: Brand,
+    first_order: int,
+    last_order: int,
+    orders: int,
+    credited: int,
+    commission_fen: int,
+    at: datetime.datetime,
+) -> dict:
+    return {
+        "brand_id": brand.pk,
+        "name": "orders.attributed",
+        "data": {
+            "first_order": first_order,
+            "last_order": last_order,
+            "orders": orders,
+            "credited": credited,
+            "commission_fen": commission_fen,
         },
         "created_at": at,
     }

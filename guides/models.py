@@ -195,26 +195,59 @@ class Attribution(BrandOwned):
         CHANNEL_OFF = "channel_off", _("No commission in this channel")
         NO_GUIDE = "no_guide", _("No guide to credit")
 
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="attribution")
+    # On PostgreSQL each link is checked by a composite (brand, id) foreign key (migration 0002),
+    # which also proves the row exists; a second, plain foreign-key check per row would only slow
+    # bulk attribution down.
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="attributions", db_constraint=False, db_index=False
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     guide = models.ForeignKey(
-        Staff, null=True, blank=True, on_delete=models.PROTECT, related_name="attributions"
+        Staff,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="attributions",
+        db_constraint=False,
+        db_index=False,
     )
     source = models.CharField(max_length=12, choices=Source.choices)
     excluded = models.CharField(max_length=16, choices=Excluded.choices, blank=True, default="")
     # The store the order counts for in reports: the order's own store, or for an online order
     # with dual credit, the credited guide's store.
-    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     rule = models.ForeignKey(
-        AttributionRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        AttributionRule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     paid_at = models.DateTimeField()
     sales_fen = models.BigIntegerField(default=0)
     refunded_fen = models.BigIntegerField(default=0)
     commission_fen = models.BigIntegerField(default=0)
-    # Per line: line id, base amount, the commission rule applied (its terms copied, so refunds
-    # claw back by the rule that credited, whatever changed since) and the commission.
+    # Per line: [line id, commission rule id, commission before refunds]. Rule terms never change,
+    # so refunds are clawed back by the rule that credited, whatever was added since.
     lines = models.JSONField(default=list)
     revision = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -223,13 +256,9 @@ class Attribution(BrandOwned):
     class Meta:
         verbose_name = _("attribution")
         ordering = ["-paid_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["brand", "order"], name="attribution_one_per_order"),
-            models.UniqueConstraint(fields=["brand", "id"], name="attribution_brand_id_unique"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["brand", "order"], name="attribution_one_per_order")]
         indexes = [
             models.Index(fields=["brand", "guide", "paid_at"], name="attribution_guide_idx"),
-            models.Index(fields=["brand", "store", "paid_at"], name="attribution_store_idx"),
             models.Index(fields=["brand", "paid_at"], name="attribution_paid_idx"),
         ]
 
@@ -330,15 +359,44 @@ class CommissionEntry(BrandOwned):
         CARRY_OUT = "carry_out", _("Debt carried to the next statement")
         CARRY_IN = "carry_in", _("Debt from the last statement")
 
-    guide = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="commission_entries")
+    # Links checked by composite (brand, id) foreign keys on PostgreSQL, as for Attribution.
+    guide = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        related_name="commission_entries",
+        db_constraint=False,
+        db_index=False,
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     key = models.CharField(max_length=160)
     amount_fen = models.BigIntegerField()
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     occurred_at = models.DateTimeField()
     statement = models.ForeignKey(
-        Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+        Statement,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_constraint=False,
+        db_index=False,
     )
     notified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -348,7 +406,6 @@ class CommissionEntry(BrandOwned):
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["brand", "key"], name="commentry_key_unique"),
-            models.UniqueConstraint(fields=["brand", "id"], name="commentry_brand_id_unique"),
         ]
         indexes = [
             models.Index(

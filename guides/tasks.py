@@ -24,9 +24,10 @@ def clawback_order(self, brand_id: int, order_id: int) -> int:
 
 @shared_task(base=BrandTask, bind=True, single_transaction=False)
 def attribute_range(self, brand_id: int, after_id: int, up_to_id: int, notify: bool = False) -> int:
-    """Attribute the unattributed paid orders with ids in (after_id, up_to_id], in set-based batches."""
+    """Attribute the unattributed paid orders with ids in (after_id, up_to_id], in set-based batches
+    (a historic import: one event per batch, guides told afterwards if ``notify``)."""
     return attribution.attribute_pending(
-        brand=Brand.objects.get(pk=brand_id), after_id=after_id, up_to_id=up_to_id, notify=notify
+        brand=Brand.objects.get(pk=brand_id), after_id=after_id, up_to_id=up_to_id, notify=notify, bulk=True
     )
 
 

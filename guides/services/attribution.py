@@ -197,8 +197,12 @@ def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | 
 # -- attributing ---------------------------------------------------------------------------------
 
 
-def _attribute_rows(ctx: Context, facts: list[compute.OrderFacts], now: datetime.datetime) -> list[int]:
-    """Attribute these orders (not yet attributed); returns the ids of those attributed by this call."""
+def _attribute_rows(
+    ctx: Context, facts: list[compute.OrderFacts], now: datetime.datetime, bulk: bool = False
+) -> list[int]:
+    """Attribute these orders (not yet attributed); returns the ids of those attributed by this call.
+    ``bulk`` (historic imports): one ``orders.attributed`` event for the batch instead of one
+    ``order.attributed`` per order, so partners are not sent a webhook per year-old order."""
     if not facts:
         return []
     brand = ctx.brand
@@ -256,15 +260,28 @@ def _attribute_rows(ctx: Context, facts: list[compute.OrderFacts], now: datetime
                         notified=now,
                     )
                 )
+        if not bulk:
+            evts.append(
+                events.order_attributed_row(
+                    brand=brand,
+                    order_id=order_id,
+                    guide_id=decision.guide_id,
+                    source=decision.source,
+                    excluded=decision.excluded,
+                    store_id=decision.store_id,
+                    commission_fen=current,
+                    at=now,
+                )
+            )
+    if bulk and inserted:
         evts.append(
-            events.order_attributed_row(
+            events.orders_attributed_row(
                 brand=brand,
-                order_id=order_id,
-                guide_id=decision.guide_id,
-                source=decision.source,
-                excluded=decision.excluded,
-                store_id=decision.store_id,
-                commission_fen=current,
+                first_order=min(inserted),
+                last_order=max(inserted),
+                orders=len(inserted),
+                credited=sum(1 for o in inserted if results[o][1].guide_id is not None),
+                commission_fen=sum(results[o][3] for o in inserted if results[o][1].guide_id is not None),
                 at=now,
             )
         )
@@ -291,7 +308,7 @@ def _entry(brand, guide_id, kind, key, amount, facts, occurred_at, now, notified
 def _unattributed(brand: Brand):
     return (
         Order.objects.for_brand(brand)
-        .filter(paid_at__isnull=False, status__in=PAID_STATUSES, attribution__isnull=True)
+        .filter(paid_at__isnull=False, status__in=PAID_STATUSES, attributions__isnull=True)
         .order_by("pk")
     )
 
@@ -315,9 +332,11 @@ def attribute_pending(
     batch: int = BATCH,
     notify: bool = True,
     paid_before: datetime.datetime | None = None,
+    bulk: bool = False,
 ) -> int:
     """Attribute every paid order not attributed yet (ids in (after_id, up_to_id]), ``batch`` orders
-    per transaction; returns how many were attributed. Used by bulk imports and the sweep."""
+    per transaction; returns how many were attributed. Used by bulk imports (``bulk``: one event
+    per batch) and the sweep."""
     with brand_scope(brand):
         ctx = Context(brand)
     total, cursor = 0, after_id
@@ -331,7 +350,7 @@ def attribute_pending(
             facts = _facts(ctx, qs.values_list(*ORDER_FIELDS)[:batch])
             if not facts:
                 break
-            total += len(_attribute_rows(ctx, facts, timezone.now()))
+            total += len(_attribute_rows(ctx, facts, timezone.now(), bulk=bulk))
             cursor = facts[-1].id
     if total and notify:
         _notify_later(brand)
@@ -356,7 +375,7 @@ def _pg_bounds(brand: Brand, size: int) -> list[int]:
     with connection.cursor() as cur:
         # The inner query is Django's own, with its parameters.
         cur.execute(
-            f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM ({sql}) q) r "  # noqa: S608
+            f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM ({sql}) AS q (id)) r "  # noqa: S608
             "WHERE (n - 1) %% %s = 0 ORDER BY id",
             [*params, size],
         )

@@ -123,11 +123,21 @@ def _write_statements(brand: Brand, period: SettlementPeriod, now: datetime.date
     Statement.objects.bulk_create(
         [Statement(brand=brand, period=period, guide_id=g, created_at=now) for g in guides], batch_size=1000
     )
-    unsettled.update(
-        statement_id=Subquery(
-            Statement.objects.filter(period=period, guide_id=OuterRef("guide_id")).values("pk")[:1]
+    if connection.vendor == "postgresql":
+        # One join instead of a sub-select per entry (a first settlement can gather a year's back-log).
+        with connection.cursor() as cur:
+            cur.execute(
+                "UPDATE guides_commissionentry e SET statement_id = s.id FROM guides_statement s "
+                "WHERE s.period_id = %s AND s.brand_id = %s AND e.brand_id = %s AND e.guide_id = s.guide_id "
+                "AND e.statement_id IS NULL AND e.occurred_at < %s",
+                [period.pk, brand.pk, brand.pk, period.end],
+            )
+    else:
+        unsettled.update(
+            statement_id=Subquery(
+                Statement.objects.filter(period=period, guide_id=OuterRef("guide_id")).values("pk")[:1]
+            )
         )
-    )
     sums = {
         row["statement_id"]: row
         for row in CommissionEntry.objects.filter(statement__period=period)

@@ -264,3 +264,29 @@ def test_a_rule_not_in_force_yet_can_be_withdrawn(brand, brand_admin):
 
         assert not CommissionRule.objects.exists()
         assert AuditLog.objects.filter(action="commission.rule_withdrawn").count() == 1
+
+
+def test_id_ranges_split_the_backlog_for_workers_and_bulk_runs_record_one_event_per_batch(
+    brand, brand_admin, guide, sku, monkeypatch
+):
+    from cloudstore import events as order_events
+    from guides import tasks
+
+    rule(brand, brand_admin, rate_bp=1000)
+    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
+    member = join(brand, guide)
+    ids = [
+        external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 1000)]).pk for _ in range(7)
+    ]
+    ranges = attribution.id_ranges(brand=brand, size=3)
+    assert len(ranges) == 3
+    covered = [i for lo, hi in ranges for i in ids if lo < i <= hi]
+    assert sorted(covered) == ids  # every order in exactly one range
+    for lo, hi in ranges:
+        tasks.attribute_range.delay(brand.pk, lo, hi)
+    assert credited(brand, guide) == 700
+    with brand_scope(brand):
+        batches = list(Event.objects.filter(name="orders.attributed").values_list("data", flat=True))
+        assert not Event.objects.filter(name="order.attributed").exists()
+    assert sum(b["orders"] for b in batches) == 7 and sum(b["commission_fen"] for b in batches) == 700
+    assert attribution.id_ranges(brand=brand) == []
