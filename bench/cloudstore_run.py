@@ -44,6 +44,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import cloudstore_data as data
 from common import (
     CLOUDSTORE_MARKER,
+    COMMISSION_MARKER,
     HOST,
     PORT,
     PY,
@@ -415,7 +416,9 @@ def write_report(result: dict) -> Path:
     path = ROOT / "docs" / "benchmarks.md"
     old = path.read_text() if path.exists() else ""
     # The red packet section (bench/redpackets_run.py) follows this one; keep it as it is.
-    tail_cut = old.find(REDPACKETS_MARKER)
+    tail_cut = min(
+        (c for c in (old.find(REDPACKETS_MARKER), old.find(COMMISSION_MARKER)) if c >= 0), default=-1
+    )
     tail = old[tail_cut:] if tail_cut >= 0 else ""
     old = old[:tail_cut] if tail_cut >= 0 else old
     cut = old.find(CLOUDSTORE_MARKER)

@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark runners (bench/run.py, bench/members_run.py,
-bench/cloudstore_run.py, bench/redpackets_run.py): commands with
+bench/cloudstore_run.py, bench/redpackets_run.py, bench/commission.py): commands with
 time limits, the benchmark database, the uvicorn server, wrk, machine facts.
 
 Every wait here is bounded; every target is 127.0.0.1.
@@ -29,10 +29,12 @@ BASE = f"http://{HOST}:{PORT}"
 # docs/benchmarks.md: the staff section (bench/run.py) comes first; the membership section
 # (bench/members_run.py) starts at the first line, the cloud store section
 # (bench/cloudstore_run.py) at the second, the red packet section (bench/redpackets_run.py) at
-# the third. Each runner rewrites only its own section.
+# the third, the commission section (bench/commission.py) at the fourth. Each runner rewrites only
+# its own section.
 MEMBERS_MARKER = "<!-- membership section: bench/members_run.py -->"
 CLOUDSTORE_MARKER = "<!-- cloud store section: bench/cloudstore_run.py -->"
 REDPACKETS_MARKER = "<!-- red packet section: bench/redpackets_run.py -->"
+COMMISSION_MARKER = "<!-- commission section: bench/commission.py -->"
 
 
 def log(msg: str) -> None:

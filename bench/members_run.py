@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from common import (
     CLOUDSTORE_MARKER,
+    COMMISSION_MARKER,
     HOST,
     MEMBERS_MARKER,
     PORT,
@@ -502,7 +503,12 @@ def write_report(result: dict) -> Path:
     # The cloud store and red packet sections (bench/cloudstore_run.py, bench/redpackets_run.py)
     # follow this one; keep them as they are.
     tail_cut = min(
-        (c for c in (old.find(CLOUDSTORE_MARKER), old.find(REDPACKETS_MARKER)) if c >= 0), default=-1
+        (
+            c
+            for c in (old.find(CLOUDSTORE_MARKER), old.find(REDPACKETS_MARKER), old.find(COMMISSION_MARKER))
+            if c >= 0
+        ),
+        default=-1,
     )
     tail = old[tail_cut:] if tail_cut >= 0 else ""
     old = old[:tail_cut] if tail_cut >= 0 else old

@@ -46,6 +46,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from common import (
+    COMMISSION_MARKER,
     HOST,
     PORT,
     PY,
@@ -584,9 +585,13 @@ def run_redpackets() -> dict:
 def write_report(result: dict) -> Path:
     path = ROOT / "docs" / "benchmarks.md"
     old = path.read_text() if path.exists() else ""
+    # The commission section (bench/commission.py) follows this one; keep it as it is.
+    tail_cut = old.find(COMMISSION_MARKER)
+    tail = old[tail_cut:] if tail_cut >= 0 else ""
+    old = old[:tail_cut] if tail_cut >= 0 else old
     cut = old.find(REDPACKETS_MARKER)
     head = (old[:cut] if cut >= 0 else old).rstrip("\n")
-    path.write_text((head + "\n\n" if head else "") + render(result))
+    path.write_text((head + "\n\n" if head else "") + render(result) + ("\n" + tail if tail else ""))
     return path
 
 

@@ -1,10 +1,10 @@
 """Benchmark runner (`make bench`): seed, count queries, load-test with wrk, write the report.
 
-`run.py [staff|members|cloudstore|redpackets|all]` (default all, or
-BENCH_ONLY=staff|members|cloudstore|redpackets): the staff endpoints (this file), the membership
-programme (bench/members_run.py), the cloud store (bench/cloudstore_run.py) and the red packets
-(bench/redpackets_run.py), one after the other, each on a freshly created database, each rewriting
-only its own section of docs/benchmarks.md.
+`run.py [staff|members|cloudstore|redpackets|commission|all]` (default all, or
+BENCH_ONLY=staff|members|cloudstore|redpackets|commission): the staff endpoints (this file), the
+membership programme (bench/members_run.py), the cloud store (bench/cloudstore_run.py), the red
+packets (bench/redpackets_run.py) and commission (bench/commission.py), one after the other, each
+on a freshly created database, each rewriting only its own section of docs/benchmarks.md.
 
 Staff endpoints:
 
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     CLOUDSTORE_MARKER,
+    COMMISSION_MARKER,
     MEMBERS_MARKER,
     PY,
     REDPACKETS_MARKER,
@@ -207,10 +208,11 @@ def write_report(result: dict) -> Path:
         wall_seconds=result["wall_seconds"],
     )
     path = ROOT / "docs" / "benchmarks.md"
-    # The membership, cloud store and red packet sections (bench/members_run.py,
-    # bench/cloudstore_run.py, bench/redpackets_run.py) have their own runs; keep them as they are.
+    # The membership, cloud store, red packet and commission sections (bench/members_run.py,
+    # bench/cloudstore_run.py, bench/redpackets_run.py, bench/commission.py) have their own runs;
+    # keep them as they are.
     old = path.read_text() if path.exists() else ""
-    markers = (MEMBERS_MARKER, CLOUDSTORE_MARKER, REDPACKETS_MARKER)
+    markers = (MEMBERS_MARKER, CLOUDSTORE_MARKER, REDPACKETS_MARKER, COMMISSION_MARKER)
     cuts = [c for c in (old.find(m) for m in markers) if c >= 0]
     cut = min(cuts, default=-1)
     if cut >= 0:
@@ -291,11 +293,12 @@ def run_staff() -> None:
     log(f"wrote {report.relative_to(ROOT)} and bench/results/{stamp}.json in {result['wall_seconds']} s")
 
 
-PARTS = ("staff", "members", "cloudstore", "redpackets")
+PARTS = ("staff", "members", "cloudstore", "redpackets", "commission")
 
 
 def main(argv: list[str]) -> None:
-    """`run.py [staff|members|cloudstore|redpackets|all]` (or BENCH_ONLY=...): which benchmarks to run."""
+    """`run.py [staff|members|cloudstore|redpackets|commission|all]` (or BENCH_ONLY=...): which
+    benchmarks to run."""
     which = (argv[0] if argv else os.environ.get("BENCH_ONLY", "")) or "all"
     if which not in (*PARTS, "all"):
         raise SystemExit(f"bench: unknown part {which!r}; use one of: {', '.join(PARTS)}, all")
@@ -313,6 +316,10 @@ def main(argv: list[str]) -> None:
         import redpackets_run
 
         redpackets_run.run_redpackets()
+    if which in ("commission", "all"):
+        import commission
+
+        commission.run_commission()
 
 
 if __name__ == "__main__":
@@ -331,5 +338,9 @@ if __name__ == "__main__":
         import redpackets_run
 
         redpackets_run.write_report(json.loads(Path(sys.argv[2]).read_text()))
+    elif sys.argv[1:2] == ["--commission-report"]:
+        import commission
+
+        commission.write_report(json.loads(Path(sys.argv[2]).read_text()))
     else:
         main(sys.argv[1:])

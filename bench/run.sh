@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: seed a separate PostgreSQL database (retail_bench), measure with wrk, write
-# docs/benchmarks.md. See bench/README.md.
+# `make bench`: seed a separate PostgreSQL database (retail_bench; bench_commission for the
+# commission benchmark), measure, write docs/benchmarks.md. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! command -v wrk >/dev/null 2>&1; then
+part="${1:-${BENCH_ONLY:-all}}"
+# The commission benchmark alone (Celery + Redis, no HTTP load) does not need wrk.
+if [ "$part" != commission ] && ! command -v wrk >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
     else
@@ -11,7 +13,6 @@ if ! command -v wrk >/dev/null 2>&1; then
         exit 1
     fi
 fi
-part="${1:-${BENCH_ONLY:-all}}"
 if { [ "$part" = redpackets ] || [ "$part" = all ]; } && ! command -v pgbench >/dev/null 2>&1; then
     echo "bench: pgbench is missing (sudo apt-get install postgresql-client or postgresql-15):" \
         "the red packet benchmark leaves out its pgbench comparison" >&2

@@ -11,6 +11,9 @@ both enforced by unique constraints, so a re-run, a retried task or a race credi
 from __future__ import annotations
 
 import datetime
+import io
+import itertools
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -155,10 +158,26 @@ def _evaluate(ctx: Context, order: compute.OrderFacts, lines: list[compute.Line]
 # -- inserting in sets ---------------------------------------------------------------------------
 
 
+_temp_tables = itertools.count(1)
+
+
+def _copy_value(v) -> str:
+    """One value in COPY's text format."""
+    if v is None:
+        return "\\N"
+    if isinstance(v, bool):
+        return "t" if v else "f"
+    if isinstance(v, datetime.datetime):
+        return v.isoformat()
+    if isinstance(v, list | dict):
+        v = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    return str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | None:
-    """INSERT many rows, skipping those that collide with a unique constraint. On PostgreSQL one
-    statement per call (columns passed as arrays through unnest) and, with ``returning``, the values
-    of that column for the rows actually inserted; elsewhere bulk_create (returning unsupported)."""
+    """INSERT many rows, skipping those that collide with a unique constraint. On PostgreSQL the rows
+    are COPYed into a temporary table and inserted from it in one statement (with ``returning``, the
+    values of that column for the rows actually inserted); elsewhere bulk_create (no returning)."""
     if not rows:
         return []
     if connection.vendor != "postgresql":
@@ -166,32 +185,32 @@ def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | 
         return None
     meta = model._meta
     names = list(rows[0].keys())
-    fields = [meta.get_field(n) for n in names]
-    columns, casts, arrays = [], [], []
-    for f, n in zip(fields, names, strict=True):
-        columns.append(f.column)
+    columns, types = [], []
+    for n in names:
+        f = meta.get_field(n)
         db_type = f.rel_db_type(connection) if f.is_relation else f.db_type(connection)
         db_type = {"serial": "integer", "bigserial": "bigint"}.get(db_type, db_type)
-        if db_type.startswith("varchar"):
-            db_type = "text"
-        casts.append(db_type)
-        values = [r[n] for r in rows]
-        if db_type == "jsonb":
-            import json
-
-            values = [json.dumps(v, separators=(",", ":")) for v in values]
-        arrays.append(values)
-    # Table, column and type names come from the model's metadata, values travel as parameters.
-    sql = (
-        f"INSERT INTO {meta.db_table} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT * FROM unnest({', '.join(f'%s::{c}[]' for c in casts)}) "
-        "ON CONFLICT DO NOTHING"
-    )
+        columns.append(f.column)
+        types.append("text" if db_type.startswith("varchar") else db_type.split(" CHECK")[0])
+    buf = io.StringIO()
+    for r in rows:
+        buf.write("\t".join(_copy_value(r[n]) for n in names))
+        buf.write("\n")
+    buf.seek(0)
+    temp = f"_bulk_{meta.db_table}_{next(_temp_tables)}"
+    cols = ", ".join(columns)
+    # Table, column and type names come from the model's metadata; values travel through COPY.
+    sql = f"INSERT INTO {meta.db_table} ({cols}) SELECT {cols} FROM {temp} ON CONFLICT DO NOTHING"  # noqa: S608
     if returning:
         sql += f" RETURNING {meta.get_field(returning).column}"
     with connection.cursor() as cur:
-        cur.execute(sql, arrays)
-        return [r[0] for r in cur.fetchall()] if returning else None
+        defs = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+        cur.execute(f"CREATE TEMP TABLE {temp} ({defs}) ON COMMIT DROP")
+        cur.copy_expert(f"COPY {temp} ({cols}) FROM STDIN", buf)
+        cur.execute(sql)
+        out = [r[0] for r in cur.fetchall()] if returning else None
+        cur.execute(f"DROP TABLE {temp}")
+        return out
 
 
 # -- attributing ---------------------------------------------------------------------------------
