@@ -205,7 +205,7 @@ def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | 
         sql += f" RETURNING {meta.get_field(returning).column}"
     with connection.cursor() as cur:
         defs = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
-        cur.execute(f"CREATE TEMP TABLE {temp} ({defs}) ON COMMIT DROP")
+        cur.execute(f"CREATE TEMP TABLE {temp} ({defs})")
         cur.copy_expert(f"COPY {temp} ({cols}) FROM STDIN", buf)
         cur.execute(sql)
         out = [r[0] for r in cur.fetchall()] if returning else None
