@@ -699,6 +699,8 @@ def profile(out_file: str) -> None:
                 sql, params = timer.first[k]
                 if not sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "WITH")):
                     continue
+                if "_bulk_" in sql:  # inserts from the batch's temporary COPY table, gone by now
+                    continue
                 t = time.perf_counter()
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
                 plan = "\n".join(r[0] for r in cur.fetchall())

@@ -196,8 +196,11 @@ class Attribution(BrandOwned):
         NO_GUIDE = "no_guide", _("No guide to credit")
 
     # On PostgreSQL each link is checked by a composite (brand, id) foreign key (migration 0002),
-    # which also proves the row exists; a second, plain foreign-key check per row would only slow
-    # bulk attribution down.
+    # which also proves the row (and the brand) exists; a second, plain foreign-key check per row,
+    # or an index the composite ones already lead with, would only slow bulk attribution down.
+    brand = models.ForeignKey(
+        "retail.Brand", on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     order = models.ForeignKey(
         Order, on_delete=models.PROTECT, related_name="attributions", db_constraint=False, db_index=False
     )
@@ -360,6 +363,9 @@ class CommissionEntry(BrandOwned):
         CARRY_IN = "carry_in", _("Debt from the last statement")
 
     # Links checked by composite (brand, id) foreign keys on PostgreSQL, as for Attribution.
+    brand = models.ForeignKey(
+        "retail.Brand", on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     guide = models.ForeignKey(
         Staff,
         on_delete=models.PROTECT,

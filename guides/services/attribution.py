@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from cloudstore.models import Order, OrderLine
@@ -161,17 +161,24 @@ def _evaluate(ctx: Context, order: compute.OrderFacts, lines: list[compute.Line]
 _temp_tables = itertools.count(1)
 
 
-def _copy_value(v) -> str:
-    """One value in COPY's text format."""
-    if v is None:
-        return "\\N"
-    if isinstance(v, bool):
-        return "t" if v else "f"
-    if isinstance(v, datetime.datetime):
-        return v.isoformat()
-    if isinstance(v, list | dict):
-        v = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-    return str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_format(db_type: str):
+    """How one column's values are written in COPY's text format (None is NULL)."""
+    if db_type in ("bigint", "integer", "smallint"):
+        return lambda v: "\\N" if v is None else str(v)
+    if db_type == "boolean":
+        return lambda v: "\\N" if v is None else ("t" if v else "f")
+    if db_type.startswith("timestamp"):
+        return lambda v: "\\N" if v is None else v.isoformat()
+    if db_type == "jsonb":
+        return lambda v: (
+            "\\N"
+            if v is None
+            else json.dumps(v, separators=(",", ":"), ensure_ascii=False).translate(_COPY_ESCAPES)
+        )
+    return lambda v: "\\N" if v is None else str(v).translate(_COPY_ESCAPES)
 
 
 def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | None:
@@ -192,10 +199,9 @@ def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | 
         db_type = {"serial": "integer", "bigserial": "bigint"}.get(db_type, db_type)
         columns.append(f.column)
         types.append("text" if db_type.startswith("varchar") else db_type.split(" CHECK")[0])
+    formats = [(n, _copy_format(t)) for n, t in zip(names, types, strict=True)]
     buf = io.StringIO()
-    for r in rows:
-        buf.write("\t".join(_copy_value(r[n]) for n in names))
-        buf.write("\n")
+    buf.writelines("\t".join([fmt(r[n]) for n, fmt in formats]) + "\n" for r in rows)
     buf.seek(0)
     temp = f"_bulk_{meta.db_table}_{next(_temp_tables)}"
     cols = ", ".join(columns)
@@ -325,9 +331,12 @@ def _entry(brand, guide_id, kind, key, amount, facts, occurred_at, now, notified
 
 
 def _unattributed(brand: Brand):
+    # NOT EXISTS on (brand, order): the attribution's unique index answers it, in bulk or one by one.
+    done = Attribution.objects.filter(brand_id=OuterRef("brand_id"), order_id=OuterRef("pk"))
     return (
         Order.objects.for_brand(brand)
-        .filter(paid_at__isnull=False, status__in=PAID_STATUSES, attributions__isnull=True)
+        .filter(paid_at__isnull=False, status__in=PAID_STATUSES)
+        .filter(~Exists(done))
         .order_by("pk")
     )
 
@@ -381,9 +390,9 @@ def id_ranges(*, brand: Brand, size: int = 50_000) -> list[tuple[int, int]]:
     with brand_scope(brand):
         ids = _unattributed(brand).values_list("pk", flat=True)
         bounds = list(ids[::size]) if connection.vendor != "postgresql" else _pg_bounds(brand, size)
+        if not bounds:
+            return []
         last = _unattributed(brand).order_by("-pk").values_list("pk", flat=True).first()
-    if last is None:
-        return []
     starts = [b - 1 for b in bounds] or [0]
     ends = [*(b - 1 for b in bounds[1:]), last]
     return list(zip(starts, ends, strict=True))
