@@ -64,7 +64,13 @@ def sweep(self, brand_id: int) -> int:
     from django.utils import timezone
 
     brand = Brand.objects.get(pk=brand_id)
-    n = attribution.attribute_pending(brand=brand, paid_before=timezone.now() - datetime.timedelta(minutes=2))
+    now = timezone.now()
+    # Orders paid in the last week whose task was lost (older ones: an explicit bulk run).
+    n = attribution.attribute_pending(
+        brand=brand,
+        paid_before=now - datetime.timedelta(minutes=2),
+        paid_after=now - datetime.timedelta(days=7),
+    )
     with brand_scope(brand):
         unpaid = list(
             SettlementPeriod.objects.filter(status=SettlementPeriod.Status.APPROVED).values_list(
