@@ -41,7 +41,7 @@ PAID_STATUSES = [
     Order.Status.COMPLETED,
     Order.Status.REFUNDED,
 ]
-BATCH = 5000
+BATCH = 10_000
 
 
 class Context:
@@ -199,21 +199,34 @@ def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | 
         db_type = {"serial": "integer", "bigserial": "bigint"}.get(db_type, db_type)
         columns.append(f.column)
         types.append("text" if db_type.startswith("varchar") else db_type.split(" CHECK")[0])
-    formats = [(n, _copy_format(t)) for n, t in zip(names, types, strict=True)]
+    # Columns with one value for every row (brand, timestamps of the run) go in as parameters.
+    first = rows[0]
+    constant = {n for n in names if all(r[n] == first[n] for r in rows)} if len(rows) > 1 else set()
+    varying = [(n, c, t) for n, c, t in zip(names, columns, types, strict=True) if n not in constant]
+    formats = [(n, _copy_format(t)) for n, _c, t in varying]
     buf = io.StringIO()
     buf.writelines("\t".join([fmt(r[n]) for n, fmt in formats]) + "\n" for r in rows)
     buf.seek(0)
     temp = f"_bulk_{meta.db_table}_{next(_temp_tables)}"
-    cols = ", ".join(columns)
-    # Table, column and type names come from the model's metadata; values travel through COPY.
-    sql = f"INSERT INTO {meta.db_table} ({cols}) SELECT {cols} FROM {temp} ON CONFLICT DO NOTHING"  # noqa: S608
+    copied = ", ".join(c for _n, c, _t in varying)
+    fixed = [(c, t, first[n]) for n, c, t in zip(names, columns, types, strict=True) if n in constant]
+    params = [json.dumps(v) if t == "jsonb" else v for _c, t, v in fixed]
+    target = (
+        ", ".join([copied, *(c for c, _t, _v in fixed)]) if copied else ", ".join(c for c, _t, _v in fixed)
+    )
+    select = ", ".join([*([copied] if copied else []), *(f"%s::{t}" for _c, t, _v in fixed)])
+    # Table, column and type names come from the model's metadata; values travel by COPY or as parameters.
+    sql = f"INSERT INTO {meta.db_table} ({target}) SELECT {select} FROM {temp} ON CONFLICT DO NOTHING"  # noqa: S608
     if returning:
         sql += f" RETURNING {meta.get_field(returning).column}"
     with connection.cursor() as cur:
-        defs = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+        defs = ", ".join(f"{c} {t}" for _n, c, t in varying) or "_row integer"
         cur.execute(f"CREATE TEMP TABLE {temp} ({defs})")
-        cur.copy_expert(f"COPY {temp} ({cols}) FROM STDIN", buf)
-        cur.execute(sql)
+        if varying:
+            cur.copy_expert(f"COPY {temp} ({copied}) FROM STDIN", buf)
+        else:
+            cur.execute(f"INSERT INTO {temp} SELECT generate_series(1, %s)", [len(rows)])  # noqa: S608
+        cur.execute(sql, params)
         out = [r[0] for r in cur.fetchall()] if returning else None
         cur.execute(f"DROP TABLE {temp}")
         return out
