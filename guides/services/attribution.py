@@ -406,6 +406,11 @@ def attribute_pending(
             )
             facts = _facts(ctx, [r for r in rows if r[0] not in done])
             if facts:
+                if bulk and connection.vendor == "postgresql":
+                    # A historic batch is redone by a re-run if a crash loses it: no need to wait
+                    # for each commit's WAL flush.
+                    with connection.cursor() as cur:
+                        cur.execute("SET LOCAL synchronous_commit TO OFF")
                 total += len(_attribute_rows(ctx, facts, timezone.now(), bulk=bulk))
     if total and notify:
         _notify_later(brand)
