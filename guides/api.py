@@ -23,7 +23,7 @@ from guides.models import (
     Statement,
 )
 from guides.services import attribution, rules, settlement
-from members.api import IDEMPOTENCY_HEADER
+from members.api import IDEMPOTENCY_HEADER, _idempotency_key
 from retail import roles
 from retail.api_base import BrandAPIView
 from retail.events import Actor
@@ -33,17 +33,6 @@ from retail.tenancy import brand_scope, get_for_brand_or_404
 
 def _require_admin(view) -> None:
     roles.require(view.brand, view.staff, view.staff.is_brand_admin)
-
-
-def _idempotency_key(request) -> str:
-    from rest_framework import exceptions
-
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        raise exceptions.ValidationError({"Idempotency-Key": ["This header is required."]})
-    if len(key) > 100 or not key.isprintable():
-        raise exceptions.ValidationError({"Idempotency-Key": ["At most 100 printable characters."]})
-    return key
 
 
 def _page(view, request, qs, serializer):

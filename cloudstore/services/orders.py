@@ -75,7 +75,7 @@ def shipping_fee(brand: Brand, fulfilment: str, subtotal: int) -> int:
     return 0 if subtotal >= free_shipping_from(brand) else fee
 
 
-def _allocate(amount: int, weights: list[int]) -> list[int]:
+def allocate(amount: int, weights: list[int]) -> list[int]:
     """Split ``amount`` over lines in proportion to ``weights``, to the fen (largest remainder)."""
     total = sum(weights)
     if amount <= 0 or total <= 0:
@@ -246,7 +246,7 @@ def checkout(
             if existing is not None:
                 return existing
             raise
-        shares = _allocate(discount, [pl.unit_price_fen * pl.quantity for pl in lines])
+        shares = allocate(discount, [pl.unit_price_fen * pl.quantity for pl in lines])
         OrderLine.objects.bulk_create(
             [
                 OrderLine(
@@ -679,7 +679,7 @@ def order_external_create(
                 raise
             return _replay(existing, fingerprint), False
         weights = [ln["unit_price_fen"] * ln["quantity"] for ln in data["lines"]]
-        shares = _allocate(discount, weights)
+        shares = allocate(discount, weights)
         OrderLine.objects.bulk_create(
             [
                 OrderLine(

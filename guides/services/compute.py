@@ -18,6 +18,8 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cloudstore.services.orders import allocate  # the order discount's split, to the fen
+
 PERCENT, FIXED = "percent", "fixed"
 
 
@@ -39,19 +41,6 @@ class Line:
     base_fen: int  # unit price x quantity - discount share
     refunded_quantity: int = 0
     refunded_fen: int = 0
-
-
-def allocate(amount: int, weights: list[int]) -> list[int]:
-    """Split ``amount`` in proportion to ``weights``, to the fen (largest remainder)."""
-    total = sum(weights)
-    if amount <= 0 or total <= 0:
-        return [0] * len(weights)
-    shares = [amount * w // total for w in weights]
-    rest = amount - sum(shares)
-    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
-    for i in order[:rest]:
-        shares[i] += 1
-    return shares
 
 
 def line_commission(terms: Terms | None, line: Line, kept_fen: int | None = None) -> int:
