@@ -22,7 +22,7 @@ from guides.models import (
     CommissionSettings,
     Precedence,
 )
-from redpackets.dashboard_forms import _KeyedForm
+from redpackets.dashboard_forms import KeyedForm
 
 REPORT_MAX_DAYS = 366
 # Time zones offered for settlement periods (the brand's own stays in the list whatever it is).
@@ -380,5 +380,5 @@ class HoldForm(forms.Form):
     )
 
 
-class ApproveForm(_KeyedForm):
+class ApproveForm(KeyedForm):
     """Approving a period pays money: a one-time key, so that a double submit approves once."""

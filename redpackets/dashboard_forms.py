@@ -29,7 +29,7 @@ def _yuan_field(label, *, max_fen: int = FEN_MAX, required: bool = True, help_te
     )
 
 
-class _KeyedForm(forms.Form):
+class KeyedForm(forms.Form):
     """A form that moves money: a one-time key, so that a double submit does it once."""
 
     key = forms.RegexField(regex=UUID_RE, widget=forms.HiddenInput())
@@ -49,13 +49,13 @@ class _KeyedForm(forms.Form):
             self.initial["key"] = str(uuid.uuid4())
 
 
-class TopUpForm(_KeyedForm):
+class TopUpForm(KeyedForm):
     amount = _yuan_field(_("Amount (¥)"), max_fen=TOPUP_MAX_FEN)
 
     field_order = ["amount", "key"]
 
 
-class SendForm(_KeyedForm):
+class SendForm(KeyedForm):
     """A red packet from the pool: fixed or lucky; to one person, a store's staff or chosen people."""
 
     kind = forms.ChoiceField(

@@ -17,13 +17,14 @@ class _Echo:
         return value
 
 
-def _fen(amount: int) -> str:
+def fen_cell(amount: int) -> str:
+    """Integer fen as a yuan cell: -1234 -> "-12.34"."""
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
     return f"{sign}{amount // 100}.{amount % 100:02d}"
 
 
-def _safe(text: str) -> str:
+def safe_cell(text: str) -> str:
     """Cells that a spreadsheet would run as a formula are quoted as text."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
@@ -42,22 +43,27 @@ def rows(records: Iterable[Record], tz) -> Iterator[list[str]]:
         yield [
             timezone.localtime(r.at, tz).strftime("%Y-%m-%d %H:%M:%S"),
             r.kind_label,
-            _safe(r.title),
-            _safe(r.detail),
-            _fen(r.amount_fen),
-            _fen(r.balance_after_fen),
+            safe_cell(r.title),
+            safe_cell(r.detail),
+            fen_cell(r.amount_fen),
+            fen_cell(r.balance_after_fen),
             str(r.transaction_id),
         ]
 
 
-def csv_response(records: Iterable[Record], filename: str, tz=None) -> StreamingHttpResponse:
+def stream_csv(lines: Iterable[list[str]], filename: str) -> StreamingHttpResponse:
+    """Rows as a streamed CSV download, UTF-8 with a BOM (spreadsheets then read Chinese right)."""
     writer = csv.writer(_Echo())
 
     def stream() -> Iterator[str]:
-        yield "\ufeff"  # so spreadsheet programs read the Chinese text as UTF-8
-        for row in rows(records, tz or timezone.get_current_timezone()):
-            yield writer.writerow(row)
+        yield "\ufeff"
+        for line in lines:
+            yield writer.writerow(line)
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def csv_response(records: Iterable[Record], filename: str, tz=None) -> StreamingHttpResponse:
+    return stream_csv(rows(records, tz or timezone.get_current_timezone()), filename)

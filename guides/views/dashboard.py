@@ -9,7 +9,6 @@ brand's commission time zone), services write, selectors read; ids are looked up
 
 from __future__ import annotations
 
-import csv
 import datetime
 import math
 import zoneinfo
@@ -20,7 +19,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -48,7 +47,7 @@ from guides.models import CommissionEntry, CommissionRule, Reattribution, Settle
 from guides.services import attribution
 from guides.services import rules as rule_services
 from guides.services import settlement as settle
-from redpackets.exports import _Echo, _fen, _safe
+from redpackets.exports import fen_cell, safe_cell, stream_csv
 from retail import roles
 from retail.events import Actor
 from retail.models import Staff
@@ -337,28 +336,19 @@ def reports_export(request):
         yield header
         for r in rows:
             name = r["name"] or (no_store if by == "store" else "")
-            head = [_safe(name), str(r["orders"])]
+            head = [safe_cell(name), str(r["orders"])]
             if by == "store":
                 head.append(str(r["guides"]))
             yield [
                 *head,
-                _fen(r["online_fen"]),
-                _fen(r["offline_fen"]),
-                _fen(r["online_fen"] + r["offline_fen"]),
-                _fen(r["commission_fen"]),
+                fen_cell(r["online_fen"]),
+                fen_cell(r["offline_fen"]),
+                fen_cell(r["online_fen"] + r["offline_fen"]),
+                fen_cell(r["commission_fen"]),
             ]
 
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # so spreadsheet programs read the Chinese text as UTF-8
-        for line in lines():
-            yield writer.writerow(line)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     filename = f"commission-by-{by}-{brand.slug}-{start_day:%Y%m%d}-{end_day:%Y%m%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return stream_csv(lines(), filename)
 
 
 # --- commission rules ---------------------------------------------------------------------------------
