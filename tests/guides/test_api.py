@@ -231,3 +231,21 @@ def test_reattribution_api(client, brand, brand_admin, settled):
     assert r.status_code == 201, r.content
     runs = client.get("/api/v1/commission/reattributions/").json()
     assert runs[0]["status"] == "done" and runs[0]["orders"] == 1 and runs[0]["changed"] == 0
+
+
+def test_settings_api_refuses_bad_values_and_changes_nothing(client, brand, brand_admin, guide):
+    login_as(client, brand_admin)
+    url = "/api/v1/commission/settings/"
+    assert client.get(url).json()["period"] == "monthly"
+    for bad in ({"timezone": "Mars/Olympus"}, {"period": "daily"}, {"greeting": "x" * 61}):
+        _error(client.patch(url, json.dumps(bad), content_type="application/json"), 400)
+    _error(client.patch(url, "{oops", content_type="application/json"), 400)
+    assert client.get(url).json() == {"period": "monthly", "timezone": "Asia/Shanghai", "greeting": ""}
+    r = client.patch(url, json.dumps({"period": "weekly"}), content_type="application/json")
+    assert r.status_code == 200 and r.json()["period"] == "weekly"
+    _error(
+        login_as(client, guide).patch(
+            url, json.dumps({"period": "monthly"}), content_type="application/json"
+        ),
+        403,
+    )
