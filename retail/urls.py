@@ -75,6 +75,7 @@ urlpatterns = [
         name="dash-staff-reactivate",
     ),
     path("dashboard/staff/<int:staff_id>/reinvite/", views.staff_reinvite, name="dash-staff-reinvite"),
+    path("dashboard/staff/<int:staff_id>/invited/", views.staff_invited, name="dash-staff-invited"),
     path("dashboard/audit/", views.audit_log, name="dash-audit"),
     path("", include("members.urls")),
     path("", include("cloudstore.urls")),

@@ -16,7 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from retail import roles, selectors, services
 from retail.events import Actor
@@ -377,7 +378,7 @@ def staff_invite(request):
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
-            return _invite_link_page(request, staff, link)
+            return _invite_link_redirect(request, staff, link)
     return render(
         request,
         "dashboard/staff_form.html",
@@ -477,17 +478,39 @@ def staff_reinvite(request, staff_id: int):
     if resp:
         return resp
     target = selectors.staff_get(brand=request.brand, viewer=request.staff, staff_id=staff_id)
-    return _invite_link_page(request, target, link)
+    return _invite_link_redirect(request, target, link)
 
 
-def _invite_link_page(request, staff: Staff, link: str):
+SESSION_INVITE_KEY = "invite_links"
+
+
+def _invite_link_redirect(request, staff: Staff, link: str):
+    """Post/redirect/get: the one-time link waits in the session (never in a URL) for one showing."""
+    pending = dict(request.session.get(SESSION_INVITE_KEY) or {})
+    pending[str(staff.pk)] = link
+    request.session[SESSION_INVITE_KEY] = pending
+    return redirect("dash-staff-invited", staff.pk)
+
+
+@manager_required
+@require_GET
+@never_cache
+def staff_invited(request, staff_id: int):
+    """The invitation link, shown once; reloading the page afterwards does not show it again."""
+    target = selectors.staff_get(brand=request.brand, viewer=request.staff, staff_id=staff_id)
+    pending = dict(request.session.get(SESSION_INVITE_KEY) or {})
+    link = pending.pop(str(target.pk), None)
+    if link is not None:
+        request.session[SESSION_INVITE_KEY] = pending
     return render(
         request,
         "dashboard/invite_link.html",
         {
             "nav": "staff",
-            "staff": staff,
-            "link": request.build_absolute_uri(link),
+            "staff": target,
+            "link": request.build_absolute_uri(link) if link else "",
+            "can_reinvite": target.status == Staff.Status.INVITED
+            and roles.can_manage_member_of_staff(request.staff, target),
             "ttl_days": settings.INVITATION_TTL.days,
         },
     )

@@ -524,15 +524,30 @@ def test_invite_staff_gives_a_one_time_link(client, brand_admin, store, brand):
             "employee_no": "E100",
         },
     )
-    body = text(response)
-    assert response.status_code == 200
+    with brand_scope(brand):
+        invited = Staff.objects.get(user__phone="13800138000")
+    # Post/redirect/get: the link is not in the URL, and refreshing does not post again.
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dash-staff-invited", args=[invited.pk])
+    page = client.get(response["Location"])
+    body = text(page)
+    assert page.status_code == 200 and "no-store" in page["Cache-Control"]
     assert "已邀请刘洋" in body
     link = re.search(r'id="invite-link" type="text" value="([^"]+)"', body).group(1)
     assert link.startswith("http://testserver/invite/yueyan/")
-    with brand_scope(brand):
-        invited = Staff.objects.get(user__phone="13800138000")
+    assert "/invite/" not in response["Location"]
     assert invited.status == Staff.Status.INVITED and invited.name == "刘洋"
     assert "已邀请" in text(client.get(reverse("dash-staff")))
+    # Shown once: a reload of the page offers a new link instead of repeating the old one.
+    again = text(client.get(response["Location"]))
+    assert "/invite/yueyan/" not in again and 'data-testid="new-invite-link"' in again
+    assert staff_count(brand) == 2
+
+
+def test_invited_page_of_another_brand_is_not_found(client, brand_admin, other_admin):
+    login_as(client, brand_admin)
+    assert client.get(reverse("dash-staff-invited", args=[other_admin.pk])).status_code == 404
+    assert client.post(reverse("dash-staff-invited", args=[brand_admin.pk])).status_code == 405
 
 
 def test_invite_with_bad_input_changes_nothing(client, brand_admin, brand):
@@ -611,8 +626,8 @@ def test_own_record_is_read_only(client, brand_admin):
 def test_reinvite_gives_a_new_link(client, brand_admin, store, brand):
     invited = StaffFactory(brand=brand, stores=[store], status=Staff.Status.INVITED, name="待加入")
     login_as(client, brand_admin)
-    response = client.post(reverse("dash-staff-reinvite", args=[invited.pk]))
-    assert response.status_code == 200
+    response = client.post(reverse("dash-staff-reinvite", args=[invited.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("dash-staff-invited", args=[invited.pk]), 302)]
     assert "/invite/yueyan/" in text(response)
 
 
@@ -622,7 +637,9 @@ def test_reinvite_gives_a_new_link(client, brand_admin, store, brand):
 def invite(client, admin, store, phone="13800138000", name="刘洋") -> str:
     login_as(client, admin)
     response = client.post(
-        reverse("dash-staff-new"), {"name": name, "phone": phone, "role": "guide", "stores": [store.pk]}
+        reverse("dash-staff-new"),
+        {"name": name, "phone": phone, "role": "guide", "stores": [store.pk]},
+        follow=True,
     )
     link = re.search(r'id="invite-link" type="text" value="([^"]+)"', text(response)).group(1)
     client.post(reverse("logout"))
