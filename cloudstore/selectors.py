@@ -7,6 +7,7 @@ import math
 import zoneinfo
 from dataclasses import dataclass
 
+from django.core import signing
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
@@ -372,6 +373,39 @@ def order_list(*, brand: Brand, viewer: Staff, filters: OrderFilters | None = No
     elif f.awaiting == "pickup":
         qs = qs.filter(status=Order.Status.PAID, fulfilment=Order.Fulfilment.PICKUP)
     return qs
+
+
+PICKUP_SALT = "cloudstore.pickup"
+PICKUP_TOKEN_MAX_AGE = 60 * 60 * 24 * 60
+
+
+def pickup_code_filter(code: str) -> Q | None:
+    """Which order a typed 6-digit pickup code or a scanned pickup QR names; None if it is neither."""
+    code = (code or "").strip()
+    if code.isdigit() and len(code) == 6:
+        return Q(pickup_code=code)
+    try:
+        data = signing.loads(code, salt=PICKUP_SALT, max_age=PICKUP_TOKEN_MAX_AGE)
+        return Q(pk=int(data["o"]), pickup_code=str(data["c"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def pickup_order_get(*, brand: Brand, store: Store, code: str) -> Order | None:
+    """The order waiting for pickup at ``store`` that the code names, with its lines and member."""
+    match = pickup_code_filter(code)
+    if match is None:
+        return None
+    return (
+        Order.objects.for_brand(brand)
+        .filter(match, store=store, fulfilment=Order.Fulfilment.PICKUP, status=Order.Status.PAID)
+        .select_related("store", "member")
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.for_brand(brand).order_by("id")),
+            "member__identities",
+        )
+        .first()
+    )
 
 
 def order_get(*, brand: Brand, viewer: Staff, order_id) -> Order:

@@ -343,6 +343,8 @@ class PickupForm(forms.Form):
             }
         ),
     )
+    # Set on the second step: the order the staff member was shown and now hands over.
+    order = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput())
 
     def clean_code(self):
         code = self.cleaned_data["code"].strip()

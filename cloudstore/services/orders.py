@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloudstore import events, payments
+from cloudstore import events, payments, selectors
 from cloudstore.models import Coupon, Inventory, Order, OrderLine, Payment, Refund, Sku, Touch
 from cloudstore.services import inventory, promotions
 from members import codes
@@ -29,7 +29,7 @@ RESERVATION_MINUTES = 15
 MAX_LINES = 50
 MAX_QUANTITY = 99
 TOUCH_WINDOW_DAYS = 30
-PICKUP_SALT = "cloudstore.pickup"
+PICKUP_SALT = selectors.PICKUP_SALT
 
 S = Order.Status
 TRANSITIONS: dict[str, set[str]] = {
@@ -546,22 +546,22 @@ def pickup_token(order: Order) -> str:
     return signing.dumps({"o": order.pk, "c": order.pickup_code}, salt=PICKUP_SALT, compress=True)
 
 
-def pickup_confirm(*, brand: Brand, staff: Staff, actor: Actor, store: Store, code: str) -> Order:
-    """Staff scan the shopper's pickup QR (or type the 6 digits) and hand over the goods."""
+def pickup_confirm(
+    *, brand: Brand, staff: Staff, actor: Actor, store: Store, code: str, order_id: int | None = None
+) -> Order:
+    """Staff scan the shopper's pickup QR (or type the 6 digits) and hand over the goods; with
+    ``order_id`` (the order the staff member was shown) the code must name that very order."""
     roles.require(brand, staff, roles.works_at(staff, store.pk))
-    code = (code or "").strip()
+    match = selectors.pickup_code_filter(code)
     with brand_scope(brand):
-        qs = Order.objects.select_for_update(no_key=True).filter(
-            store=store, fulfilment=Order.Fulfilment.PICKUP, status=S.PAID
-        )
-        if code.isdigit() and len(code) == 6:
-            order = qs.filter(pickup_code=code).first()
-        else:
-            try:
-                data = signing.loads(code, salt=PICKUP_SALT, max_age=60 * 60 * 24 * 60)
-                order = qs.filter(pk=int(data["o"]), pickup_code=str(data["c"])).first()
-            except (signing.BadSignature, KeyError, TypeError, ValueError):
-                order = None
+        order = None
+        if match is not None:
+            qs = Order.objects.select_for_update(no_key=True).filter(
+                match, store=store, fulfilment=Order.Fulfilment.PICKUP, status=S.PAID
+            )
+            if order_id is not None:
+                qs = qs.filter(pk=order_id)
+            order = qs.first()
         if order is None:
             raise _error("code", _("No order waiting for pickup here has this code."), "unknown_pickup")
         _transition(order, S.PICKED_UP, actor, {"by": staff.pk})

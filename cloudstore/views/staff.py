@@ -457,28 +457,40 @@ def order_advance(request, store_id: int, order_id: int):
 @staff_required
 @require_http_methods(["GET", "POST"])
 def pickup(request, store_id: int):
-    """Hand over a pickup order: scan the shopper's pickup QR or type its 6-digit code."""
+    """Hand over a pickup order: scan the shopper's pickup QR or type its 6-digit code, check the
+    order that code names (items, member, amount), then confirm the hand-over."""
     store = store_for(request, store_id)
     if not roles.works_at(request.staff, store.pk):
         raise PermissionDenied
     form = PickupForm(_posted(request))
+    found = None
     if request.method == "POST" and form.is_valid():
-        try:
-            order = _service(
-                orders.pickup_confirm,
-                brand=request.brand,
-                staff=request.staff,
-                actor=Actor.from_request(request),
-                store=store,
-                code=form.cleaned_data["code"],
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
+        code, order_id = form.cleaned_data["code"], form.cleaned_data["order"]
+        if order_id is None:  # first step: show the order, change nothing
+            found = selectors.pickup_order_get(brand=request.brand, store=store, code=code)
+            if found is None:
+                form.add_error("code", _("No order waiting for pickup here has this code."))
         else:
-            messages.success(
-                request, _("Pickup confirmed for order %(n)s: hand over the goods.") % {"n": order.number}
-            )
-            return redirect("m-store-order", store.pk, order.pk)
+            try:
+                order = _service(
+                    orders.pickup_confirm,
+                    brand=request.brand,
+                    staff=request.staff,
+                    actor=Actor.from_request(request),
+                    store=store,
+                    code=code,
+                    order_id=order_id,
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(
+                    request, _("Pickup confirmed for order %(n)s: hand over the goods.") % {"n": order.number}
+                )
+                return redirect("m-store-order", store.pk, order.pk)
+    if found is not None:
+        ctx = _ctx(request, store, "pickup", form=form, order=found, customer=order_customer(found))
+        return render(request, "cloudstore/staff/pickup_check.html", ctx)
     waiting = selectors.order_list(
         brand=request.brand, viewer=request.staff, filters=OrderFilters(awaiting="pickup", store=store.pk)
     ).count()

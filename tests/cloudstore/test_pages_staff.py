@@ -431,26 +431,67 @@ def test_stock_low_filter(client, brand, store, store_manager, sku):
 # --- orders, pickups and takings on the phone -----------------------------------------------------
 
 
-def test_pickup_confirm_by_code(client, brand, store, guide, stock, member, sku):
-    order = paid_order(brand, store, member, sku)
+def test_pickup_code_shows_the_order_before_it_is_handed_over(
+    client, brand, store, guide, stock, member, sku
+):
+    order = paid_order(brand, store, member, sku, qty=2)
     login_as(client, guide)
     url = reverse("m-store-pickup", args=[store.pk])
     response = client.post(url, {"code": "000000" if order.pickup_code != "000000" else "111111"})
     assert response.status_code == 400 and "field-error" in text(response)
     assert refresh(order).status == Order.Status.PAID
+    # Typing the code shows the order (items, member, amount) and changes nothing yet.
     response = client.post(url, {"code": f" {order.pickup_code} "})
+    body = text(response)
+    assert response.status_code == 200 and 'data-testid="pickup-check"' in body
+    assert order.number in body and sku.product.name in body and "×2" in body
+    assert member.name in body and f"¥{order.paid_fen // 100}" in body
+    assert f'name="order" value="{order.pk}"' in body
+    assert refresh(order).status == Order.Status.PAID
+    # Then the staff member confirms the hand-over of that order.
+    response = client.post(url, {"code": order.pickup_code, "order": order.pk})
     assert response.status_code == 302 and response.url == reverse("m-store-order", args=[store.pk, order.pk])
     assert refresh(order).status == Order.Status.PICKED_UP
     body = text(client.get(response.url))
     assert 'data-testid="handed-over"' in body and order.number in body
-    # The same code again finds nothing waiting.
+    # The same code again finds nothing waiting, in either step.
     assert client.post(url, {"code": order.pickup_code}).status_code == 400
+    assert client.post(url, {"code": order.pickup_code, "order": order.pk}).status_code == 400
+
+
+def test_pickup_confirm_refuses_a_code_of_another_order_or_bad_input(
+    client, brand, store, guide, stock, member, sku, other_brand
+):
+    shown = paid_order(brand, store, member, sku)
+    other = paid_order(brand, store, member, sku)
+    login_as(client, guide)
+    url = reverse("m-store-pickup", args=[store.pk])
+    # The code of one order with the id of another confirms neither.
+    response = client.post(url, {"code": other.pickup_code, "order": shown.pk})
+    assert response.status_code == 400
+    for bad in (
+        {"code": shown.pickup_code, "order": "x"},
+        {"code": "", "order": shown.pk},
+        {"order": shown.pk},
+    ):
+        assert client.post(url, bad).status_code == 400, bad
+    assert refresh(shown).status == refresh(other).status == Order.Status.PAID
+    # Another brand's store is not found.
+    their_store = StoreFactory(brand=other_brand, code="HZ009")
+    assert (
+        client.post(reverse("m-store-pickup", args=[their_store.pk]), {"code": "123456"}).status_code == 404
+    )
 
 
 def test_pickup_confirm_by_scanned_qr_token(client, brand, store, store_manager, stock, member, sku):
     order = paid_order(brand, store, member, sku)
     login_as(client, store_manager)
-    response = client.post(reverse("m-store-pickup", args=[store.pk]), {"code": orders.pickup_token(order)})
+    token = orders.pickup_token(order)
+    url = reverse("m-store-pickup", args=[store.pk])
+    response = client.post(url, {"code": token})
+    assert response.status_code == 200 and order.number in text(response)
+    assert refresh(order).status == Order.Status.PAID
+    response = client.post(url, {"code": token, "order": order.pk})
     assert response.status_code == 302
     assert refresh(order).status == Order.Status.PICKED_UP
 
