@@ -4,9 +4,10 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
 
-from retail.asgi_http import get_asgi_application  # noqa: E402
+from retail.asgi_http import BodyLimitMiddleware, get_asgi_application  # noqa: E402
 
-django_asgi_app = get_asgi_application()
+# Oversized request bodies are refused here, before Django spools them.
+django_asgi_app = BodyLimitMiddleware(get_asgi_application())
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
