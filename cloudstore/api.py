@@ -462,6 +462,7 @@ class OrderSerializer(serializers.ModelSerializer):
                 "amount_fen": r.amount_fen,
                 "restock": r.restock,
                 "reason": r.reason,
+                "shopper_note": r.shopper_note,
                 "lines": r.lines,
                 "points_reversed": r.points_reversed,
                 "created_at": r.created_at,
@@ -534,8 +535,17 @@ class RefundLineSerializer(serializers.Serializer):
 class RefundSerializer(serializers.Serializer):
     lines = RefundLineSerializer(many=True, required=False, max_length=200)
     amount_fen = serializers.IntegerField(min_value=1, max_value=10**11, required=False)
-    restock = serializers.BooleanField(default=True)
-    reason = serializers.CharField(max_length=200)
+    restock = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Put returned items back into the store's stock. Absent: yes when the order was sold "
+        "from a store's stock; true is refused for an order that was not.",
+    )
+    reason = serializers.CharField(max_length=200, help_text="Internal note, for staff only.")
+    shopper_note = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="Shown to the shopper."
+    )
 
 
 class OrderFilterSerializer(serializers.Serializer):
@@ -666,6 +676,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
             amount_fen=d.get("amount_fen"),
             restock=d["restock"],
             reason=d["reason"],
+            shopper_note=d["shopper_note"],
         )
         return self._out(
             order,

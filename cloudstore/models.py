@@ -407,6 +407,20 @@ class Order(BrandOwned):
     def refundable_fen(self) -> int:
         return self.paid_fen - self.refunded_fen
 
+    @property
+    def net_fen(self) -> int:
+        """What the shopper paid and kept paid: paid less refunded."""
+        return self.paid_fen - self.refunded_fen
+
+    @property
+    def partly_refunded(self) -> bool:
+        return 0 < self.refunded_fen < self.paid_fen
+
+    @property
+    def restockable(self) -> bool:
+        """Its goods came out of a store's stock, so returned goods can go back there."""
+        return self.store_id is not None and self.channel != self.Channel.FLAGSHIP
+
 
 class OrderLine(BrandOwned):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
@@ -479,7 +493,8 @@ class Refund(BrandOwned):
     request_hash = models.CharField(max_length=64)
     amount_fen = models.BigIntegerField()
     restock = models.BooleanField(default=True)
-    reason = models.CharField(max_length=200)
+    reason = models.CharField(_("internal note"), max_length=200)  # staff only
+    shopper_note = models.CharField(_("message to the shopper"), max_length=200, blank=True)
     lines = models.JSONField(default=list)
     points_reversed = models.BigIntegerField(default=0)
     provider_reference = models.CharField(max_length=64, blank=True)

@@ -408,13 +408,25 @@ class RefundForm(forms.Form):
     restock = forms.BooleanField(
         label=_("The goods came back: put them back in stock"), required=False, initial=True
     )
-    reason = forms.CharField(label=_("Reason"), max_length=200)
+    reason = forms.CharField(
+        label=_("Reason (staff only)"),
+        max_length=200,
+        help_text=_("An internal note: the shopper does not see it."),
+    )
+    shopper_note = forms.CharField(
+        label=_("Message to the shopper"),
+        max_length=200,
+        required=False,
+        help_text=_("Optional. Shown on the shopper's order page; without it they see “Refunded”."),
+    )
     key = forms.RegexField(regex=UUID_RE, widget=forms.HiddenInput())
 
-    def __init__(self, *args, lines, **kwargs):
+    def __init__(self, *args, lines, restockable: bool = True, **kwargs):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("key", str(uuid.uuid4()))
         super().__init__(*args, **kwargs)
+        if not restockable:  # sold from no store's stock: nothing can go back into stock
+            del self.fields["restock"]
         self.lines = list(lines)
         for line in self.lines:
             # No upper bound here: the refund service says how many are left (refund_exceeds_quantity).
@@ -454,7 +466,11 @@ class RefundForm(forms.Form):
     def service_kwargs(self) -> dict:
         """What refund_create takes besides brand, staff, actor, order, key and fingerprint."""
         d = self.cleaned_data
-        kwargs = {"restock": d["restock"], "reason": d["reason"]}
+        kwargs = {
+            "restock": d.get("restock", False),
+            "reason": d["reason"],
+            "shopper_note": d["shopper_note"],
+        }
         if d["mode"] == self.BY_AMOUNT:
             kwargs["amount_fen"] = d["amount"]
             kwargs["restock"] = False

@@ -809,12 +809,17 @@ def refund_create(
     fingerprint: str,
     lines: list[dict] | None = None,
     amount_fen: int | None = None,
-    restock: bool = True,
+    restock: bool | None = None,
     reason: str,
+    shopper_note: str = "",
 ) -> tuple[Refund, bool]:
     """Refund part or all of a paid order, once per ``key``: by lines (quantities; their paid share
     is returned, the goods restocked if they came back) or by an amount. Points earned are
-    reversed in proportion; an ``order.refunded`` event follows the commit."""
+    reversed in proportion; an ``order.refunded`` event follows the commit.
+
+    ``restock``: None puts returned items back when the order was sold from a store's stock; True
+    is refused for an order that was not. ``reason`` is for staff; the shopper sees
+    ``shopper_note`` if given, else a neutral word."""
     roles.require(
         brand,
         staff,
@@ -840,6 +845,12 @@ def refund_create(
         order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
         if order.status not in REFUNDABLE:
             raise _error(None, _("Only a paid order can be refunded."), "not_refundable")
+        if restock and not order.restockable:
+            raise _error(
+                "restock",
+                _("This order was not sold from a store's stock, so nothing can go back into stock."),
+                "restock_unavailable",
+            )
         by_id = {
             line.pk: line for line in OrderLine.objects.filter(order=order).select_for_update(no_key=True)
         }
@@ -885,8 +896,9 @@ def refund_create(
             key=key,
             request_hash=fingerprint,
             amount_fen=amount,
-            restock=bool(restock and picked and order.store_id and order.channel != Order.Channel.FLAGSHIP),
+            restock=bool(picked and order.restockable and restock is not False),
             reason=reason[:200],
+            shopper_note=(shopper_note or "").strip()[:200],
             lines=[{"line": line.pk, "sku": line.sku_id, "quantity": q} for line, q in picked],
             created_by=actor.user,
         )

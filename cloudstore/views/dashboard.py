@@ -513,7 +513,9 @@ def _order_page(request, order: Order, *, refund_form=None, status=200):
         "customer": order_customer(order),
         "timeline": order_timeline(order),
         "refundable": refundable,
-        "refund_form": (refund_form or RefundForm(lines=lines)) if refundable else None,
+        "refund_form": (refund_form or RefundForm(lines=lines, restockable=order.restockable))
+        if refundable
+        else None,
         "tz": order.store.timezone if order.store_id else settings.TIME_ZONE,
     }
     return render(request, "cloudstore/dashboard/order.html", ctx, status=status)
@@ -531,7 +533,7 @@ def order_refund(request, order_id: int):
     order = _order(request, order_id)
     if not _may_refund(request.staff, order):
         raise PermissionDenied
-    form = RefundForm(request.POST, lines=order.lines.all())
+    form = RefundForm(request.POST, lines=order.lines.all(), restockable=order.restockable)
     if form.is_valid():
         kwargs = form.service_kwargs()
         fingerprint = request_fingerprint({"order": order.pk, **kwargs})

@@ -412,7 +412,7 @@ def test_checkout_as_a_member_for_pickup(client, shop, member):
         payment = Payment.objects.get(order=order)
         assert Inventory.objects.get(pk=shop["stock"].pk).reserved == 2
     assert response.status_code == 302
-    assert response["Location"] == url("pay-sim", brand.slug, payment.reference)
+    assert response["Location"].startswith(url("pay-sim", brand.slug, payment.reference) + "?t=")
     assert cart_items(client, brand) == {}
 
 
@@ -775,6 +775,46 @@ def test_my_orders_needs_a_login_and_lists_my_orders(client, shop, member):
     numbers = [o.number for o in page.context["page"].object_list]
     assert len(numbers) == 10 and set(numbers) <= {o.number for o in mine}
     assert page.context["page"].paginator.count == 12
+
+
+def test_a_partly_refunded_order_shows_the_refund_and_the_net_amount_not_the_staff_note(
+    client, shop, member, brand_admin
+):
+    brand, store = shop["brand"], shop["store"]
+    with brand_scope(brand):
+        Inventory.objects.filter(pk=shop["stock"].pk).update(on_hand=50)
+    order = _order(brand, store, member, shop["sku"])
+    pay(brand, order)
+    whole = _order(brand, store, member, shop["sku"])
+    pay(brand, whole)
+    for o, amount, note in ((order, 10000, ""), (whole, 29900, "包装破损，已为您全额退款")):
+        orders.refund_create(
+            brand=brand,
+            staff=brand_admin,
+            actor=SYS,
+            order=refresh(o),
+            key=uuid.uuid4().hex,
+            fingerprint="x",
+            amount_fen=amount,
+            reason="顾客态度差，内部备注",
+            shopper_note=note,
+        )
+    as_shopper(client, brand, member)
+    listing = text(client.get(url("shop-orders", brand.slug)))
+    row = listing[listing.index(f'data-testid="order-{order.number}"') :]
+    row = row[: row.index("</a>")]
+    assert 'data-testid="order-partly-refunded"' in row
+    assert "¥100.00" in row and "¥199.00" in row  # refunded, and what was kept paid
+    full = listing[listing.index(f'data-testid="order-{whole.number}"') :]
+    full = full[: full.index("</a>")]
+    assert 'data-status="refunded"' in full and 'data-testid="order-partly-refunded"' not in full
+    page = text(client.get(url("shop-order", brand.slug, order.number)))
+    assert 'data-testid="order-partly-refunded"' in page
+    assert 'data-testid="order-net">¥199.00<' in page and 'data-testid="order-refunded">-¥100.00<' in page
+    # The staff's reason is an internal note: the shopper sees a neutral word or the shopper note.
+    assert "内部备注" not in page and 'data-testid="refunds"' in page
+    page = text(client.get(url("shop-order", brand.slug, whole.number)))
+    assert "内部备注" not in page and "包装破损，已为您全额退款" in page
 
 
 def test_shop_login_joins_or_logs_in_and_goes_back(client, brand, member):

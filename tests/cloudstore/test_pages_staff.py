@@ -12,6 +12,7 @@ import uuid
 import zoneinfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -31,6 +32,7 @@ from cloudstore.models import (
     StockMovement,
 )
 from cloudstore.services import orders
+from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
 from tests.cloudstore.conftest import pay, refresh
@@ -765,6 +767,79 @@ def test_refund_one_line_restocks_and_double_submit_is_one_refund(
         assert Inventory.objects.get(pk=stock.pk).on_hand == 9  # 10 - 2 sold + 1 back
     body = text(client.get(reverse("dash-cs-order", args=[order.pk])))
     assert 'data-testid="refunded">¥299.00<' in body and "破损" in body
+
+
+def test_refund_keeps_the_reason_internal_and_takes_a_message_for_the_shopper(
+    client, brand, store, brand_admin, stock, member, sku
+):
+    order = paid_order(brand, store, member, sku, qty=1)
+    login_as(client, brand_admin)
+    data = refund_data(
+        client, order, mode="amount", amount="10", reason="内部：顾客投诉", shopper_note="已补偿运费"
+    )
+    assert client.post(reverse("dash-cs-order-refund", args=[order.pk]), data).status_code == 302
+    with brand_scope(brand):
+        refund = Refund.objects.get()
+    assert (refund.reason, refund.shopper_note) == ("内部：顾客投诉", "已补偿运费")
+    body = text(client.get(reverse("dash-cs-order", args=[order.pk])))
+    assert "内部：顾客投诉" in body and "已补偿运费" in body
+
+
+def test_restock_is_not_offered_nor_accepted_for_an_order_without_a_store(
+    client, brand, brand_admin, stock, member, sku
+):
+    order, _created = orders.order_external_create(
+        brand=brand,
+        staff=brand_admin,
+        actor=Actor.system(),
+        channel=Order.Channel.FLAGSHIP,
+        data={
+            "external_id": "TM-1",
+            "lines": [{"sku": sku.code, "quantity": 2, "unit_price_fen": 29900}],
+            "payments": [{"method": "alipay", "amount_fen": 59800, "reference": "A1"}],
+        },
+        fingerprint="x",
+    )
+    assert order.store_id is None
+    with brand_scope(brand):
+        line = order.lines.get()
+    login_as(client, brand_admin)
+    page = text(client.get(reverse("dash-cs-order", args=[order.pk])))
+    assert 'name="restock"' not in page and 'data-testid="no-restock"' in page
+    # A forged "restock" is ignored by the page, and the service refuses it outright.
+    data = refund_data(client, order, **{f"qty_{line.pk}": "1"})
+    assert client.post(reverse("dash-cs-order-refund", args=[order.pk]), data).status_code == 302
+    with brand_scope(brand):
+        assert Refund.objects.get().restock is False
+        assert Inventory.objects.get(pk=stock.pk).on_hand == 10
+    with pytest.raises(ValidationError) as exc:
+        orders.refund_create(
+            brand=brand,
+            staff=brand_admin,
+            actor=Actor.system(),
+            order=order,
+            key="k2",
+            fingerprint="y",
+            lines=[{"line": line.pk, "quantity": 1}],
+            restock=True,
+            reason="退货",
+        )
+    assert "restock" in exc.value.error_dict
+    assert count(brand, Refund) == 1 and refresh(order).refunded_fen == 29900
+
+
+def test_refund_of_another_brands_order_is_not_found(client, brand_admin, other_brand, other_admin):
+    login_as(client, brand_admin)
+    theirs = StoreFactory(brand=other_brand, code="HZ002")
+    other_sku = SkuFactory(brand=other_brand, product=ProductFactory(brand=other_brand))
+    InventoryFactory(brand=other_brand, store=theirs, sku=other_sku, on_hand=5)
+    order = paid_order(other_brand, theirs, MemberFactory(brand=other_brand), other_sku)
+    response = client.post(
+        reverse("dash-cs-order-refund", args=[order.pk]),
+        {"key": str(uuid.uuid4()), "mode": "amount", "amount": "1", "reason": "x"},
+    )
+    assert response.status_code == 404
+    assert refresh(order).refunded_fen == 0
 
 
 def test_refund_above_paid_or_quantity_writes_nothing(client, brand, store, brand_admin, stock, member, sku):
