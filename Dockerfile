@@ -17,8 +17,10 @@ RUN pip install . && rm -rf build *.egg-info
 
 COPY . .
 
-# Hashed, compressed static files for WhiteNoise; the secret only has to exist at build time.
+# Hashed, compressed static files for WhiteNoise; the secret and the provider names only have
+# to exist at build time (the running containers get theirs from docker-compose.yml).
 RUN SECRET_KEY=collectstatic-only-not-a-secret ALLOWED_HOSTS=localhost \
+        PAYMENT_PROVIDER=none PAYOUT_PROVIDER=none \
         python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app --no-create-home app \
     && mkdir -p /app/media \

@@ -14,8 +14,10 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import caches
 from django.urls import reverse
 
@@ -93,6 +95,7 @@ class SimulatedProvider(SimulatedRecords):
     """A stand-in provider with the awkward behaviours of real ones, for tests and the demo."""
 
     name = "sim"
+    CASHIER_SALT = "cloudstore.payments.sim-cashier"
 
     # --- the interface --------------------------------------------------------------------------
 
@@ -101,7 +104,8 @@ class SimulatedProvider(SimulatedRecords):
             reference,
             {"brand_id": brand_id, "amount_fen": amount_fen, "status": "pending", "refunded_fen": 0},
         )
-        return reverse("pay-sim", args=[brand_slug, reference])
+        token = self.cashier_token(brand_id=brand_id, reference=reference)
+        return f"{reverse('pay-sim', args=[brand_slug, reference])}?{urlencode({'t': token})}"
 
     def query(self, *, reference: str) -> Notice | None:
         rec = self.record(reference)
@@ -131,6 +135,22 @@ class SimulatedProvider(SimulatedRecords):
         return notice
 
     # --- the simulator's own controls (what the payer does on the provider's page) ---------------
+
+    def cashier_token(self, *, brand_id: int, reference: str) -> str:
+        """The signed, timestamped part of a cashier link (a real cashier's session token)."""
+        value = f"{brand_id}:{reference}"
+        return signing.TimestampSigner(salt=self.CASHIER_SALT).sign(value)[len(value) + 1 :]
+
+    def cashier_check(self, *, brand_id: int, reference: str, token: str) -> str:
+        """ "valid", "expired" or "bad" (forged, for another payment, or missing)."""
+        signer = signing.TimestampSigner(salt=self.CASHIER_SALT)
+        try:
+            signer.unsign(f"{brand_id}:{reference}:{token}", max_age=settings.SIM_CASHIER_LINK_SECONDS)
+        except signing.SignatureExpired:
+            return "expired"
+        except signing.BadSignature:
+            return "bad"
+        return "valid"
 
     def settle(self, reference: str, status: str) -> dict | None:
         rec = self.record(reference)
@@ -162,6 +182,8 @@ _PROVIDERS: dict[str, PaymentProvider] = {"sim": SimulatedProvider()}
 
 def provider(name: str | None = None) -> PaymentProvider:
     name = name or getattr(settings, "PAYMENT_PROVIDER", "sim")
+    if name == "sim" and not settings.SIMULATED_PROVIDERS_ENABLED:
+        raise LookupError("the simulated payment provider is off")
     try:
         return _PROVIDERS[name]
     except KeyError:

@@ -242,6 +242,8 @@ _PROVIDERS: dict[str, PayoutProvider] = {"sim": SimulatedPayoutProvider()}
 
 def provider(name: str | None = None) -> PayoutProvider:
     name = name or getattr(settings, "PAYOUT_PROVIDER", "sim")
+    if name == "sim" and not settings.SIMULATED_PROVIDERS_ENABLED:
+        raise LookupError("the simulated payout provider is off")
     try:
         return _PROVIDERS[name]
     except KeyError:

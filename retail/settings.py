@@ -219,9 +219,27 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # Django serves uploaded files itself only where no CDN/object storage fronts MEDIA_URL.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
-# The payment provider shoppers pay through ("sim": the simulated provider, the embedded default).
-PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="sim")
-PAYOUT_PROVIDER = env.str("PAYOUT_PROVIDER", default="sim")
+# The payment provider shoppers pay through and the payout provider withdrawals go through.
+# "sim" (the simulated providers, with their cashier page) is the embedded default; production
+# must name both and refuses "sim" unless ALLOW_SIMULATED_PROVIDERS=true marks a staging site.
+if PRODUCTION:
+    PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER")
+    PAYOUT_PROVIDER = env.str("PAYOUT_PROVIDER")
+    if not PAYMENT_PROVIDER or not PAYOUT_PROVIDER:
+        raise ImproperlyConfigured("production needs non-empty PAYMENT_PROVIDER and PAYOUT_PROVIDER")
+else:
+    PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="sim")
+    PAYOUT_PROVIDER = env.str("PAYOUT_PROVIDER", default="sim")
+ALLOW_SIMULATED_PROVIDERS = env.bool("ALLOW_SIMULATED_PROVIDERS", default=not PRODUCTION)
+# The simulated providers (and their pages) exist only where one of them is configured.
+SIMULATED_PROVIDERS_ENABLED = "sim" in (PAYMENT_PROVIDER, PAYOUT_PROVIDER)
+if SIMULATED_PROVIDERS_ENABLED and not ALLOW_SIMULATED_PROVIDERS:
+    raise ImproperlyConfigured(
+        "PAYMENT_PROVIDER or PAYOUT_PROVIDER is the simulated provider 'sim', which moves no real "
+        "money: name a real provider, or set ALLOW_SIMULATED_PROVIDERS=true on a staging site"
+    )
+# How long the simulated cashier's signed payment link stays valid.
+SIM_CASHIER_LINK_SECONDS = env.int("SIM_CASHIER_LINK_SECONDS", default=30 * 60)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

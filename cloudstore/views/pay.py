@@ -1,5 +1,9 @@
 """The payment provider's side of the web: the webhook providers call with signed notices, and
-the simulated provider's own cashier page (what a payer sees on the provider's site)."""
+the simulated provider's own cashier page (what a payer sees on the provider's site).
+
+The cashier stands for the provider's hosted page: like a real one, it opens only through the
+signed, short-lived link the provider handed out when the payment started, never by a
+reference alone, so nobody completes someone else's payment by guessing."""
 
 from __future__ import annotations
 
@@ -67,14 +71,21 @@ def simulator(request, brand_slug: str, reference: str):
     record = sim.record(reference)
     if record is None or record["brand_id"] != brand.pk:
         raise Http404
+    link = sim.cashier_check(brand_id=brand.pk, reference=reference, token=request.GET.get("t", ""))
+    if link == "bad":
+        raise Http404
+    expired = link == "expired"
     page = next((fn for prefix, fn in payments.SIM_PAGES.items() if reference.startswith(prefix)), None)
     if page is not None:
-        return _other_purpose(request, brand, sim, record, page(brand, reference))
+        return _other_purpose(request, brand, sim, record, page(brand, reference), expired)
     with brand_scope(brand):
         payment = Payment.objects.select_related("order").filter(provider="sim", reference=reference).first()
         if payment is None:
             raise Http404
         order: Order = payment.order
+    context = {"brand": brand, "order": order, "payment": payment, "record": record, "expired": expired}
+    if expired:
+        return render(request, "shop/pay_sim.html", context, status=410)
     if request.method == "POST":
         action = request.POST.get("action")
         if action not in ("pay", "fail", "late", "twice"):
@@ -85,17 +96,16 @@ def simulator(request, brand_slug: str, reference: str):
             for _n in range(2 if action == "twice" else 1):
                 _deliver(brand, "sim", body, sig)
         return redirect("shop-order", brand.slug, order.number)
-    return render(
-        request,
-        "shop/pay_sim.html",
-        {"brand": brand, "order": order, "payment": payment, "record": record},
-    )
+    return render(request, "shop/pay_sim.html", context)
 
 
-def _other_purpose(request, brand: Brand, sim, record: dict, purpose: dict | None):
+def _other_purpose(request, brand: Brand, sim, record: dict, purpose: dict | None, expired: bool):
     """The cashier for a registered purpose (a pool top-up): same buttons, its own labels."""
     if purpose is None:
         raise Http404
+    context = {"brand": brand, "record": record, "purpose": purpose, "expired": expired}
+    if expired:
+        return render(request, "shop/pay_sim.html", context, status=410)
     if request.method == "POST":
         action = request.POST.get("action")
         if action not in ("pay", "fail", "late", "twice"):
@@ -106,4 +116,4 @@ def _other_purpose(request, brand: Brand, sim, record: dict, purpose: dict | Non
             for _n in range(2 if action == "twice" else 1):
                 _deliver(brand, "sim", body, sig)
         return redirect(purpose["back_url"])
-    return render(request, "shop/pay_sim.html", {"brand": brand, "record": record, "purpose": purpose})
+    return render(request, "shop/pay_sim.html", context)
