@@ -37,7 +37,7 @@ from members.models import (
     Tag,
     Tier,
 )
-from retail import roles
+from retail import csv_export, roles
 from retail.events import Actor
 from retail.models import Brand, Staff
 from retail.phones import normalize_phone
@@ -480,12 +480,16 @@ def _guide(guides: dict[str, Staff], ref: str) -> Staff | None:
 
 
 def _error_report(errors: list[tuple[int, str, dict]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["line", "error", *IMPORT_COLUMNS])
-    for line, message, raw in sorted(errors, key=lambda e: e[0]):
-        writer.writerow([line, message, *[raw.get(c, "") for c in IMPORT_COLUMNS]])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    # The cells echo the uploaded file: written through the safe writer like every export.
+    return csv_export.csv_bytes(
+        [
+            ["line", "error", *IMPORT_COLUMNS],
+            *(
+                [line, message, *[raw.get(c, "") for c in IMPORT_COLUMNS]]
+                for line, message, raw in sorted(errors, key=lambda e: e[0])
+            ),
+        ]
+    )
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -500,7 +504,8 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
         )
         total = qs.count()
         out = io.StringIO()
-        writer = csv.writer(out)
+        out.write(csv_export.BOM)
+        writer = csv_export.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         tz = zoneinfo.ZoneInfo("Asia/Shanghai")
         for n, m in enumerate(qs.iterator(chunk_size=2000), start=1):
@@ -515,7 +520,7 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
                     card if full else mask_identity(MemberIdentity.Kind.CARD, card) if card else "",
                     m.tier.name if m.tier else "",
                     m.points_balance,
-                    f"{m.qualifying_spend_fen / 100:.2f}",
+                    csv_export.fen_cell(m.qualifying_spend_fen),
                     m.guide.name if m.guide else "",
                     ";".join(mt.tag.name for mt in m.member_tags.all()),
                     "yes" if m.marketing_consent else "no",
@@ -527,7 +532,7 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
                 _progress(job, n, total, "writing")
         job.result_file.save(
             f"members-{brand.slug}-{timezone.now():%Y%m%d-%H%M}.csv",
-            ContentFile(("\ufeff" + out.getvalue()).encode("utf-8")),
+            ContentFile(out.getvalue().encode("utf-8")),
             save=False,
         )
         job.total = job.processed = total

@@ -12,8 +12,6 @@ scoped to the brand (another brand's ids answer 404).
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 
 from django.contrib import messages
@@ -51,7 +49,7 @@ from members.forms import (
 from members.identities import mask_identity
 from members.models import ConsentRecord, Member, MemberIdentity, MemberJob, Tag, TagRule
 from members.selectors import MemberFilters
-from retail import roles
+from retail import csv_export, roles
 from retail import selectors as retail_selectors
 from retail.events import Actor
 from retail.middleware import brandless
@@ -831,9 +829,6 @@ def dash_import(request):
 @require_GET
 def dash_import_template(request):
     """An empty import file with the expected columns and one example row."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(jobs.IMPORT_COLUMNS)
     example = {
         "phone": "13800138000",
         "card_no": "VIP0001",
@@ -842,12 +837,8 @@ def dash_import_template(request):
         "consent": "yes",
         "joined_at": "2024-05-01",
     }
-    writer.writerow([example.get(c, "") for c in jobs.IMPORT_COLUMNS])
-    response = HttpResponse(
-        ("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = 'attachment; filename="member-import-template.csv"'
-    return response
+    rows = [jobs.IMPORT_COLUMNS, [example.get(c, "") for c in jobs.IMPORT_COLUMNS]]
+    return csv_export.csv_download(rows, "member-import-template.csv")
 
 
 def _job(request, job_id: int) -> MemberJob:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
@@ -10,23 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from redpackets.selectors import Record
+from retail.csv_export import fen_cell, safe_cell, stream_csv
 
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def fen_cell(amount: int) -> str:
-    """Integer fen as a yuan cell: -1234 -> "-12.34"."""
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    return f"{sign}{amount // 100}.{amount % 100:02d}"
-
-
-def safe_cell(text: str) -> str:
-    """Cells that a spreadsheet would run as a formula are quoted as text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+__all__ = ["csv_response", "fen_cell", "rows", "safe_cell", "stream_csv"]
 
 
 def rows(records: Iterable[Record], tz) -> Iterator[list[str]]:
@@ -49,20 +34,6 @@ def rows(records: Iterable[Record], tz) -> Iterator[list[str]]:
             fen_cell(r.balance_after_fen),
             str(r.transaction_id),
         ]
-
-
-def stream_csv(lines: Iterable[list[str]], filename: str) -> StreamingHttpResponse:
-    """Rows as a streamed CSV download, UTF-8 with a BOM (spreadsheets then read Chinese right)."""
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"
-        for line in lines:
-            yield writer.writerow(line)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def csv_response(records: Iterable[Record], filename: str, tz=None) -> StreamingHttpResponse:

@@ -47,8 +47,8 @@ from guides.models import CommissionEntry, CommissionRule, Reattribution, Settle
 from guides.services import attribution
 from guides.services import rules as rule_services
 from guides.services import settlement as settle
-from redpackets.exports import fen_cell, safe_cell, stream_csv
 from retail import roles
+from retail.csv_export import fen_cell, safe_cell, stream_csv
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import get_for_brand_or_404
