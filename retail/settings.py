@@ -110,10 +110,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
+        # Fails open (retail/cache.py): with Redis down a read finds nothing and a write is
+        # dropped, with a warning, so pages and the API keep answering. The short socket timeouts
+        # keep an unreachable (not just refusing) Redis from holding requests up.
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "retail.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "retail",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         },
         # The simulated payment and payout providers' own records (a real provider's database).
         "sim": {
@@ -280,7 +284,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # Fails open with a warning when its cache (Redis) is unreachable.
+    "DEFAULT_THROTTLE_CLASSES": ["retail.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env.str("API_USER_RATE", default="6000/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

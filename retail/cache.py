@@ -1,0 +1,113 @@
+"""The Redis cache fails open: losing Redis degrades, never breaks.
+
+Everything the default cache holds can be lost (throttle counters, progress mirrors, one-time
+codes), so while Redis is unreachable a read finds nothing, a write is dropped and a warning
+is logged (at most once a minute per kind of failure), instead of every request answering 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger("retail.degraded")
+
+# What an unreachable cache raises: Redis's own connection errors, and the OS's for the
+# file-based cache.
+CACHE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+WARN_EVERY_SECONDS = 60
+_last_warned: dict[str, float] = {}
+_lock = threading.Lock()
+
+
+def warn_degraded(what: str, exc: BaseException) -> None:
+    """Log that ``what`` carries on without its backing service; at most once a minute each."""
+    now = time.monotonic()
+    with _lock:
+        last = _last_warned.get(what)
+        if last is not None and now - last < WARN_EVERY_SECONDS:
+            return
+        _last_warned[what] = now
+    logger.warning("%s: carrying on without it (%s: %s)", what, type(exc).__name__, exc)
+
+
+class FailOpenRedisCache(RedisCache):
+    """Django's Redis cache whose operations answer "nothing cached" while Redis is down."""
+
+    def _degraded(self, exc: BaseException, fallback):
+        warn_degraded("Redis cache unreachable", exc)
+        return fallback
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().add(key, value, timeout, version)
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, False)
+
+    def get(self, key, default=None, version=None):
+        try:
+            return super().get(key, default, version)
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, default)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            super().set(key, value, timeout, version)
+        except CACHE_ERRORS as exc:
+            self._degraded(exc, None)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().touch(key, timeout, version)
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, False)
+
+    def delete(self, key, version=None):
+        try:
+            return super().delete(key, version)
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, False)
+
+    def get_many(self, keys, version=None):
+        try:
+            return super().get_many(keys, version)
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, {})
+
+    def has_key(self, key, version=None):
+        try:
+            return super().has_key(key, version)
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, False)
+
+    def incr(self, key, delta=1, version=None):
+        try:
+            return super().incr(key, delta, version)
+        except CACHE_ERRORS as exc:
+            # As if the counter had just been created: limits built on it let the caller through.
+            return self._degraded(exc, delta)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().set_many(data, timeout, version)
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, list(data))
+
+    def delete_many(self, keys, version=None):
+        try:
+            super().delete_many(keys, version)
+        except CACHE_ERRORS as exc:
+            self._degraded(exc, None)
+
+    def clear(self):
+        try:
+            return super().clear()
+        except CACHE_ERRORS as exc:
+            return self._degraded(exc, False)
