@@ -290,6 +290,23 @@ def category_list(*, brand: Brand) -> QuerySet[Category]:
     return Category.objects.for_brand(brand).order_by("sort", "name")
 
 
+def assortment_missing(*, brand: Brand, store: Store) -> dict:
+    """SKUs on sale that the store does not carry yet: how many in all and per category."""
+    missing = (
+        Sku.objects.for_brand(brand)
+        .filter(active=True, product__status=Product.Status.ACTIVE)
+        .exclude(pk__in=Inventory.objects.for_brand(brand).filter(store=store).values("sku_id"))
+    )
+    per_category = dict(
+        missing.order_by()
+        .values_list("product__category_id")
+        .annotate(n=Count("id"))
+        .values_list("product__category_id", "n")
+    )
+    categories = [{"category": c, "missing": per_category.get(c.pk, 0)} for c in category_list(brand=brand)]
+    return {"total": sum(per_category.values()), "categories": categories}
+
+
 def store_stock(*, brand: Brand, store: Store, q: str = "", low_only: bool = False) -> QuerySet[Inventory]:
     """A store's stock rows with SKU and product, lowest availability first when ``low_only``."""
     qs = (

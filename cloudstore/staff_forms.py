@@ -3,7 +3,9 @@ validate and convert input (yuan to integer fen, dates to the store's day); serv
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import re
 import uuid
 import zoneinfo
@@ -185,6 +187,86 @@ class StoreSkuAddForm(forms.Form):
     price = YuanField(
         label=_("Store price (¥)"), required=False, help_text=_("Empty: the brand's list price.")
     )
+
+
+ASSORTMENT_MAX_BYTES = 2 * 1024 * 1024
+ASSORTMENT_COLUMNS = {
+    "sku": {"sku", "sku_code", "sku code", "code", "sku编码", "商品编码", "编码"},
+    "price": {"price", "store_price", "price_yuan", "价格", "门店价", "门店价格", "售价"},
+    "stock": {"stock", "on_hand", "quantity", "库存", "数量"},
+}
+# Files that are plainly not text: images, PDFs, Excel workbooks (zip or the old binary format).
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*", b"%PDF")
+_EXCEL_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
+class AssortmentCategoryForm(forms.Form):
+    category = forms.TypedChoiceField(label=_("Category"), coerce=int)
+
+    def __init__(self, *args, categories, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [(c.pk, c.name) for c in categories]
+
+
+class AssortmentFileForm(forms.Form):
+    """A CSV naming SKU codes, with optional store price (yuan) and stock columns; ``rows`` holds its
+    rows as written (the service checks them), each with its line number in the file."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Columns: sku (required), price in yuan and stock (optional); at most 2 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if f.size > ASSORTMENT_MAX_BYTES:
+            raise ValidationError(_("The file is larger than 2 MB; split it into smaller files."))
+        raw = f.read(ASSORTMENT_MAX_BYTES + 1)
+        if raw.startswith(_EXCEL_MAGIC):
+            raise ValidationError(
+                _("This is an Excel workbook. In Excel, save it as “CSV UTF-8” and upload that file.")
+            )
+        if raw.startswith(_IMAGE_MAGIC) or b"\x00" in raw[:4096]:
+            raise ValidationError(
+                _(
+                    "This is not a CSV file (it looks like an image or another binary file). "
+                    "Upload a CSV file."
+                )
+            )
+        for encoding in ("utf-8-sig", "gb18030"):  # Excel in Chinese saves CSV as GBK
+            try:
+                text = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:  # pragma: no cover - gb18030 decodes nearly anything
+            raise ValidationError(_("The file is not readable text. Save it as “CSV UTF-8”."))
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            lines = [(reader.line_num, cells) for cells in reader]  # line numbers as in the file
+        except csv.Error as exc:
+            raise ValidationError(_("The file is not a readable CSV file.")) from exc
+        header = [c.strip().lower() for c in (lines[0][1] if lines else [])]
+        where = {
+            key: next((i for i, name in enumerate(header) if name in names), None)
+            for key, names in ASSORTMENT_COLUMNS.items()
+        }
+        if where["sku"] is None:
+            raise ValidationError(
+                _("The first line must name the columns: sku (required), price and stock (optional).")
+            )
+
+        def cell(cells: list[str], key: str) -> str:
+            i = where[key]
+            return cells[i].strip()[:100] if i is not None and i < len(cells) else ""
+
+        self.rows = [
+            {"line": n, **{key: cell(cells, key) for key in ASSORTMENT_COLUMNS}}
+            for n, cells in lines[1:]
+            if any(c.strip() for c in cells)
+        ]
+        return f
 
 
 # --- campaigns ------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ last line."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cloudstore import events
-from cloudstore.models import Inventory, Order, Sku, StockMovement
+from cloudstore.models import Category, Inventory, Order, Product, Sku, StockMovement
 from retail import roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store
@@ -204,8 +206,12 @@ def _update_rows(rows: list[Inventory], now) -> None:
             )
 
 
-def _bulk_plan(brand, actor, chunk, wanted, now, reason, result: BulkResult) -> tuple[list, list, list]:
-    """Lock one chunk's rows and work out its writes; bad rows go to ``result.errors``."""
+def _bulk_plan(
+    brand, actor, chunk, wanted, now, reason, result, keep_unchanged: bool = True
+) -> tuple[list, list, list]:
+    """Lock one chunk's rows and work out its writes; bad rows go to ``result.errors``. A row without
+    ``on_hand`` keeps the stock (a new one starts at 0); without ``keep_unchanged`` rows that would
+    not change are left out of the writes."""
     store_ids = {s for s, _k in chunk}
     sku_ids = {k for _s, k in chunk}
     existing = {
@@ -219,12 +225,21 @@ def _bulk_plan(brand, actor, chunk, wanted, now, reason, result: BulkResult) -> 
     for pair in chunk:
         i, r = wanted[pair]
         inv = existing.get(pair)
-        on_hand = r["on_hand"]
+        on_hand = r.get("on_hand")
         if inv is None:
             inv = Inventory(brand=brand, store_id=pair[0], sku_id=pair[1], updated_at=now)
             to_create.append(inv)
             before = 0
+            on_hand = 0 if on_hand is None else on_hand
         else:
+            on_hand = inv.on_hand if on_hand is None else on_hand
+            unchanged = (
+                on_hand == inv.on_hand
+                and r.get("price_fen", inv.price_fen) == inv.price_fen
+                and r.get("low_stock_at") in (None, inv.low_stock_at)
+            )
+            if unchanged and not keep_unchanged:
+                continue
             if on_hand < inv.reserved:
                 result.errors.append(
                     {
@@ -258,6 +273,169 @@ def _bulk_plan(brand, actor, chunk, wanted, now, reason, result: BulkResult) -> 
                 )
             )
     return to_create, to_update, moves
+
+
+# --- a store's assortment, in bulk (brand dashboard) ---------------------------------------------
+
+ASSORTMENT_MAX_ROWS = 20_000
+STOCK_MAX = 10_000_000
+PRICE_MAX_FEN = 10_000_000_000  # a hundred million yuan
+_YUAN = re.compile(r"[0-9]+(\.[0-9]{0,2})?|\.[0-9]{1,2}")
+
+
+@dataclass
+class AssortmentResult:
+    rows: int = 0  # SKUs (or file rows) looked at
+    added: int = 0  # new to the store
+    updated: int = 0  # already carried; price or stock changed
+    unchanged: int = 0  # already carried as asked
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {"line", "sku", "message"}
+
+
+def _assortment_check(brand: Brand, staff: Staff, store: Store) -> None:
+    roles.require(brand, staff, roles.can_manage_stores(staff))
+    if store.brand_id != brand.pk:
+        raise ValidationError(_("Unknown store."))
+
+
+def store_assortment_add(
+    *, brand: Brand, staff: Staff, actor: Actor, store: Store, category_id: int | None = None
+) -> AssortmentResult:
+    """Add every SKU on sale (or every one of a category) that the store does not carry yet, at the
+    list price with no stock. SKUs it carries are left as they are, so a re-run adds nothing."""
+    _assortment_check(brand, staff, store)
+    with brand_scope(brand):
+        skus = Sku.objects.filter(active=True, product__status=Product.Status.ACTIVE)
+        if category_id is not None:
+            if not Category.objects.filter(pk=category_id).exists():
+                raise ValidationError({"category": _("Choose one of the brand's categories.")})
+            skus = skus.filter(product__category_id=category_id)
+        total = skus.count()
+        new_ids = list(
+            skus.exclude(pk__in=Inventory.objects.filter(store=store).values("sku_id"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        for start in range(0, len(new_ids), BULK_CHUNK):
+            Inventory.objects.bulk_create(
+                [
+                    Inventory(brand=brand, store=store, sku_id=pk, updated_at=now)
+                    for pk in new_ids[start : start + BULK_CHUNK]
+                ],
+                ignore_conflicts=True,  # a concurrent run added some: still one row per SKU
+            )
+        result = AssortmentResult(rows=total, added=len(new_ids), unchanged=total - len(new_ids))
+        if new_ids:
+            events.audit(
+                brand=brand,
+                actor=actor,
+                action="inventory.assortment_add",
+                target=store,
+                data={"store": store.code, "category": category_id, "added": len(new_ids)},
+            )
+    return result
+
+
+def _yuan_to_fen(text: str) -> int | None:
+    """ "59.9" -> 5990; None if it is not a plain amount in yuan with at most two decimals."""
+    text = text.replace("¥", "").replace("￥", "").replace(",", "").strip()
+    if not _YUAN.fullmatch(text):
+        return None
+    return int((Decimal(text) * 100).to_integral_value())
+
+
+def store_assortment_import(
+    *, brand: Brand, staff: Staff, actor: Actor, store: Store, rows: list[dict[str, str]]
+) -> AssortmentResult:
+    """Add the SKUs of a file's rows to the store: ``{"line", "sku", "price", "stock"}`` as written in
+    the file (price in yuan and stock optional; empty keeps what the store has, or the list price
+    and no stock for a new SKU). All or nothing: any bad row (unknown SKU, a SKU twice, a bad
+    number) and nothing is written; the result lists every bad row. Re-running the same file
+    changes nothing."""
+    _assortment_check(brand, staff, store)
+    if not rows:
+        raise ValidationError({"file": _("The file has no rows below its header.")})
+    if len(rows) > ASSORTMENT_MAX_ROWS:
+        raise ValidationError({"file": _("At most %(n)s rows per file.") % {"n": ASSORTMENT_MAX_ROWS}})
+    result = AssortmentResult(rows=len(rows))
+
+    def bad(r: dict, message: str) -> None:
+        result.errors.append({"line": r["line"], "sku": r.get("sku", ""), "message": message})
+
+    with brand_scope(brand):
+        codes = {(r.get("sku") or "").strip() for r in rows}
+        skus = dict(Sku.objects.filter(code__in=codes - {""}).values_list("code", "pk"))
+        wanted: dict[tuple[int, int], tuple[int, dict]] = {}
+        first_line: dict[int, int] = {}
+        first_code_line: dict[str, int] = {}
+        for r in rows:
+            code = (r.get("sku") or "").strip()
+            r = {**r, "sku": code}
+            if not code:
+                bad(r, _("The SKU code is empty."))
+                continue
+            sku_id = skus.get(code)
+            if sku_id is None:
+                bad(r, _("No SKU of this brand has this code."))
+                continue
+            if sku_id in first_line:
+                bad(r, _("This SKU is already on line %(n)s.") % {"n": first_line[sku_id]})
+                continue
+            first_line[sku_id] = r["line"]
+            first_code_line[code] = r["line"]
+            row: dict[str, Any] = {}
+            price = (r.get("price") or "").strip()
+            if price:
+                fen = _yuan_to_fen(price)
+                if fen is None or fen > PRICE_MAX_FEN:
+                    bad(r, _("The price “%(v)s” is not an amount in yuan, e.g. 59.90.") % {"v": price[:20]})
+                    continue
+                row["price_fen"] = fen
+            stock = (r.get("stock") or "").strip()
+            if stock:
+                if not stock.isascii() or not stock.isdigit() or int(stock) > STOCK_MAX:
+                    bad(r, _("The stock “%(v)s” is not a whole number of 0 or more.") % {"v": stock[:20]})
+                    continue
+                row["on_hand"] = int(stock)
+            wanted[(store.pk, sku_id)] = (r["line"], row)
+        if result.errors:
+            return result
+        now = timezone.now()
+        pairs = sorted(wanted)
+        reason = _("Assortment file")
+        planned = [
+            _bulk_plan(brand, actor, pairs[start : start + BULK_CHUNK], wanted, now, reason, result, False)
+            for start in range(0, len(pairs), BULK_CHUNK)
+        ]
+        if result.errors:  # stock below what open orders hold: report it like the other bad rows
+            code_of_line = {line: code for code, line in first_code_line.items()}
+            result.errors = [
+                {"line": e["row"], "sku": code_of_line.get(e["row"], ""), "message": e["message"]}
+                for e in result.errors
+            ]
+            return result
+        for to_create, to_update, moves in planned:
+            Inventory.objects.bulk_create(to_create, batch_size=BULK_CHUNK)
+            _update_rows(to_update, now)
+            StockMovement.objects.bulk_create(moves, batch_size=BULK_CHUNK)
+            result.added += len(to_create)
+            result.updated += len(to_update)
+        result.unchanged = len(pairs) - result.added - result.updated
+        if result.added or result.updated:
+            events.audit(
+                brand=brand,
+                actor=actor,
+                action="inventory.assortment_import",
+                target=store,
+                data={
+                    "store": store.code,
+                    "rows": result.rows,
+                    "added": result.added,
+                    "updated": result.updated,
+                },
+            )
+    return result
 
 
 # --- used by orders (inside their transaction and brand scope) ---------------------------------

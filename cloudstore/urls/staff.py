@@ -48,6 +48,11 @@ urlpatterns = [
     path("dashboard/catalogue/stores/", dashboard.store_pick, name="dash-cs-stores"),
     path("dashboard/catalogue/stores/<int:store_id>/", dashboard.store_stock, name="dash-cs-store-stock"),
     path(
+        "dashboard/catalogue/stores/<int:store_id>/assortment/",
+        dashboard.store_assortment,
+        name="dash-cs-store-assortment",
+    ),
+    path(
         "dashboard/catalogue/stores/<int:store_id>/prices/<int:sku_id>/",
         dashboard.store_price,
         name="dash-cs-store-price",

@@ -20,8 +20,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cloudstore import selectors
 from cloudstore.models import Campaign, Order, Product, ProductImage, Sku
-from cloudstore.services import catalogue, orders, promotions
+from cloudstore.services import catalogue, inventory, orders, promotions
 from cloudstore.staff_forms import (
+    AssortmentCategoryForm,
+    AssortmentFileForm,
     CampaignForm,
     CategoryForm,
     ImageForm,
@@ -222,6 +224,67 @@ def sku_edit(request, product_id: int, sku_id: int | None = None):
         {"nav": "catalogue", "sub": "products", "product": product, "sku": sku, "form": form},
         status=form_status(form),
     )
+
+
+ASSORTMENT_ERRORS_SHOWN = 200
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def store_assortment(request, store_id: int):
+    """Add many SKUs to a store at once: every SKU on sale, one category's, or a CSV file's rows."""
+    brand = request.brand
+    store = _dash_store(request, store_id)
+    categories = list(selectors.category_list(brand=brand))
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    category_form = AssortmentCategoryForm(
+        request.POST if action == "category" else None, categories=categories, prefix="c"
+    )
+    file_form = AssortmentFileForm(
+        request.POST if action == "file" else None, request.FILES if action == "file" else None
+    )
+    result = None
+    status = 200
+    if request.method == "POST":
+        kwargs = {"brand": brand, "staff": request.staff, "actor": _actor(request), "store": store}
+        try:
+            if action == "all":
+                result = _service(inventory.store_assortment_add, **kwargs)
+            elif action == "category" and category_form.is_valid():
+                result = _service(
+                    inventory.store_assortment_add,
+                    category_id=category_form.cleaned_data["category"],
+                    **kwargs,
+                )
+            elif action == "file" and file_form.is_valid():
+                result = _service(inventory.store_assortment_import, rows=file_form.rows, **kwargs)
+        except ValidationError as exc:
+            apply_service_errors(file_form if action == "file" else category_form, exc)
+        if result is not None and not result.errors:
+            messages.success(
+                request,
+                _("%(store)s: %(added)s SKUs added, %(updated)s updated, %(unchanged)s unchanged.")
+                % {
+                    "added": result.added,
+                    "store": store.name,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                },
+            )
+            return redirect("dash-cs-store-assortment", store.pk)
+        status = 400
+    ctx = {
+        "nav": "catalogue",
+        "sub": "stock",
+        "store": store,
+        "missing": selectors.assortment_missing(brand=brand, store=store),
+        "category_form": category_form,
+        "file_form": file_form,
+        "result": result,
+        "errors_shown": result.errors[:ASSORTMENT_ERRORS_SHOWN] if result else [],
+        "errors_more": max(0, len(result.errors) - ASSORTMENT_ERRORS_SHOWN) if result else 0,
+    }
+    return render(request, "cloudstore/dashboard/store_assortment.html", ctx, status=status)
 
 
 @admin_required

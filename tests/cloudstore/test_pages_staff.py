@@ -209,6 +209,7 @@ def dashboard_admin_urls(product, sku, store, campaign, order, category):
         reverse("dash-cs-categories"),
         reverse("dash-cs-category", args=[category.pk]),
         reverse("dash-cs-store-stock", args=[store.pk]),
+        reverse("dash-cs-store-assortment", args=[store.pk]),
         reverse("dash-cs-campaigns"),
         reverse("dash-cs-campaign-new"),
         reverse("dash-cs-campaign", args=[campaign.pk]),
@@ -736,6 +737,160 @@ def test_campaign_bad_input_writes_nothing(client, brand, brand_admin, change):
     response = client.post(reverse("dash-cs-campaign-new"), data)
     assert response.status_code == 400
     assert count(brand, Campaign) == 0
+
+
+# --- dashboard: a store's assortment in bulk ------------------------------------------------------
+
+
+@pytest.fixture
+def catalogue(brand, other_brand):
+    """Five SKUs on sale in two categories, one SKU off sale, one archived product, and another
+    brand's SKU whose code is also used in the files below."""
+    with brand_scope(brand):
+        face = Category.objects.create(brand=brand, name="面部护理")
+        body = Category.objects.create(brand=brand, name="身体护理")
+    on_sale = [
+        SkuFactory(brand=brand, code=f"FACE-{i}", product=ProductFactory(brand=brand, category=face))
+        for i in range(3)
+    ] + [
+        SkuFactory(brand=brand, code=f"BODY-{i}", product=ProductFactory(brand=brand, category=body))
+        for i in range(2)
+    ]
+    SkuFactory(brand=brand, code="OFF-1", active=False)
+    SkuFactory(brand=brand, code="OLD-1", product=ProductFactory(brand=brand, status=Product.Status.ARCHIVED))
+    SkuFactory(brand=other_brand, code="THEIRS-1")
+    return {"face": face, "body": body, "on_sale": on_sale}
+
+
+def carried(brand, store) -> dict[str, tuple]:
+    with brand_scope(brand):
+        return {
+            inv.sku.code: (inv.price_fen, inv.on_hand)
+            for inv in Inventory.objects.filter(store=store).select_related("sku")
+        }
+
+
+def csv_upload(body: str | bytes, name="assortment.csv", content_type="text/csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(
+        name, body.encode() if isinstance(body, str) else body, content_type=content_type
+    )
+
+
+def test_assortment_adds_every_sku_on_sale_once(client, brand, store, brand_admin, catalogue):
+    InventoryFactory(brand=brand, store=store, sku=catalogue["on_sale"][0], on_hand=7, price_fen=100)
+    login_as(client, brand_admin)
+    url = reverse("dash-cs-store-assortment", args=[store.pk])
+    page = text(client.get(url))
+    assert 'data-missing="4"' in page
+    response = client.post(url, {"action": "all"})
+    assert response.status_code == 302 and response.url == url
+    have = carried(brand, store)
+    assert set(have) == {"FACE-0", "FACE-1", "FACE-2", "BODY-0", "BODY-1"}  # not off sale, archived, theirs
+    assert have["FACE-0"] == (100, 7) and have["BODY-1"] == (None, 0)  # carried ones are left alone
+    # Idempotent: a second run adds nothing and moves no stock.
+    assert client.post(url, {"action": "all"}).status_code == 302
+    assert carried(brand, store) == have
+    assert count(brand, StockMovement) == 0
+    assert 'data-missing="0"' in text(client.get(url))
+
+
+def test_assortment_adds_one_category(client, brand, store, brand_admin, catalogue, other_brand):
+    login_as(client, brand_admin)
+    url = reverse("dash-cs-store-assortment", args=[store.pk])
+    assert client.post(url, {"action": "category", "c-category": catalogue["body"].pk}).status_code == 302
+    assert set(carried(brand, store)) == {"BODY-0", "BODY-1"}
+    # Another brand's category, or no number at all, is refused and nothing changes.
+    with brand_scope(other_brand):
+        theirs = Category.objects.create(brand=other_brand, name="外来品类")
+    for bad in (theirs.pk, "x", ""):
+        assert client.post(url, {"action": "category", "c-category": bad}).status_code == 400, bad
+    assert set(carried(brand, store)) == {"BODY-0", "BODY-1"}
+
+
+def test_assortment_csv_adds_with_price_and_stock_and_a_rerun_changes_nothing(
+    client, brand, store, brand_admin, catalogue
+):
+    InventoryFactory(brand=brand, store=store, sku=catalogue["on_sale"][0], on_hand=7, price_fen=100)
+    login_as(client, brand_admin)
+    url = reverse("dash-cs-store-assortment", args=[store.pk])
+    body = "sku,price,stock\nFACE-0,,9\nFACE-1,59.90,12\n\nBODY-0,,\nOFF-1,8,0\n"
+    response = client.post(url, {"action": "file", "file": csv_upload(body)})
+    assert response.status_code == 302, text(response)
+    have = carried(brand, store)
+    assert have == {"FACE-0": (100, 9), "FACE-1": (5990, 12), "BODY-0": (None, 0), "OFF-1": (800, 0)}
+    moves = count(brand, StockMovement)
+    assert moves == 2  # FACE-0 counted to 9, FACE-1 received 12
+    # The same file again: nothing added, nothing moved.
+    response = client.post(url, {"action": "file", "file": csv_upload(body)}, follow=True)
+    assert "0" in text(response) and carried(brand, store) == have
+    assert count(brand, StockMovement) == moves
+    # Excel's GBK file with Chinese column names works too.
+    gbk = "商品编码,门店价,库存\r\nBODY-1,88,3\r\n".encode("gb18030")
+    assert client.post(url, {"action": "file", "file": csv_upload(gbk)}).status_code == 302
+    assert carried(brand, store)["BODY-1"] == (8800, 3)
+
+
+def test_assortment_csv_with_bad_rows_reports_each_and_writes_nothing(
+    client, brand, store, brand_admin, catalogue
+):
+    login_as(client, brand_admin)
+    url = reverse("dash-cs-store-assortment", args=[store.pk])
+    body = (
+        "sku,price,stock\n"
+        "FACE-0,10,1\n"  # line 2: good
+        "NOPE-9,,\n"  # line 3: unknown
+        "THEIRS-1,,\n"  # line 4: another brand's SKU is unknown here
+        "FACE-0,,\n"  # line 5: twice
+        "FACE-1,12.345,\n"  # line 6: three decimals
+        "FACE-2,,-3\n"  # line 7: negative stock
+        "BODY-0,abc,\n"  # line 8: not a number
+        ",5,\n"  # line 9: no code
+        "BODY-1,,1.5\n"  # line 10: not whole
+    )
+    response = client.post(url, {"action": "file", "file": csv_upload(body)})
+    page = text(response)
+    assert response.status_code == 400 and 'data-testid="assortment-errors"' in page
+    lines = [int(n) for n in re.findall(r'<tr data-line="(\d+)"', page)]
+    assert lines == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert "THEIRS-1" in page and "NOPE-9" in page
+    assert carried(brand, store) == {} and count(brand, StockMovement) == 0
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (lambda: csv_upload(jpeg_bytes(), "photo.csv", "image/jpeg"), "不是 CSV 文件"),
+        (lambda: csv_upload(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "a.png", "image/png"), "不是 CSV 文件"),
+        (lambda: csv_upload(b"PK\x03\x04rest", "a.xlsx", "application/zip"), "Excel"),
+        (lambda: csv_upload("code_name,qty\nFACE-0,1\n"), "sku"),
+        (lambda: csv_upload("sku,price\n"), ""),
+        (lambda: csv_upload("sku\n" + "FACE-0\n" * 300_000), "2 MB"),
+    ],
+)
+def test_assortment_file_that_is_not_a_usable_csv_is_refused_clearly(
+    client, brand, store, brand_admin, catalogue, upload, message
+):
+    login_as(client, brand_admin)
+    response = client.post(
+        reverse("dash-cs-store-assortment", args=[store.pk]), {"action": "file", "file": upload()}
+    )
+    assert response.status_code == 400
+    assert "field-error" in text(response) and message in text(response)
+    assert carried(brand, store) == {}
+
+
+def test_assortment_of_another_brands_store_or_without_rights(
+    client, brand, store, brand_admin, store_manager, catalogue, other_store
+):
+    login_as(client, brand_admin)
+    url = reverse("dash-cs-store-assortment", args=[other_store.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"action": "all"}).status_code == 404
+    assert carried(other_store.brand, other_store) == {}
+    login_as(client, store_manager)
+    url = reverse("dash-cs-store-assortment", args=[store.pk])
+    assert client.post(url, {"action": "all"}).status_code == 403
+    assert carried(brand, store) == {}
 
 
 # --- dashboard: orders and refunds ----------------------------------------------------------------
