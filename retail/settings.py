@@ -158,6 +158,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A worker rides out a broker (Redis) outage and reconnects on its own, however long it lasts:
+# by default it gives up after 100 attempts (about 45 minutes) and exits for good. Tasks running
+# when the connection drops are cancelled and redelivered (they are idempotent, acks_late).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # Unpaid cloud-store orders give their stock back; payments whose notice never came are asked for.
