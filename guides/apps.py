@@ -7,4 +7,4 @@ class GuidesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from guides import subscriptions  # noqa: F401  attributes paid orders and claws back refunds
+        from guides import labels, subscriptions  # noqa: F401  attribution subscribers; audit words

@@ -5,3 +5,6 @@ class MembersConfig(AppConfig):
     name = "members"
     verbose_name = "Members"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from members import labels  # noqa: F401  registers the words of its audit events

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from members import codes, jobs, otp, selectors, services, shopper
+from members import codes, jobs, labels, otp, selectors, services, shopper
 from members.forms import (
     ConsentForm,
     EraseForm,
@@ -474,7 +474,9 @@ def _member_detail_context(request, member: Member) -> dict:
     return {
         **_tags_context(request, member),
         "identities": _identities(member, full=roles.can_manage_staff(viewer)),
-        "history": list(selectors.points_history(brand=brand, member=member)[:HISTORY_SIZE]),
+        "history": labels.describe_points(
+            selectors.points_history(brand=brand, member=member)[:HISTORY_SIZE]
+        ),
         "bindings": list(selectors.binding_history(brand=brand, member=member)),
         "merged_into": (
             _follow_merges(brand, viewer, member) if member.status == Member.Status.MERGED else None

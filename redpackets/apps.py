@@ -7,4 +7,4 @@ class RedpacketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from redpackets import purposes  # noqa: F401  registers pool top-ups with the payment provider
+        from redpackets import labels, purposes  # noqa: F401  pool top-ups with the provider; audit words

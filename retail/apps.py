@@ -7,4 +7,4 @@ class RetailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from retail import checks  # noqa: F401  (registers system checks)
+        from retail import checks, labels  # noqa: F401  (registers system checks and audit words)

@@ -244,7 +244,14 @@ class AuditLog(models.Model):
         indexes = [models.Index(fields=["brand", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_repr}"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action_label} {self.target_repr}"
+
+    @property
+    def action_label(self) -> str:
+        """The action in words, in the active language (each app registers its own)."""
+        from retail.labels import action_label
+
+        return action_label(self.action)
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from retail import roles
+from retail.labels import group_prefixes
 from retail.models import AuditLog, Brand, Staff, StaffStore, Store, User
 from retail.tenancy import get_for_brand_or_404, user_scope
 
@@ -104,9 +105,14 @@ def staff_counts(*, brand: Brand) -> dict:
 
 
 def audit_log_list(*, brand: Brand, action: str = "") -> QuerySet[AuditLog]:
+    """The brand's audit log, newest first; ``action`` is a filter of the log (a family of actions)."""
     qs = AuditLog.objects.for_brand(brand).select_related("actor")
-    if action:
-        qs = qs.filter(action__startswith=action)
+    prefixes = group_prefixes(action)
+    if prefixes:
+        match = Q()
+        for prefix in prefixes:
+            match |= Q(action__startswith=prefix)
+        qs = qs.filter(match)
     return qs.order_by("-created_at", "-id")
 
 

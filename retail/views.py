@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from retail import roles, selectors, services
+from retail import labels, roles, selectors, services
 from retail.events import Actor
 from retail.forms import AcceptInvitationForm, LoginForm, StaffEditForm, StaffInviteForm, StoreForm
 from retail.middleware import SESSION_BRAND_KEY, brandless, error_response
@@ -283,7 +283,7 @@ def dashboard(request):
             "counts": counts,
             "store_total": stores.count(),
             "store_open": stores.filter(status=Store.Status.OPEN).count(),
-            "recent": selectors.audit_log_list(brand=brand)[:8]
+            "recent": labels.describe_targets(selectors.audit_log_list(brand=brand)[:8])
             if roles.can_manage_stores(request.staff)
             else [],
             "role_labels": dict(Staff.Role.choices),
@@ -524,4 +524,9 @@ def audit_log(request):
     page = Paginator(selectors.audit_log_list(brand=request.brand, action=action), 50).get_page(
         request.GET.get("page")
     )
-    return render(request, "dashboard/audit.html", {"nav": "audit", "page": page, "action": action})
+    page.object_list = labels.describe_targets(page.object_list)
+    return render(
+        request,
+        "dashboard/audit.html",
+        {"nav": "audit", "page": page, "action": action, "groups": labels.action_groups()},
+    )

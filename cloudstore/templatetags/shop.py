@@ -52,3 +52,19 @@ def qr_code(data: str, scale: int = 4, label: str = "") -> str:
         scale=scale, omitsize=True, svgclass="qr", lineclass="qr-line", title=label or None
     )
     return mark_safe(svg)  # noqa: S308 - segno's own markup; data is encoded as modules, not text
+
+
+@register.filter
+def payment_provider(name: str) -> str:
+    """ "flagship" -> 线上旗舰店, "sim" -> 模拟支付: who took the money, in words."""
+    from cloudstore.labels import payment_provider_label
+
+    return payment_provider_label(name)
+
+
+@register.filter
+def payment_method(method: str) -> str:
+    """ "alipay" -> 支付宝: how the shopper paid, in words."""
+    from cloudstore.labels import payment_method_label
+
+    return payment_method_label(method)

@@ -41,3 +41,19 @@ def qr_svg(data: str, scale: int = 4, label: str = "") -> str:
         scale=scale, omitsize=True, svgclass="qr", lineclass="qr-line", title=label or None
     )
     return mark_safe(svg)  # noqa: S308 - segno's own markup; data is encoded as modules, not text
+
+
+@register.filter
+def member_name(member) -> str:
+    """The member's name, or masked phone when they gave none (never their row id)."""
+    from members.labels import member_name as name
+
+    return name(member)
+
+
+@register.filter
+def job_label(job) -> str:
+    """ "Member export of 2026-12-06 21:22": a job named by what and when, not by its id."""
+    from members.labels import job_label as label
+
+    return label(job)

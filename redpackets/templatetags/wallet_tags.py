@@ -16,3 +16,11 @@ def wallet_badge(context) -> dict:
     if brand is None or staff is None:
         return {"balance_fen": 0, "to_open": 0}
     return selectors.wallet_badge(brand=brand, staff=staff)
+
+
+@register.filter
+def payout_provider(name: str) -> str:
+    """ "sim" -> 模拟提现: who pays withdrawals out, in words."""
+    from redpackets.labels import payout_provider_label
+
+    return payout_provider_label(name)

@@ -1,0 +1,136 @@
+"""How members and the membership programme's audit events read in words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from members.models import Member, MemberIdentity, MemberJob, MergeRecord
+from retail.labels import register_actions, register_group, register_target
+from retail.phones import mask_phone
+
+
+def member_names(ids: Iterable[int]) -> dict[int, str]:
+    """Each member's name, or masked phone when they gave no name, in the active language."""
+    ids = {int(i) for i in ids if i}
+    if not ids:
+        return {}
+    rows = list(Member.objects.filter(pk__in=ids).values_list("pk", "name", "status"))
+    phones = dict(
+        MemberIdentity.objects.filter(member_id__in=ids, kind=MemberIdentity.Kind.PHONE)
+        .order_by("-pk")
+        .values_list("member_id", "value")
+    )
+    out = {}
+    for pk, name, status in rows:
+        if status == Member.Status.ERASED:
+            out[pk] = _("Erased member")
+        else:
+            out[pk] = name or mask_phone(phones.get(pk, "")) or _("Member without a name")
+    return out
+
+
+def member_name(member: Member | None) -> str:
+    if member is None:
+        return _("a shopper")
+    return member_names([member.pk]).get(member.pk) or _("Member without a name")
+
+
+def _describe_members(ids: list[str]) -> dict[str, str]:
+    found = member_names(int(i) for i in ids if i.isdigit())
+    return {str(pk): name for pk, name in found.items()}
+
+
+def job_label(job: MemberJob) -> str:
+    from django.utils import timezone
+
+    when = timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M")
+    if job.kind == MemberJob.Kind.IMPORT:
+        return _("Member import of %(when)s") % {"when": when}
+    return _("Member export of %(when)s") % {"when": when}
+
+
+def _describe_jobs(ids: list[str]) -> dict[str, str]:
+    jobs = MemberJob.objects.filter(pk__in=[int(i) for i in ids if i.isdigit()])
+    return {str(j.pk): job_label(j) for j in jobs}
+
+
+register_actions(
+    {
+        "member.joined": _lazy("Member joined"),
+        "member.guide_bound": _lazy("Exclusive guide set"),
+        "member.updated": _lazy("Member changed"),
+        "member.identity_added": _lazy("Member identity added"),
+        "member.merged": _lazy("Members merged"),
+        "member.merge_undone": _lazy("Merge undone"),
+        "member.tags_changed": _lazy("Member tags changed"),
+        "tag.created": _lazy("Tag created"),
+        "member.handover": _lazy("Members handed over"),
+        "member.erased": _lazy("Member data erased"),
+        "membership.program_updated": _lazy("Membership rules changed"),
+        "membership.tier_saved": _lazy("Tier saved"),
+        "member.import_started": _lazy("Member import started"),
+        "member.export_started": _lazy("Member export started"),
+    }
+)
+register_group(_lazy("Members"), "member.", "tag.")
+register_group(_lazy("Membership rules"), "membership.")
+register_target("members.Member", _lazy("member"), _describe_members)
+register_target("members.MemberJob", _lazy("member import or export"), _describe_jobs)
+register_target("members.Tag", _lazy("member tag"))
+register_target("members.Tier", _lazy("membership tier"))
+
+
+# Points ledger sources ("order:60", "merge:7:...:in:0") described in words. Apps above members
+# register their own prefixes: register_points_source("order", fn(keys) -> {key: words}).
+PointsDescribe = Callable[[list[str]], dict[str, str]]
+_POINTS_SOURCES: dict[str, PointsDescribe] = {}
+
+
+def register_points_source(prefix: str, describe: PointsDescribe) -> None:
+    _POINTS_SOURCES[prefix] = describe
+
+
+def describe_points(entries: Iterable) -> list:
+    """Set ``source_label`` on each points entry: where the points came from, in words; empty
+    when the kind and note already say it all (a manual adjustment, an expiry)."""
+    entries = list(entries)
+    by_prefix: dict[str, set[str]] = {}
+    for e in entries:
+        by_prefix.setdefault(e.source.split(":", 1)[0], set()).add(e.source)
+    found: dict[str, str] = {}
+    for prefix, keys in by_prefix.items():
+        describe = _POINTS_SOURCES.get(prefix)
+        if describe is not None:
+            found.update(describe(sorted(keys)))
+    for e in entries:
+        e.source_label = found.get(e.source, "")
+    return entries
+
+
+def _merge_sources(keys: list[str]) -> dict[str, str]:
+    """merge:<merge id>:<stamp>:in:<n> / :out: the member the points came from or went to."""
+    parsed = {}
+    for key in keys:
+        parts = key.split(":")
+        if len(parts) >= 2 and parts[1].isdigit():
+            parsed[key] = (int(parts[1]), "out" if parts[-1] == "out" else "in")
+    records = {r.pk: r for r in MergeRecord.objects.filter(pk__in={m for m, _d in parsed.values()})}
+    names = member_names(
+        {r.survivor_id for r in records.values()} | {r.absorbed_id for r in records.values()}
+    )
+    out = {}
+    for key, (merge_id, direction) in parsed.items():
+        r = records.get(merge_id)
+        if r is None:
+            continue
+        if direction == "out":
+            out[key] = _("Moved to %(member)s") % {"member": names.get(r.survivor_id, "")}
+        else:
+            out[key] = _("From %(member)s") % {"member": names.get(r.absorbed_id, "")}
+    return out
+
+
+register_points_source("merge", _merge_sources)

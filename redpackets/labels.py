@@ -1,0 +1,58 @@
+"""How red packet codes read in words: audit events and their targets, payout providers."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from redpackets.models import Reconciliation, Transaction
+from retail.labels import register_actions, register_group, register_target
+
+PAYOUT_PROVIDERS = {"sim": _lazy("Simulated payout")}
+
+
+def payout_provider_label(name: str) -> str:
+    """Who pays withdrawals out; a provider nobody named reads as a generic phrase."""
+    if name in PAYOUT_PROVIDERS:
+        return str(PAYOUT_PROVIDERS[name])
+    return str(_("Payout provider")) if (name or "").isascii() else name
+
+
+def _ids(ids: list[str]) -> list[int]:
+    return [int(i) for i in ids if i.isdigit()]
+
+
+def _when(at) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+
+
+def _describe_transactions(ids: list[str]) -> dict[str, str]:
+    rows = Transaction.objects.filter(pk__in=_ids(ids))
+    return {str(t.pk): f"{t.get_kind_display()} · {_when(t.created_at)}" for t in rows}
+
+
+def _describe_reconciliations(ids: list[str]) -> dict[str, str]:
+    rows = Reconciliation.objects.filter(pk__in=_ids(ids))
+    return {str(r.pk): _("Ledger check of %(when)s") % {"when": _when(r.started_at)} for r in rows}
+
+
+register_actions(
+    {
+        "redpacket.sent": _lazy("Red packet sent"),
+        "pool.topup": _lazy("Pool top-up started"),
+        "redpackets.settings": _lazy("Red packet settings changed"),
+        "ledger.correction": _lazy("Ledger correction posted"),
+        "ledger.mismatch": _lazy("Ledger check found a mismatch"),
+        "payout_account.bound": _lazy("Payout account bound"),
+        "payout_account.rebound": _lazy("Payout account replaced"),
+        "payout_account.unbound": _lazy("Payout account removed"),
+        "payout_account.refused": _lazy("Payout account refused"),
+        "wallet.auto_withdraw": _lazy("Automatic withdrawal switched"),
+    }
+)
+register_group(_lazy("Red packets"), "redpacket.", "redpackets.", "pool.", "ledger.")
+register_group(_lazy("Wallets"), "payout_account.", "wallet.")
+register_target("redpackets.RedPacket", _lazy("red packet"))
+register_target("redpackets.Transaction", _lazy("ledger transaction"), _describe_transactions)
+register_target("redpackets.Reconciliation", _lazy("ledger check"), _describe_reconciliations)
