@@ -22,7 +22,7 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
 .PHONY: help install browsers translations run migrate seed test lint format bench messages clean
 
 help:
-	@echo "make run       install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make run       install, migrate, load demo data, serve on http://$(HOST):$(PORT) (with the periodic jobs)"
 	@echo "make test      install, check the browser, run the test suite"
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make format    ruff format + ruff check --fix"
@@ -80,8 +80,12 @@ migrate: install translations
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# The web server, and beside it the periodic jobs (polls, expiries, period closes,
+# reconciliation): the embedded default has no Celery beat, so run_periodic runs the beat schedule
+# in-process. It follows the server (whose pid the shell hands it before exec): Ctrl-C stops both.
 run: seed
-	$(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	$(PY) manage.py run_periodic --watch-pid $$$$ & \
+	exec $(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
 # pytest's exit status is printed because make turns every failure into 2 (5 = no tests ran).
 test: install browsers translations
