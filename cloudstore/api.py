@@ -8,6 +8,7 @@ import json
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
@@ -21,7 +22,7 @@ from members import selectors as member_selectors
 from members.api import IDEMPOTENCY_HEADER, MemberFilterSerializer, _idempotency_key
 from members.models import Member, MemberIdentity
 from members.services import request_fingerprint
-from retail import roles
+from retail import api_fields, roles
 from retail.api_base import BrandAPIView, BrandViewSet, PayloadTooLarge
 from retail.events import Actor
 from retail.models import Store
@@ -41,7 +42,7 @@ class SkuSerializer(serializers.ModelSerializer):
 
 
 class SkuWriteSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1, required=False)
+    product_id = api_fields.IdField(required=False)
     code = serializers.RegexField(r"^[A-Za-z0-9._-]{1,64}$", required=False)
     spec = serializers.CharField(max_length=64, required=False, allow_blank=True)
     barcode = serializers.RegexField(r"^[0-9A-Za-z-]{0,32}$", required=False, allow_blank=True)
@@ -71,14 +72,14 @@ class ProductSerializer(serializers.ModelSerializer):
 
 class ProductWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False)
-    category_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    category_id = api_fields.IdField(required=False, allow_null=True)
     description = serializers.CharField(max_length=4000, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=Product.Status.choices, required=False)
 
 
 class ProductFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    category = serializers.IntegerField(required=False, min_value=1)
+    category = api_fields.IdField(required=False)
     status = serializers.ChoiceField(choices=Product.Status.choices, required=False)
 
 
@@ -107,7 +108,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandView
         s.is_valid(raise_exception=True)
         data = dict(s.validated_data)
         if product is None and not data.get("name"):
-            raise exceptions.ValidationError({"name": ["This field is required."]})
+            raise exceptions.ValidationError({"name": [_("This field is required.")]})
         if "category_id" in data:
             cid = data.pop("category_id")
             data["category"] = get_for_brand_or_404(Category, self.brand, pk=cid) if cid else None
@@ -155,7 +156,7 @@ class SkuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet)
         d = dict(s.validated_data)
         missing = [f for f in ("product_id", "code", "list_price_fen") if f not in d]
         if missing:
-            raise exceptions.ValidationError({f: ["This field is required."] for f in missing})
+            raise exceptions.ValidationError({f: [_("This field is required.")] for f in missing})
         product = get_for_brand_or_404(Product, self.brand, pk=d.pop("product_id"))
         sku = catalogue.sku_save(
             brand=self.brand, staff=self.staff, actor=Actor.from_request(request), product=product, data=d
@@ -222,9 +223,10 @@ BULK_FIELDS = {"store", "sku", "on_hand", "price_fen", "low_stock_at"}
 def _bulk_rows(raw) -> list[dict]:
     """Validate bulk rows by hand: 50,000 rows through a serializer per row would take seconds."""
     if not isinstance(raw, list):
-        raise exceptions.ValidationError({"rows": ["A list of rows is required."]})
+        raise exceptions.ValidationError({"rows": [_("A list of rows is required.")]})
     if len(raw) > inventory.BULK_MAX_ROWS:
-        raise exceptions.ValidationError({"rows": [f"At most {inventory.BULK_MAX_ROWS} rows per request."]})
+        too_many = _("At most %(n)s rows per request.") % {"n": inventory.BULK_MAX_ROWS}
+        raise exceptions.ValidationError({"rows": [too_many]})
     errors: dict[str, list[str]] = {}
 
     def whole(v, lo=0, hi=10**10) -> bool:
@@ -234,17 +236,18 @@ def _bulk_rows(raw) -> list[dict]:
     for i, r in enumerate(raw):
         problem = None
         if not isinstance(r, dict):
-            problem = "Each row is an object."
+            problem = _("Each row is an object.")
         elif set(r) - BULK_FIELDS:
-            problem = f"Unknown fields: {', '.join(sorted(map(str, set(r) - BULK_FIELDS)))}."
+            names = ", ".join(sorted(map(str, set(r) - BULK_FIELDS)))
+            problem = _("Unknown fields: %(names)s.") % {"names": names}
         elif not isinstance(r.get("store"), str) or not isinstance(r.get("sku"), str):
-            problem = "store and sku are codes (strings)."
+            problem = _("store and sku are codes (strings).")
         elif not whole(r.get("on_hand"), 0, 10**9):
-            problem = "on_hand is a whole number from 0."
+            problem = _("on_hand is a whole number from 0.")
         elif "price_fen" in r and r["price_fen"] is not None and not whole(r["price_fen"]):
-            problem = "price_fen is a whole number of fen from 0, or null for the brand's price."
+            problem = _("price_fen is a whole number of fen from 0, or null for the brand's price.")
         elif r.get("low_stock_at") is not None and not whole(r["low_stock_at"], 0, 10**6):
-            problem = "low_stock_at is a whole number from 0."
+            problem = _("low_stock_at is a whole number from 0.")
         if problem:
             errors[f"rows[{i}]"] = [problem]
             if len(errors) >= 100:
@@ -259,6 +262,8 @@ def _bulk_rows(raw) -> list[dict]:
 class InventoryView(BrandAPIView):
     """A store's stock and prices (GET ?store=CODE); bulk updates (POST .../bulk/)."""
 
+    pagination_class = Pagination
+
     @extend_schema(
         parameters=[
             inline_serializer(
@@ -272,7 +277,7 @@ class InventoryView(BrandAPIView):
         code = request.query_params.get("store", "")[:32]
         store = Store.objects.for_brand(self.brand).filter(code=code).first()
         if store is None or not roles.works_at(self.staff, store.pk):
-            raise exceptions.NotFound("Unknown store.")
+            raise exceptions.NotFound(_("Unknown store."))
         qs = selectors.store_stock(
             brand=self.brand, store=store, low_only=request.query_params.get("low") in ("1", "true")
         )
@@ -301,7 +306,7 @@ class BulkJSONParser(BaseParser):
         try:
             return json.loads(raw or b"null")
         except ValueError as exc:
-            raise exceptions.ParseError("Malformed JSON.") from exc
+            raise exceptions.ParseError(_("Malformed JSON.")) from exc
 
 
 class InventoryBulkView(BrandAPIView):
@@ -320,9 +325,13 @@ class InventoryBulkView(BrandAPIView):
                     {
                         "store": serializers.CharField(),
                         "sku": serializers.CharField(),
-                        "on_hand": serializers.IntegerField(min_value=0),
-                        "price_fen": serializers.IntegerField(min_value=0, required=False, allow_null=True),
-                        "low_stock_at": serializers.IntegerField(min_value=0, required=False),
+                        "on_hand": serializers.IntegerField(min_value=0, max_value=10**9),
+                        "price_fen": serializers.IntegerField(
+                            min_value=0, max_value=10**10, required=False, allow_null=True
+                        ),
+                        "low_stock_at": serializers.IntegerField(
+                            min_value=0, max_value=10**6, required=False
+                        ),
                     },
                     many=True,
                 ),
@@ -342,11 +351,11 @@ class InventoryBulkView(BrandAPIView):
     def post(self, request):
         data = request.data
         if not isinstance(data, dict):
-            raise exceptions.ValidationError({"rows": ['Send {"reason": ..., "rows": [...]}.']})
+            raise exceptions.ValidationError({"rows": [_('Send {"reason": ..., "rows": [...]}.')]})
         rows = _bulk_rows(data.get("rows"))
         reason = data.get("reason", "")
         if not isinstance(reason, str):
-            raise exceptions.ValidationError({"reason": ["A string."]})
+            raise exceptions.ValidationError({"reason": [_("A string.")]})
         result = inventory.inventory_bulk_update(
             brand=self.brand, staff=self.staff, actor=Actor.from_request(request), rows=rows, reason=reason
         )
@@ -355,7 +364,8 @@ class InventoryBulkView(BrandAPIView):
                 {
                     "error": {
                         "code": "invalid_rows",
-                        "message": f"{len(result.errors)} rows are invalid; nothing was written.",
+                        "message": _("%(n)s rows are invalid; nothing was written.")
+                        % {"n": len(result.errors)},
                         "fields": {
                             f"rows[{e['row']}].{e['field']}": [str(e["message"])]
                             for e in result.errors[:1000]
@@ -481,7 +491,7 @@ class MemberRefSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs.get("member_code") and not (attrs.get("kind") and attrs.get("value")):
-            raise serializers.ValidationError("Give kind and value of an identity, or a member_code.")
+            raise serializers.ValidationError(_("Give kind and value of an identity, or a member_code."))
         return attrs
 
 
@@ -510,8 +520,8 @@ class ExternalOrderSerializer(serializers.Serializer):
         choices=[Order.Status.CREATED, Order.Status.PAID, Order.Status.COMPLETED], default=Order.Status.PAID
     )
     payments = ExternalPaymentSerializer(many=True, required=False, max_length=20)
-    served_by = serializers.IntegerField(min_value=1, required=False)
-    occurred_at = serializers.DateTimeField(required=False)
+    served_by = api_fields.IdField(required=False)
+    occurred_at = api_fields.DateTimeField(required=False)
 
 
 class OrderStatusSerializer(serializers.Serializer):
@@ -528,7 +538,7 @@ class OrderStatusSerializer(serializers.Serializer):
 
 
 class RefundLineSerializer(serializers.Serializer):
-    line = serializers.IntegerField(min_value=1)
+    line = api_fields.IdField()
     quantity = serializers.IntegerField(min_value=1, max_value=10_000)
 
 
@@ -551,11 +561,11 @@ class RefundSerializer(serializers.Serializer):
 class OrderFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
     channel = serializers.ChoiceField(choices=Order.Channel.choices, required=False)
-    store = serializers.IntegerField(min_value=1, required=False)
-    member = serializers.IntegerField(min_value=1, required=False)
+    store = api_fields.IdField(required=False)
+    member = api_fields.IdField(required=False)
     number = serializers.CharField(max_length=64, required=False)
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    date_from = api_fields.DateField(required=False)
+    date_to = api_fields.DateField(required=False)
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
@@ -634,7 +644,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
                 raise DjangoValidationError(
                     {
                         "status": DjangoValidationError(
-                            "Cloud-store orders are paid and cancelled by the shopper's payment.",
+                            _("Cloud-store orders are paid and cancelled by the shopper's payment."),
                             code="invalid_transition",
                         )
                     }
@@ -701,8 +711,8 @@ class CouponRedeemSerializer(CouponCheckSerializer):
 
 
 class CouponIssueSerializer(serializers.Serializer):
-    campaign_id = serializers.IntegerField(min_value=1)
-    member_id = serializers.IntegerField(min_value=1)
+    campaign_id = api_fields.IdField()
+    member_id = api_fields.IdField()
 
 
 class CouponSerializer(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ caller's own commission. Rules and settlement are for brand admins; approval tak
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -24,7 +25,7 @@ from guides.models import (
 )
 from guides.services import attribution, rules, settlement
 from members.api import IDEMPOTENCY_HEADER, _idempotency_key
-from retail import roles
+from retail import api_fields, roles
 from retail.api_base import BrandAPIView
 from retail.events import Actor
 from retail.pagination import Pagination
@@ -134,7 +135,7 @@ class AttributionRuleSerializer(serializers.ModelSerializer):
 
 
 class AttributionRuleCreateSerializer(serializers.Serializer):
-    effective_from = serializers.DateTimeField(required=False, help_text="Default: now.")
+    effective_from = api_fields.DateTimeField(required=False, help_text="Default: now.")
     cloud_store = serializers.ChoiceField(choices=Precedence.choices, required=False)
     flagship = serializers.ChoiceField(choices=Precedence.choices, required=False)
     pos = serializers.ChoiceField(choices=Precedence.choices, required=False)
@@ -146,9 +147,9 @@ class AttributionRuleCreateSerializer(serializers.Serializer):
 
 
 class CommissionRuleSerializer(serializers.ModelSerializer):
-    sku = serializers.IntegerField(source="sku_id", allow_null=True, required=False, min_value=1)
-    category = serializers.IntegerField(source="category_id", allow_null=True, required=False, min_value=1)
-    effective_from = serializers.DateTimeField(required=False)
+    sku = api_fields.IdField(source="sku_id", allow_null=True, required=False)
+    category = api_fields.IdField(source="category_id", allow_null=True, required=False)
+    effective_from = api_fields.DateTimeField(required=False)
 
     class Meta:
         model = CommissionRule
@@ -175,7 +176,7 @@ class CommissionRuleSerializer(serializers.ModelSerializer):
 
 
 class RuleEndSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    at = api_fields.DateTimeField(required=False, help_text="Default: now.")
 
 
 class SettingsSerializer(serializers.ModelSerializer):
@@ -303,7 +304,7 @@ class OrderAttributionView(BrandAPIView):
         if att is None:
             from rest_framework.exceptions import NotFound
 
-            raise NotFound("This order has not been attributed (yet).")
+            raise NotFound(_("This order has not been attributed (yet)."))
         entries = selectors.attribution_entries(brand=self.brand, order=order)
         return Response(AttributionSerializer(att, context={"entries": entries}).data)
 
@@ -408,6 +409,8 @@ class SettingsView(BrandAPIView):
 
 
 class PeriodListView(BrandAPIView):
+    pagination_class = Pagination
+
     @extend_schema(responses=PeriodSerializer(many=True))
     def get(self, request):
         _require_admin(self)
@@ -442,6 +445,8 @@ class PeriodApproveView(BrandAPIView):
 
 
 class StatementListView(BrandAPIView):
+    pagination_class = Pagination
+
     @extend_schema(
         parameters=[
             OpenApiParameter("period", int),
@@ -460,13 +465,13 @@ class StatementListView(BrandAPIView):
                 if not raw.isdigit():
                     from rest_framework.exceptions import ValidationError
 
-                    raise ValidationError({name: ["A whole number."]})
+                    raise ValidationError({name: [_("A whole number.")]})
                 ints[name] = int(raw)
         st = params.get("status") or None
         if st and st not in Statement.Status.values:
             from rest_framework.exceptions import ValidationError
 
-            raise ValidationError({"status": ["Unknown status."]})
+            raise ValidationError({"status": [_("Unknown status.")]})
         period = guide = None
         with brand_scope(self.brand):
             if "period" in ints:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, permissions, serializers, status
 from rest_framework.decorators import action
@@ -12,7 +13,7 @@ from rest_framework.response import Response
 from members import codes, selectors, services
 from members.identities import mask_identity
 from members.models import Member, MemberIdentity, PointsEntry, Tag
-from retail import roles
+from retail import api_fields, roles
 from retail.api_base import BrandAPIView, BrandViewSet
 from retail.events import Actor
 from retail.models import Staff
@@ -83,7 +84,7 @@ class MemberSerializer(serializers.ModelSerializer):
 class MemberCreateSerializer(serializers.Serializer):
     identities = IdentitySerializer(many=True, min_length=1, max_length=6)
     name = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    guide_id = serializers.IntegerField(required=False, min_value=1)
+    guide_id = api_fields.IdField(required=False)
     consent = serializers.BooleanField(default=False)
     verified = serializers.BooleanField(default=False)
 
@@ -91,19 +92,19 @@ class MemberCreateSerializer(serializers.Serializer):
 class MemberUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False, allow_blank=True)
     gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
-    birthday = serializers.DateField(required=False, allow_null=True)
+    birthday = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
 
 class MemberFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    tag = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=20)
-    tier = serializers.IntegerField(required=False, min_value=1)
-    store = serializers.IntegerField(required=False, min_value=1)
-    guide = serializers.IntegerField(required=False, min_value=1)
-    joined_from = serializers.DateField(required=False)
-    joined_to = serializers.DateField(required=False)
-    purchased_from = serializers.DateField(required=False)
-    purchased_to = serializers.DateField(required=False)
+    tag = serializers.ListField(child=api_fields.IdField(), required=False, max_length=20)
+    tier = api_fields.IdField(required=False)
+    store = api_fields.IdField(required=False)
+    guide = api_fields.IdField(required=False)
+    joined_from = api_fields.DateField(required=False)
+    joined_to = api_fields.DateField(required=False)
+    purchased_from = api_fields.DateField(required=False)
+    purchased_to = api_fields.DateField(required=False)
 
     def to_internal_value(self, data):
         if hasattr(data, "getlist"):
@@ -117,8 +118,8 @@ class LookupSerializer(serializers.Serializer):
 
 
 class TagsChangeSerializer(serializers.Serializer):
-    add = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=50)
-    remove = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=50)
+    add = serializers.ListField(child=api_fields.IdField(), required=False, max_length=50)
+    remove = serializers.ListField(child=api_fields.IdField(), required=False, max_length=50)
 
 
 class PointsEarnSerializer(serializers.Serializer):
@@ -153,14 +154,14 @@ class CodeSerializer(serializers.Serializer):
 def _idempotency_key(request) -> str:
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if not key:
-        raise exceptions.ValidationError({"Idempotency-Key": ["This header is required."]})
+        raise exceptions.ValidationError({"Idempotency-Key": [_("This header is required.")]})
     if len(key) > 100 or not key.isprintable():
-        raise exceptions.ValidationError({"Idempotency-Key": ["At most 100 printable characters."]})
+        raise exceptions.ValidationError({"Idempotency-Key": [_("At most 100 printable characters.")]})
     return f"api:{key}"
 
 
 class CanMovePoints(permissions.BasePermission):
-    message = "Only store managers and brand admins may move points through the API."
+    message = _("Only store managers and brand admins may move points through the API.")
 
     def has_permission(self, request, view):
         return (

@@ -7,6 +7,7 @@ result (with ``Idempotent-Replayed: true``), a different request under the same 
 from __future__ import annotations
 
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -16,8 +17,9 @@ from members.services import request_fingerprint
 from redpackets import exports, selectors
 from redpackets.models import PayoutAccount, RedPacket, TopUp, Withdrawal
 from redpackets.services import accounts, funding, packets, withdrawals
-from retail import roles
+from retail import api_fields, roles
 from retail.api_base import BrandAPIView
+from retail.pagination import page_number
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope, get_for_brand_or_404
@@ -29,9 +31,9 @@ def _key(request, staff: Staff) -> str:
 
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if not key:
-        raise exceptions.ValidationError({"Idempotency-Key": ["This header is required."]})
+        raise exceptions.ValidationError({"Idempotency-Key": [_("This header is required.")]})
     if len(key) > 100 or not key.isprintable():
-        raise exceptions.ValidationError({"Idempotency-Key": ["At most 100 printable characters."]})
+        raise exceptions.ValidationError({"Idempotency-Key": [_("At most 100 printable characters.")]})
     return f"api:{staff.pk}:{key}"
 
 
@@ -56,7 +58,7 @@ def _require_manager(view) -> None:
 
 class RecordSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    at = serializers.DateTimeField()
+    at = api_fields.DateTimeField()
     amount_fen = serializers.IntegerField(help_text="Signed: money in is positive, money out negative.")
     balance_after_fen = serializers.IntegerField()
     kind = serializers.CharField()
@@ -78,7 +80,7 @@ class RecordPageSerializer(serializers.Serializer):
 
 
 class RecordQuerySerializer(serializers.Serializer):
-    before = serializers.IntegerField(min_value=1, required=False)
+    before = api_fields.IdField(required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
 
@@ -116,7 +118,7 @@ class ClaimSerializer(serializers.Serializer):
     staff_id = serializers.IntegerField()
     name = serializers.CharField()
     amount_fen = serializers.IntegerField()
-    claimed_at = serializers.DateTimeField()
+    claimed_at = api_fields.DateTimeField()
     best = serializers.BooleanField(help_text="The largest share of a finished lucky packet.")
 
 
@@ -168,12 +170,12 @@ class PacketSendSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RedPacket.Kind.choices)
     audience = serializers.ChoiceField(choices=RedPacket.Audience.choices)
     staff_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=api_fields.IdField(),
         required=False,
         max_length=10_000,
         help_text="person and group packets: who may claim",
     )
-    store_id = serializers.IntegerField(min_value=1, required=False, help_text="store packets: the store")
+    store_id = api_fields.IdField(required=False, help_text="store packets: the store")
     amount_each_fen = serializers.IntegerField(
         min_value=1, max_value=10**10, required=False, help_text="fixed packets"
     )
@@ -186,21 +188,21 @@ class PacketSendSerializer(serializers.Serializer):
         required=False,
         help_text="default: one per recipient; fewer = first come, first served",
     )
-    greeting = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    greeting = serializers.CharField(max_length=60, allow_blank=True, default="")
     expires_in_hours = serializers.IntegerField(min_value=1, max_value=720, required=False)
 
     def validate(self, data):
         if data["kind"] == RedPacket.Kind.FIXED and "amount_each_fen" not in data:
-            raise serializers.ValidationError({"amount_each_fen": ["Required for a fixed packet."]})
+            raise serializers.ValidationError({"amount_each_fen": [_("Required for a fixed packet.")]})
         if data["kind"] == RedPacket.Kind.LUCKY and "total_fen" not in data:
-            raise serializers.ValidationError({"total_fen": ["Required for a lucky packet."]})
+            raise serializers.ValidationError({"total_fen": [_("Required for a lucky packet.")]})
         return data
 
 
 class ShareSerializer(serializers.Serializer):
     packet_id = serializers.IntegerField()
     amount_fen = serializers.IntegerField()
-    claimed_at = serializers.DateTimeField()
+    claimed_at = api_fields.DateTimeField()
     already_claimed = serializers.BooleanField(help_text="True when this person had claimed before.")
     packet = PacketSerializer()
 
@@ -380,10 +382,7 @@ class PacketListView(BrandAPIView):
     def get(self, request):
         """Packets the caller sent (store managers also see their stores' packets; brand admins all)."""
         _require_manager(self)
-        try:
-            page = max(1, int(request.query_params.get("page", "1")))
-        except ValueError:
-            page = 1
+        page = page_number(request.query_params.get("page"))
         rows = selectors.packet_list(brand=self.brand, staff=self.staff, limit=50, offset=(page - 1) * 50)
         return Response(PacketSerializer(rows, many=True).data)
 
@@ -485,6 +484,8 @@ class WalletRecordsExportView(BrandAPIView):
 
 
 class PayoutAccountView(BrandAPIView):
+    error_statuses = (404,)  # no payout account bound
+
     @extend_schema(responses=PayoutAccountSerializer)
     def get(self, request):
         """Your bound payout account (404 when none)."""

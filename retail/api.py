@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from retail import roles, selectors, services
+from retail import api_fields, roles, selectors, services
 from retail.api_base import BrandAPIView, BrandViewSet
 from retail.events import Actor
 from retail.models import AuditLog, Staff, Store
@@ -15,14 +16,14 @@ from retail.phones import mask_phone
 
 
 class IsBrandAdminOrReadOnly(permissions.BasePermission):
-    message = "Only brand admins may change stores."
+    message = _("Only brand admins may change stores.")
 
     def has_permission(self, request, view):
         return request.method in permissions.SAFE_METHODS or roles.can_manage_stores(view.staff)
 
 
 class CanManageStaffOrReadOnly(permissions.BasePermission):
-    message = "Only brand admins and store managers may change staff."
+    message = _("Only brand admins and store managers may change staff.")
 
     def has_permission(self, request, view):
         return request.method in permissions.SAFE_METHODS or roles.can_manage_staff(view.staff)
@@ -127,31 +128,31 @@ class StaffInviteSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=32)
     role = serializers.ChoiceField(choices=Staff.Role.choices)
     store_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=500
+        child=api_fields.IdField(), required=False, max_length=500
     )
     employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    hired_on = serializers.DateField(required=False, allow_null=True)
+    hired_on = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
 
 class StaffUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False)
     role = serializers.ChoiceField(choices=Staff.Role.choices, required=False)
     store_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=500
+        child=api_fields.IdField(), required=False, max_length=500
     )
     employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    hired_on = serializers.DateField(required=False, allow_null=True)
+    hired_on = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
 
 class StaffDeactivateSerializer(serializers.Serializer):
-    left_on = serializers.DateField(required=False, allow_null=True)
+    left_on = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
 
 class StaffFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=100)
     role = serializers.ChoiceField(choices=Staff.Role.choices, required=False)
     status = serializers.ChoiceField(choices=Staff.Status.choices, required=False)
-    store_id = serializers.IntegerField(required=False, min_value=1)
+    store_id = api_fields.IdField(required=False)
 
 
 class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
@@ -256,7 +257,7 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
 
 
 class IsBrandAdmin(permissions.BasePermission):
-    message = "Only brand admins may read the audit log."
+    message = _("Only brand admins may read the audit log.")
 
     def has_permission(self, request, view):
         return roles.can_manage_stores(view.staff)

@@ -6,6 +6,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,18 +17,18 @@ from retail.tenancy import TenancyError
 
 
 class BrandSuspended(exceptions.PermissionDenied):
-    default_detail = "This brand is suspended."
+    default_detail = _("This brand is suspended.")
     default_code = "brand_suspended"
 
 
 class NoBrandSelected(exceptions.PermissionDenied):
-    default_detail = "Choose the brand you act for first."
+    default_detail = _("Choose the brand you act for first.")
     default_code = "no_brand"
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = _("The request body is too large.")
     default_code = "payload_too_large"
 
 
@@ -34,7 +36,7 @@ def _django_validation_fields(exc: DjangoValidationError) -> tuple[str, dict]:
     if hasattr(exc, "error_dict"):
         fields = {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
         non_field = fields.pop("__all__", [])
-        message = non_field[0] if non_field else "Invalid input."
+        message = non_field[0] if non_field else gettext("Invalid input.")
         return message, fields
     return " ".join(str(m) for m in exc.messages), {}
 
@@ -54,10 +56,34 @@ def _single_code(exc: DjangoValidationError) -> str | None:
     return codes.pop() if len(codes) == 1 and all(e.code for e in errors) else None
 
 
-def _flatten(detail) -> dict:
+def _flatten(detail, path: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {dotted field path: [messages]}: ``lines.0.sku``. Errors of a
+    whole nested object or list (its non_field_errors) belong to its own path; the top level's
+    to the key ``""``."""
+    out: dict[str, list[str]] = {}
+
+    def add(key: str, messages: list[str]) -> None:
+        out.setdefault(key, []).extend(messages)
+
     if isinstance(detail, dict):
-        return {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
-    return {}
+        for key, value in detail.items():
+            sub = ".".join(p for p in (path, str(key)) if p)
+            if key in ("non_field_errors", "__all__"):
+                sub = path
+            for k, v in _flatten(value, sub).items():
+                add(k, v)
+    elif isinstance(detail, list):
+        if all(not isinstance(x, dict | list) for x in detail):
+            add(path, [str(x) for x in detail])
+        else:
+            for i, item in enumerate(detail):
+                if item:  # the valid items of a list of objects have no errors ({})
+                    sub = f"{path}.{i}" if path else str(i)
+                    for k, v in _flatten(item, sub).items():
+                        add(k, v)
+    elif detail is not None:
+        add(path, [str(detail)])
+    return out
 
 
 def exception_handler(exc, context):
@@ -81,10 +107,8 @@ def exception_handler(exc, context):
     detail = exc.detail if isinstance(exc, exceptions.APIException) else None
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(detail)
-        non_field = fields.pop("non_field_errors", [])
-        if isinstance(detail, list):
-            non_field = [str(x) for x in detail]
-        code, message = "invalid", (non_field[0] if non_field else "Invalid input.")
+        non_field = fields.pop("", [])
+        code, message = "invalid", (non_field[0] if non_field else gettext("Invalid input."))
     else:
         fields = {}
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"

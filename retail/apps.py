@@ -7,4 +7,6 @@ class RetailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from retail import checks, labels  # noqa: F401  (registers system checks and audit words)
+        from retail import api_fields, checks, labels  # noqa: F401  (checks, audit words: register themselves)
+
+        api_fields.install()

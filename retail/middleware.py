@@ -10,6 +10,7 @@ from django.http import Http404, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.urls import Resolver404, resolve
 from django.utils import translation
+from django.utils.translation import trans_real
 
 from retail import selectors
 from retail.tenancy import TenancyError, request_scope, rls_bypass
@@ -26,12 +27,28 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     )
 
 
+def _accepted_language(request) -> str | None:
+    """The first language of the Accept-Language header that we speak (``en-US`` → ``en``)."""
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    for code, _q in trans_real.parse_accept_lang_header(header[:500]):
+        if code == "*":
+            continue
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return None
+
+
 class LanguageMiddleware(LocaleMiddleware):
-    """Simplified Chinese unless the person chose another language (the language cookie set
-    by the switcher); the browser's Accept-Language is not consulted."""
+    """Pages: Simplified Chinese unless the person chose another language (the language cookie
+    set by the switcher); the browser's Accept-Language is not consulted. The API (``/api/``)
+    follows Accept-Language first, then the cookie, then Simplified Chinese."""
 
     def process_request(self, request):
         lang = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if request.path_info.startswith("/api/"):
+            lang = _accepted_language(request) or lang
         if lang not in dict(settings.LANGUAGES):
             lang = settings.LANGUAGE_CODE
         translation.activate(lang)

@@ -31,7 +31,9 @@ if PRODUCTION:
         raise ImproperlyConfigured("production needs non-empty SECRET_KEY and ALLOWED_HOSTS")
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me-" + "x" * 32)
-    DEBUG = env.bool("DEBUG", default=True)
+    # Off unless asked for: the demo shows the product's own error pages (and the API its error
+    # shape), never Django's technical pages listing every URL.
+    DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     "axes",
@@ -262,12 +265,12 @@ STORAGES = {
     },
 }
 
-# Under `make run` (uvicorn, DEBUG) WhiteNoise serves straight from the finders, so static
-# files work without collectstatic and edits show up on reload; production serves the
-# collected, hashed files only.
-WHITENOISE_USE_FINDERS = DEBUG
-WHITENOISE_AUTOREFRESH = DEBUG
-if DEBUG:
+# Outside production (`make run`: uvicorn, with or without DEBUG) WhiteNoise serves straight
+# from the finders, so static files work without collectstatic and edits show up on reload;
+# production serves the collected, hashed files only.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTION)
+WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=not PRODUCTION)
+if WHITENOISE_AUTOREFRESH:
     warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # Request bodies: anything larger is refused before it is read.
@@ -285,7 +288,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "retail.schema.AutoSchema",
     "EXCEPTION_HANDLER": "retail.api_base.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -302,6 +305,10 @@ SPECTACULAR_SETTINGS = {
     'Errors always have the shape {"error": {"code", "message", "fields"}}.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from our own static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status" or "kind"; each choice set gets its own schema name.

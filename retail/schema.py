@@ -1,0 +1,152 @@
+"""The API's OpenAPI description: every operation documents the one error shape and the error
+statuses it can answer, decided here once rather than per view."""
+
+from __future__ import annotations
+
+import inspect
+
+from django.core.exceptions import FieldDoesNotExist
+from drf_spectacular.drainage import warn
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import is_serializer
+from rest_framework import serializers
+from rest_framework.viewsets import ViewSetMixin
+
+from retail.api_fields import unbounded_fields
+
+# What each error status means, for every operation that can answer it.
+ERROR_DESCRIPTIONS = {
+    400: "invalid: the request's parameters or body are wrong (`fields` names each one), "
+    "or another code saying why the request cannot be done",
+    403: "not_authenticated (no session), no_brand, brand_suspended, or permission_denied "
+    "(role not allowed, CSRF)",
+    404: "not_found: the object, or an object the request names, does not exist in your brand",
+    409: "idempotency_conflict: the key (or external id) was already used for a different request",
+    413: "payload_too_large: the request body is too large",
+    429: "throttled: too many requests",
+}
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and machine-readable, e.g. `invalid`, `not_found`.")
+    message = serializers.CharField(help_text="For people, in the request's language.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="For `invalid`: field path (`lines.0.sku`) → messages; `{}` otherwise.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer of the API, whatever its status."""
+
+    error = ErrorBodySerializer()
+
+
+def source_may_be_null(field) -> bool:
+    """Whether a serializer field can answer null: declared so, defaulting to None, or reading a
+    nullable model field (or through a nullable relation) of its ModelSerializer."""
+    if field.allow_null or (field.default is None and not field.required):
+        return True
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or not getattr(field, "source_attrs", None):
+        return False
+    for attr in field.source_attrs:
+        fields = {f.attname: f for f in model._meta.concrete_fields}
+        try:
+            model_field = model._meta.get_field(attr)
+        except FieldDoesNotExist:
+            model_field = fields.get(attr)
+        if model_field is None:
+            return False
+        if model_field.null:
+            return True
+        model = model_field.related_model
+        if model is None:
+            return False
+    return False
+
+
+def _has(operation: dict, where: str) -> bool:
+    return any(p.get("in") == where for p in operation.get("parameters", []))
+
+
+def error_statuses(method: str, operation: dict, extra=()) -> list[int]:
+    """The error statuses an operation can answer, from its shape."""
+    has_body = "requestBody" in operation
+    names = {p.get("name", "").lower() for p in operation.get("parameters", [])}
+    statuses = {403, 429, *extra}
+    unsafe = method in ("POST", "PUT", "PATCH", "DELETE")
+    if has_body or unsafe or _has(operation, "query") or _has(operation, "header"):
+        statuses.add(400)
+    if has_body or _has(operation, "path") or _has(operation, "query"):
+        statuses.add(404)
+    if method in ("POST", "PUT", "PATCH") and "idempotency-key" in names:
+        statuses.add(409)
+    if has_body:
+        statuses.add(413)
+    return sorted(statuses)
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's AutoSchema, plus the error answers of every operation.
+
+    A view may name further statuses it answers in ``error_statuses`` (e.g. a 404 without any
+    parameter: "you have no payout account")."""
+
+    def get_description(self) -> str:
+        # A view without a docstring of its own would show the brand base's.
+        from retail.api_base import BrandAPIView, BrandViewSet
+
+        description = super().get_description()
+        inherited = {inspect.cleandoc(c.__doc__ or "") for c in (BrandAPIView, BrandViewSet)}
+        return "" if description.strip() in inherited else description
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        if direction == "response" and isinstance(field, serializers.Field) and source_may_be_null(field):
+            meta["nullable"] = True
+        return meta
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.TimeField) and schema.get("format") == "time":
+            # A wall-clock time of day ("10:00:00"): RFC 3339's "time" would need an offset.
+            schema = {k: v for k, v in schema.items() if k != "format"}
+            schema["pattern"] = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$"
+        return schema
+
+    def _get_paginator(self):
+        # Viewset actions other than GETs (e.g. POST .../tags/) answer plain lists.
+        if isinstance(self.view, ViewSetMixin) and self.method != "GET":
+            return None
+        return super()._get_paginator()
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        component = self.resolve_serializer(ErrorSerializer, "response")
+        extra = getattr(self.view, "error_statuses", ())
+        responses = operation.setdefault("responses", {})
+        for code in error_statuses(self.method, operation, extra):
+            responses.setdefault(
+                str(code),
+                {
+                    "content": {"application/json": {"schema": component.ref}},
+                    "description": ERROR_DESCRIPTIONS[code],
+                },
+            )
+        operation["responses"] = dict(sorted(responses.items()))
+        self._check_inputs(has_body="requestBody" in operation)
+        return operation
+
+    def _check_inputs(self, has_body: bool) -> None:
+        """Every date, time and whole number a request body or query takes is bounded (a warning
+        otherwise: ``spectacular --fail-on-warn`` fails)."""
+        candidates = list(self.get_override_parameters())
+        if has_body:
+            request = self.get_request_serializer()
+            candidates += request.values() if isinstance(request, dict) else [request]
+        inputs = [c for c in candidates if is_serializer(c)]
+        for name in unbounded_fields(inputs):
+            warn(f"{self.method} {self.path}: {name} takes a date, time or number without bounds")

@@ -1,0 +1,147 @@
+"""The whole OpenAPI schema against the running application: for every operation, generated requests
+(valid and invalid) as a brand admin and as a guide of a brand with the demo data. Every answer must
+be documented (status and body), and none may be a server error.
+
+Runs in-process over WSGI; each generated request runs in a savepoint that is rolled back, so the
+operations do not change each other's world, and generation is derandomized: a run is repeatable.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import schemathesis
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from cloudstore.models import Campaign, Order, Product, Sku
+from guides.models import CommissionRule, SettlementPeriod, Statement
+from members.models import Member
+from redpackets.models import RedPacket, TopUp, Withdrawal
+from retail.models import Brand, Staff, Store
+from retail.tenancy import brand_scope
+from retail.wsgi import application
+from tests.conftest import login_as
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Per operation and role: enough to reach every branch of validation, few enough for two CI cores.
+MAX_EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 6}
+CSRF_TOKEN = "schemathesisCsrfToken0123456789x"  # 32 letters and digits: a valid unmasked secret
+# The CSV exports answer text/csv; their content is checked by their own tests.
+SKIP = {"/api/v1/redpackets/pool/records/export/", "/api/v1/wallet/records/export/"}
+
+# The first path segments of an operation → the model whose real ids are tried as its {id}.
+ID_MODELS = {
+    ("stores",): Store,
+    ("staff",): Staff,
+    ("members",): Member,
+    ("products",): Product,
+    ("skus",): Sku,
+    ("orders",): Order,
+    ("campaigns",): Campaign,
+    ("redpackets", "pool"): TopUp,
+    ("redpackets", "packets"): RedPacket,
+    ("redpackets", "wallets"): Staff,
+    ("wallet", "withdrawals"): Withdrawal,
+    ("commission", "rules"): CommissionRule,
+    ("commission", "periods"): SettlementPeriod,
+    ("commission", "statements"): Statement,
+}
+
+
+def _real_ids(brand: Brand) -> dict[tuple, list[int]]:
+    with brand_scope(brand):
+        return {
+            key: list(model.objects.for_brand(brand).order_by("pk").values_list("pk", flat=True)[:3])
+            for key, model in ID_MODELS.items()
+        }
+
+
+def _ids_for(path: str, real: dict[tuple, list[int]]) -> list[int]:
+    parts = path.removeprefix("/api/v1/").split("/")
+    for key, ids in real.items():
+        if tuple(parts[: len(key)]) == key:
+            return ids
+    return []
+
+
+def _session(staff: Staff) -> dict[str, str]:
+    client = login_as(Client(), staff)
+    return {"sessionid": client.cookies["sessionid"].value, "csrftoken": CSRF_TOKEN}
+
+
+def _run(operation, mode: GenerationMode, cookies: dict, real: dict) -> str | None:
+    """Generate cases for one operation; the first failure (shrunk) as text, or None."""
+    strategy = operation.as_strategy(generation_mode=mode)
+    path_params = [p.name for p in operation.path_parameters]
+    ids = _ids_for(operation.path, real)
+    if path_params and ids and mode is GenerationMode.POSITIVE:
+        strategy = st.one_of(
+            strategy,
+            *(operation.as_strategy(path_parameters={name: i for name in path_params}) for i in ids),
+        )
+
+    @given(case=strategy)
+    @settings(
+        max_examples=MAX_EXAMPLES[mode],
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case):
+        cache.clear()  # the per-user throttle is not what is being tested
+        with transaction.atomic():
+            try:
+                response = case.call(headers={"X-CSRFToken": CSRF_TOKEN}, cookies=cookies)
+                case.validate_response(response, checks=CHECKS)
+            finally:
+                transaction.set_rollback(True)
+
+    try:
+        check()
+    except (Exception, BaseExceptionGroup) as exc:  # a failing check or a crash, with its operation
+        return f"{operation.method.upper()} {operation.path} ({mode.value}):\n{exc}"
+    return None
+
+
+@pytest.fixture
+def world(db):
+    call_command("seed_demo", stdout=io.StringIO())
+    brand = Brand.objects.get(slug="yueyan")
+    with brand_scope(brand):
+        admin = Staff.objects.for_brand(brand).get(user__username="yy_admin")
+        guide = Staff.objects.for_brand(brand).get(user__username="yy_guide1")
+    return brand, {"admin": admin, "guide": guide}
+
+
+@pytest.mark.parametrize("role", ["admin", "guide"])
+def test_every_operation_answers_as_documented(world, role):
+    brand, people = world
+    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    cookies = _session(people[role])
+    real = _real_ids(brand)
+    failures = []
+    operations = [r.ok() for r in schema.get_all_operations()]
+    assert len(operations) > 80
+    for operation in operations:
+        if operation.path in SKIP:
+            continue
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            failure = _run(operation, mode, cookies, real)
+            if failure:
+                failures.append(failure)
+    assert not failures, f"{len(failures)} failing operations:\n\n" + "\n\n".join(failures)
