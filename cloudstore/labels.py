@@ -85,6 +85,8 @@ register_actions(
         "product.image_added": _lazy("Product photo added"),
         "product.image_deleted": _lazy("Product photo deleted"),
         "inventory.price_set": _lazy("Store price set"),
+        "inventory.assortment_add": _lazy("Goods put on sale in a store"),
+        "inventory.assortment_import": _lazy("Store assortment imported"),
         "stock.adjust": _lazy("Stock adjusted"),
         "stock.receive": _lazy("Goods received"),
         "stock.count": _lazy("Stock counted"),

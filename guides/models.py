@@ -141,13 +141,20 @@ class CommissionRule(BrandOwned):
         constraints = [
             models.UniqueConstraint(fields=["brand", "id"], name="commrule_brand_id_unique"),
             models.CheckConstraint(
-                condition=Q(sku__isnull=True) | Q(category__isnull=True), name="commrule_sku_or_category"
+                condition=Q(sku__isnull=True) | Q(category__isnull=True),
+                name="commrule_sku_or_category",
+                violation_error_message=_("A rule applies to one SKU or one category, not both."),
             ),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gt=models.F("effective_from")),
                 name="commrule_span_forward",
+                violation_error_message=_("The end must be after the start."),
             ),
-            models.CheckConstraint(condition=Q(rate_bp__lte=10_000), name="commrule_rate_at_most_100pct"),
+            models.CheckConstraint(
+                condition=Q(rate_bp__lte=10_000),
+                name="commrule_rate_at_most_100pct",
+                violation_error_message=_("A rate can be at most 100%%."),
+            ),
         ]
 
     def __str__(self) -> str:

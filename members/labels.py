@@ -73,10 +73,11 @@ register_actions(
         "membership.tier_saved": _lazy("Tier saved"),
         "member.import_started": _lazy("Member import started"),
         "member.export_started": _lazy("Member export started"),
+        "member_policy.published": _lazy("Member policy published"),
     }
 )
 register_group(_lazy("Members"), "member.", "tag.")
-register_group(_lazy("Membership rules"), "membership.")
+register_group(_lazy("Membership rules"), "membership.", "member_policy.")
 register_target("members.Member", _lazy("member"), _describe_members)
 register_target("members.MemberJob", _lazy("member import or export"), _describe_jobs)
 register_target("members.Tag", _lazy("member tag"))

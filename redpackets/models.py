@@ -79,11 +79,20 @@ class Settings(BrandOwned):
         verbose_name = _("red packet settings")
         verbose_name_plural = _("red packet settings")
         constraints = [
-            models.UniqueConstraint(fields=["brand"], name="redpackets_settings_one_per_brand"),
-            models.CheckConstraint(condition=Q(max_shares__gte=1), name="redpackets_settings_shares_pos"),
+            models.UniqueConstraint(
+                fields=["brand"],
+                name="redpackets_settings_one_per_brand",
+                violation_error_message=_("The brand already has red packet settings."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_shares__gte=1),
+                name="redpackets_settings_shares_pos",
+                violation_error_message=_("A red packet needs at least one share."),
+            ),
             models.CheckConstraint(
                 condition=Q(default_expiry_hours__gte=1, default_expiry_hours__lte=24 * 30),
                 name="redpackets_settings_expiry_range",
+                violation_error_message=_("Red packets expire after 1 hour to 30 days."),
             ),
         ]
 

@@ -92,13 +92,18 @@ class Store(BrandOwned):
         verbose_name_plural = _("stores")
         ordering = ["code"]
         constraints = [
-            models.UniqueConstraint(fields=["brand", "code"], name="store_code_unique_per_brand"),
+            models.UniqueConstraint(
+                fields=["brand", "code"],
+                name="store_code_unique_per_brand",
+                violation_error_message=_("Another store already has this store code."),
+            ),
             # Composite key target so that staff-store links cannot cross brands.
             models.UniqueConstraint(fields=["brand", "id"], name="store_brand_id_unique"),
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True, longitude__isnull=True)
                 | Q(latitude__isnull=False, longitude__isnull=False),
                 name="store_lat_lng_together",
+                violation_error_message=_("Give both latitude and longitude, or neither."),
             ),
         ]
 
@@ -156,15 +161,22 @@ class Staff(BrandOwned):
         verbose_name_plural = _("staff")
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["brand", "user"], name="staff_one_per_user_per_brand"),
+            models.UniqueConstraint(
+                fields=["brand", "user"],
+                name="staff_one_per_user_per_brand",
+                violation_error_message=_("This person already works for the brand."),
+            ),
             models.UniqueConstraint(
                 fields=["brand", "employee_no"],
                 condition=~Q(employee_no=""),
                 name="staff_employee_no_unique_per_brand",
+                violation_error_message=_("Another staff member already has this employee number."),
             ),
             models.UniqueConstraint(fields=["brand", "id"], name="staff_brand_id_unique"),
             models.CheckConstraint(
-                condition=~Q(status="left") | Q(left_on__isnull=False), name="staff_left_has_date"
+                condition=~Q(status="left") | Q(left_on__isnull=False),
+                name="staff_left_has_date",
+                violation_error_message=_("Someone who has left needs the date they left."),
             ),
         ]
         indexes = [

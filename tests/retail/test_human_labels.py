@@ -304,3 +304,175 @@ def test_no_page_shows_a_raw_code(demo, lang):
     } <= pages
     assert {"shop-order", "shopper-data", "performance-statement", "m-store-order"} <= pages
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------- audit words
+
+
+def _recorded_actions() -> set[str]:
+    """Every audit action the code records: the literal codes passed as ``action=`` (and the few
+    built from a kind), found in the source so that a new event cannot slip past this test."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    codes = set()
+    for app in ("retail", "members", "cloudstore", "redpackets", "guides"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            source = path.read_text()
+            codes |= set(re.findall(r'action=\s*"([a-z_]+\.[a-z_]+)"', source))
+            for a, b in re.findall(r'"([a-z_]+\.[a-z_]+)" if \w+ else "([a-z_]+\.[a-z_]+)"', source):
+                codes |= {a, b}
+    from cloudstore.models import StockMovement
+    from members.models import MemberJob
+
+    codes |= {
+        f"stock.{k}"
+        for k in (StockMovement.Kind.ADJUST, StockMovement.Kind.RECEIVE, StockMovement.Kind.COUNT)
+    }
+    codes |= {f"member.{k}_started" for k in MemberJob.Kind.values}
+    return codes
+
+
+@pytest.mark.parametrize("lang", ["zh-hans", "en"])
+def test_every_recorded_action_has_a_label_in_both_languages(lang):
+    from django.utils import translation
+
+    from retail.labels import action_label, known_actions
+
+    codes = _recorded_actions()
+    assert {"payout_account.bound", "commission.period_approved", "pool.topup", "stock.receive"} <= codes
+    missing = codes - set(known_actions())
+    assert not missing, f"audit actions without a label: {sorted(missing)}"
+    with translation.override(lang):
+        for code in codes:
+            label = action_label(code)
+            assert label and not RAW["event code"].search(label), code
+            if lang == "zh-hans":
+                assert re.search(r"[\u4e00-\u9fff]", label), f"{code}: {label!r} is not translated"
+
+
+def test_an_unknown_action_reads_as_a_phrase_not_a_code():
+    from django.utils import translation
+
+    from retail.labels import action_label
+
+    with translation.override("zh-hans"):
+        assert action_label("stock.teleported") == "库存：其他操作"
+        assert action_label("quantum.entangled") == "其他操作"
+    with translation.override("en"):
+        assert action_label("quantum.entangled") == "Other change"
+
+
+def test_audit_targets_are_named_in_words(client, brand, brand_admin):
+    """A commission settings change and a member's entry name their targets in words; a
+    member without a name appears by masked phone and an erased one as such."""
+    from guides.services import rules
+    from members import services as member_services
+    from retail.models import AuditLog
+
+    a = Actor(user=brand_admin.user)
+    rules.settings_update(brand=brand, staff=brand_admin, actor=a, data={"greeting": "加油"})
+    joined = member_services.member_join(brand=brand, phone="13912345678", guide=None, consent=True)
+    gone = member_services.member_join(
+        brand=brand, phone="13912340000", guide=None, consent=True, name="赵六"
+    )
+    member_services.member_erase(brand=brand, member=gone.member, actor=a, source="staff")
+    login_as(client, brand_admin)
+    body = client.get("/dashboard/audit/").content.decode()
+    text = visible_text(body)
+    assert "修改佣金设置" in text and "佣金设置" in text
+    assert "CommissionSettings" not in text and "object (" not in text
+    assert "139****5678" in text and f"#{joined.member.pk}" not in text
+    assert "已删除的会员" in text and "赵六" not in text
+    with brand_scope(brand):
+        assert AuditLog.objects.filter(action="member.erased", target_repr__contains="赵六").count() == 0
+    client.cookies["django_language"] = "en"
+    text = visible_text(client.get("/dashboard/audit/").content.decode())
+    assert "Commission settings changed" in text and "Erased member" in text
+    assert not raw_codes(text)
+
+
+def test_audit_filter_offers_every_area_and_filters_by_it(client, brand, brand_admin):
+    from guides.services import rules
+
+    rules.settings_update(
+        brand=brand, staff=brand_admin, actor=Actor(user=brand_admin.user), data={"greeting": "x"}
+    )
+    login_as(client, brand_admin)
+    page = client.get("/dashboard/audit/", {"action": "commission."}).content.decode()
+    assert '<option value="commission." selected>佣金</option>' in page
+    assert "修改佣金设置" in visible_text(page)
+    other = client.get("/dashboard/audit/", {"action": "store."}).content.decode()
+    assert "修改佣金设置" not in visible_text(other)
+
+
+# ---------------------------------------------------------------------------- constraints
+
+# Models that forms and services validate with their constraints (full_clean).
+FORM_VALIDATED = ["retail.Store", "retail.Staff", "redpackets.Settings", "guides.CommissionRule"]
+
+
+def test_constraints_a_form_can_trip_have_a_message():
+    for label in FORM_VALIDATED:
+        model = apps.get_model(label)
+        for c in model._meta.constraints:
+            if c.name.endswith(("_brand_id_unique", "_brand_id")):
+                continue  # composite-key targets: the brand and id are never typed in
+            assert c.violation_error_message != c.default_violation_error_message, c.name
+
+
+def test_store_form_says_what_is_wrong_with_the_location(client, brand_admin):
+    login_as(client, brand_admin)
+    data = {
+        "code": "GZ001",
+        "name": "广州天河店",
+        "latitude": "23.132",
+        "longitude": "",
+        "geofence_radius_m": "300",
+        "timezone": "Asia/Shanghai",
+        "opens_at": "10:00",
+        "closes_at": "22:00",
+        "status": "open",
+    }
+    response = client.post("/dashboard/stores/new/", data)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "store_lat_lng_together" not in body
+    assert "请同时填写纬度和经度，或都不填。" in body
+    client.cookies["django_language"] = "en"
+    body = client.post("/dashboard/stores/new/", data).content.decode()
+    assert "Give both latitude and longitude, or neither." in body
+
+
+def test_staff_employee_number_clash_is_said_in_words(brand, brand_admin, store):
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from retail import services
+
+    a = Actor(user=brand_admin.user)
+    services.staff_invite(
+        brand=brand,
+        manager=brand_admin,
+        actor=a,
+        name="甲",
+        phone="13511110001",
+        role="guide",
+        store_ids=[store.pk],
+        employee_no="E01",
+    )
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as exc:
+        services.staff_invite(
+            brand=brand,
+            manager=brand_admin,
+            actor=a,
+            name="乙",
+            phone="13511110002",
+            role="guide",
+            store_ids=[store.pk],
+            employee_no="E01",
+        )
+    said = " ".join(m for ms in exc.value.message_dict.values() for m in ms)
+    assert "staff_employee_no_unique_per_brand" not in said and "工号" in said
