@@ -230,7 +230,7 @@ def test_invite_staff_via_api(as_admin, brand, store):
         ({"name": "a", "phone": "13600001111", "role": "emperor"}, "role"),
         ({"name": "", "phone": "13600001111", "role": "guide"}, "name"),
         ({"name": "a", "phone": "13600001111", "role": "guide", "store_ids": []}, "stores"),
-        ({"name": "a", "phone": "13600001111", "role": "guide", "store_ids": ["x"]}, "store_ids"),
+        ({"name": "a", "phone": "13600001111", "role": "guide", "store_ids": ["x"]}, "store_ids.0"),
     ],
 )
 def test_invite_bad_input_changes_nothing(as_admin, brand, store, payload, field):
