@@ -12,17 +12,32 @@ from retail.labels import register_actions, register_group, register_target
 from retail.phones import mask_phone
 
 
-def member_names(ids: Iterable[int]) -> dict[int, str]:
-    """Each member's name, or masked phone when they gave no name, in the active language."""
+def _rows(ids: Iterable[int]) -> tuple[list[tuple[int, str, str]], dict[int, str]]:
     ids = {int(i) for i in ids if i}
     if not ids:
-        return {}
+        return [], {}
     rows = list(Member.objects.filter(pk__in=ids).values_list("pk", "name", "status"))
     phones = dict(
         MemberIdentity.objects.filter(member_id__in=ids, kind=MemberIdentity.Kind.PHONE)
         .order_by("-pk")
         .values_list("member_id", "value")
     )
+    return rows, phones
+
+
+def member_handles(ids: Iterable[int]) -> dict[int, str]:
+    """Each member's name, or masked phone when they gave no name; "" for an erased member or
+    one with neither. The same in every language, so it can be kept with a message."""
+    rows, phones = _rows(ids)
+    return {
+        pk: "" if status == Member.Status.ERASED else (name or mask_phone(phones.get(pk, "")))
+        for pk, name, status in rows
+    }
+
+
+def member_names(ids: Iterable[int]) -> dict[int, str]:
+    """Each member's name, or masked phone when they gave no name, in the active language."""
+    rows, phones = _rows(ids)
     out = {}
     for pk, name, status in rows:
         if status == Member.Status.ERASED:
@@ -33,8 +48,11 @@ def member_names(ids: Iterable[int]) -> dict[int, str]:
 
 
 def member_name(member: Member | None) -> str:
+    """One member in words (looks up the phone only for a member who gave no name)."""
     if member is None:
         return _("a shopper")
+    if member.name and member.status != Member.Status.ERASED:
+        return member.name
     return member_names([member.pk]).get(member.pk) or _("Member without a name")
 
 

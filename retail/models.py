@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -116,6 +117,8 @@ class User(AbstractUser):
 
     phone = models.CharField(_("phone"), max_length=20, unique=True, null=True, blank=True)
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
+    # The language the person last chose in the switcher; messages sent to them (pushes) use it.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
 
     objects = UserManager()
 
@@ -130,6 +133,11 @@ class User(AbstractUser):
         super().clean()
         if self.phone:
             self.phone = normalize_phone(self.phone)
+
+    @property
+    def preferred_language(self) -> str:
+        """The language to write to this person in when they are not in front of a page."""
+        return self.language or settings.LANGUAGE_CODE
 
 
 class Staff(BrandOwned):

@@ -23,7 +23,7 @@ from retail import labels, roles, selectors, services
 from retail.events import Actor
 from retail.forms import AcceptInvitationForm, LoginForm, StaffEditForm, StaffInviteForm, StoreForm
 from retail.middleware import SESSION_BRAND_KEY, brandless, error_response
-from retail.models import Brand, Staff, Store
+from retail.models import Brand, Staff, Store, User
 
 # --- access helpers ---------------------------------------------------------------------
 
@@ -88,6 +88,25 @@ def safe_next(request, default: str) -> str:
 
 
 # --- public -------------------------------------------------------------------------------
+
+
+def set_language(request):
+    """Django's language switch; a logged-in person's choice is also kept on their account, so
+    that what is sent to them later (pushes) is written in it."""
+    from django.views.i18n import set_language as switch
+
+    response = switch(request)
+    lang = request.POST.get("language")
+    user = getattr(request, "user", None)
+    if (
+        request.method == "POST"
+        and user is not None
+        and user.is_authenticated
+        and lang in dict(settings.LANGUAGES)
+        and user.language != lang
+    ):
+        User.objects.filter(pk=user.pk).update(language=lang)
+    return response
 
 
 def healthz(request):

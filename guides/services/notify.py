@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -18,8 +19,8 @@ from django.utils.translation import ngettext
 from cloudstore.templatetags.shop import yuan
 from guides.models import CommissionEntry, Notification
 from guides.push import get_sender
-from members.models import Member
-from retail.models import Brand
+from members.labels import member_handles
+from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ BATCH = 20_000
 
 
 def _member_name(name: str, member_id: int | None) -> str:
-    return name or (_("member %(id)s") % {"id": member_id} if member_id else _("a shopper"))
+    # Never the member's row id: their name or masked phone (stored with the notification), or
+    # a phrase.
+    return name or _("a shopper")
 
 
 def message(kind: str, amount_fen: int, data: dict) -> str:
@@ -56,9 +59,18 @@ def message(kind: str, amount_fen: int, data: dict) -> str:
 
 
 def _push(brand: Brand, notes: list[Notification]) -> None:
+    """Send each notification as a push, written in its recipient's language."""
+    if not notes:
+        return
     sender = get_sender()
-    with translation.override(None):
-        for n in notes:
+    with brand_scope(brand):
+        languages = dict(
+            Staff.objects.for_brand(brand)
+            .filter(pk__in={n.staff_id for n in notes})
+            .values_list("pk", "user__language")
+        )
+    for n in notes:
+        with translation.override(languages.get(n.staff_id) or settings.LANGUAGE_CODE):
             try:
                 sender.send(
                     brand_id=brand.pk, staff_id=n.staff_id, title=_("Commission"), body=n.message, link=n.link
@@ -87,11 +99,7 @@ def notify_commissions(*, brand: Brand) -> int:
                 g["amount"] += amount
                 g["orders"] += 1
                 g["member_id"] = g["member_id"] or member
-            names = dict(
-                Member.objects.for_brand(brand)
-                .filter(pk__in={g["member_id"] for g in per_guide.values() if g["member_id"]})
-                .values_list("pk", "name")
-            )
+            names = member_handles(g["member_id"] for g in per_guide.values() if g["member_id"])
             notes = [
                 Notification(
                     brand=brand,

@@ -476,3 +476,72 @@ def test_staff_employee_number_clash_is_said_in_words(brand, brand_admin, store)
         )
     said = " ".join(m for ms in exc.value.message_dict.values() for m in ms)
     assert "staff_employee_no_unique_per_brand" not in said and "工号" in said
+
+
+# ---------------------------------------------------------------------------- commission messages
+
+
+@pytest.fixture
+def commission(brand, brand_admin, guide):
+    """A guide credited for an order of a member who gave no name; the push outbox emptied."""
+    from guides.push import LogPush
+    from tests.factories import ProductFactory, SkuFactory
+    from tests.guides.conftest import LONG_AGO, external, join, on_the_books, rule
+
+    on_the_books(guide)
+    rule(brand, brand_admin, rate_bp=1000)
+    sku = SkuFactory(
+        brand=brand, product=ProductFactory(brand=brand, name="精华"), code="HA-50", list_price_fen=10000
+    )
+    member = join(brand, guide, phone="15812345678", name="", since=LONG_AGO)
+    LogPush.outbox.clear()
+    external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)])
+    return member
+
+
+def _note(brand, guide):
+    from guides.models import Notification
+
+    with brand_scope(brand):
+        return Notification.objects.get(staff=guide, kind="commission")
+
+
+def test_commission_notice_names_the_member_by_masked_phone_never_by_id(brand, guide, commission):
+    from django.utils import translation
+
+    from guides.services import notify
+
+    notify.notify_commissions(brand=brand)
+    note = _note(brand, guide)
+    with translation.override("zh-hans"):
+        assert note.message == "你从158****5678的订单获得佣金 ¥10.00。"
+    with translation.override("en"):
+        assert note.message == "You earned ¥10.00 from 158****5678."
+    # an older notice kept only the member's id: it reads as "a shopper", not the id
+    with translation.override("zh-hans"):
+        from guides.services.notify import message
+
+        text = message("commission", 500, {"orders": 1, "member_id": 30, "member": ""})
+    assert text == "你从一位顾客的订单获得佣金 ¥5.00。"
+
+
+def test_push_is_written_in_the_recipients_language(client, brand, guide, commission):
+    from guides.push import LogPush
+    from guides.services import notify
+
+    notify.notify_commissions(brand=brand)
+    zh = [p for p in LogPush.outbox if p["staff"] == guide.pk][-1]
+    assert zh["title"] == "佣金" and zh["body"] == "你从158****5678的订单获得佣金 ¥10.00。", zh
+
+    # the guide switches to English: the next push is in English
+    login_as(client, guide)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/m/"})
+    guide.user.refresh_from_db()
+    assert guide.user.language == "en"
+    from guides.services.notify import _push
+
+    note = _note(brand, guide)
+    LogPush.outbox.clear()
+    _push(brand, [note])
+    en = LogPush.outbox[-1]
+    assert en["title"] == "Commission" and en["body"].startswith("You earned"), en
