@@ -11,6 +11,7 @@ from typing import Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,7 +20,7 @@ from cloudstore.models import Coupon, Inventory, Order, OrderLine, Payment, Refu
 from cloudstore.services import inventory, promotions
 from members import codes
 from members import services as member_services
-from members.models import Member
+from members.models import GuideBinding, Member
 from retail import roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store
@@ -270,10 +271,15 @@ def checkout(
         return order
 
 
-def _last_touch(brand: Brand, member: Member, touch_ids: list[int]) -> Touch | None:
-    """The latest share-link touch of this shopper within the window (their own or this browser's)."""
-    since = timezone.now() - datetime.timedelta(days=TOUCH_WINDOW_DAYS)
-    qs = Touch.objects.filter(created_at__gte=since)
+def _last_touch(
+    brand: Brand, member: Member, touch_ids: list[int], at: datetime.datetime | None = None
+) -> Touch | None:
+    """The latest share-link touch of this shopper within the window before ``at`` (default now),
+    their own or this browser's."""
+    at = at or timezone.now()
+    qs = Touch.objects.filter(
+        created_at__gte=at - datetime.timedelta(days=TOUCH_WINDOW_DAYS), created_at__lte=at
+    )
     mine = qs.filter(member=member).order_by("-created_at", "-id").first()
     anon = (
         qs.filter(pk__in=touch_ids[:50], member__isnull=True).order_by("-created_at", "-id").first()
@@ -282,6 +288,22 @@ def _last_touch(brand: Brand, member: Member, touch_ids: list[int]) -> Touch | N
     )
     candidates = [t for t in (mine, anon) if t is not None]
     return max(candidates, key=lambda t: (t.created_at, t.pk)) if candidates else None
+
+
+def _exclusive_guide_at(member: Member | None, at: datetime.datetime) -> int | None:
+    """The member's exclusive guide at ``at``: the guide of their binding open then. A member who
+    joined later had none; one without any binding history keeps their current guide."""
+    if member is None or member.joined_at > at:
+        return None
+    bindings = GuideBinding.objects.filter(member=member)
+    if not bindings.exists():
+        return member.guide_id
+    return (
+        bindings.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at), started_at__lte=at)
+        .order_by("-started_at", "-id")
+        .values_list("guide_id", flat=True)
+        .first()
+    )
 
 
 # --- payment ------------------------------------------------------------------------------------
@@ -646,6 +668,9 @@ def order_external_create(
             )
         if status == S.CREATED and paid:
             raise _error("payments", _("An unpaid order has no payments."), "payments_mismatch")
+        # A historic order is judged by who the member's guides were when it happened.
+        at = data.get("occurred_at") or timezone.now()
+        touch = _last_touch(brand, member, [], at) if member is not None else None
         served_by = None
         if data.get("served_by"):
             served_by = Staff.objects.filter(pk=data["served_by"]).first()
@@ -661,7 +686,9 @@ def order_external_create(
                     request_hash=fingerprint,
                     store=store,
                     member=member,
-                    exclusive_guide_id=member.guide_id if member else None,
+                    exclusive_guide_id=_exclusive_guide_at(member, at),
+                    touch=touch,
+                    share_guide_id=touch.guide_id if touch else None,
                     served_by=served_by,
                     fulfilment=Order.Fulfilment.IN_STORE
                     if channel == Order.Channel.POS
@@ -671,7 +698,7 @@ def order_external_create(
                     shipping_fen=shipping,
                     total_fen=total,
                     coupon=coupon,
-                    created_at=data.get("occurred_at") or timezone.now(),
+                    created_at=at,
                 )
         except IntegrityError:
             existing = Order.objects.filter(channel=channel, external_id=external_id).first()

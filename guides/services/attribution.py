@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 import logging
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -26,8 +27,8 @@ from cloudstore.models import Order, OrderLine
 from guides import events
 from guides.models import Attribution, AttributionRule, CommissionEntry, CommissionRule, Reattribution
 from guides.services import compute
-from guides.services.rules import attribution_rules_all
-from members.models import MemberIdentity
+from guides.services.rules import attribution_rules_all, settings_get
+from members.models import Member, MemberIdentity
 from retail.models import Brand, Staff, StaffStore
 from retail.tenancy import brand_scope
 
@@ -53,25 +54,50 @@ class Context:
         self.versions: list[AttributionRule] = attribution_rules_all(brand=brand)
         self._starts = [v.effective_from for v in self.versions]
         self.book = compute.RuleBook(list(CommissionRule.objects.for_brand(brand)))
+        self.tz = zoneinfo.ZoneInfo(settings_get(brand=brand).timezone)
         self.active: set[int] = set()
+        self.hired: dict[int, datetime.datetime] = {}
         self.guide_store: dict[int, int] = {}
         self.staff_members: set[int] = set()
 
     def load_people(self, facts: list[compute.OrderFacts]) -> None:
-        """Look up the batch's candidate guides and members (three queries, whatever the batch size)."""
+        """Look up the batch's candidate guides and members (four queries, whatever the batch size),
+        and judge each order's guides as of the order's time (``as_of``)."""
         brand = self.brand
+        members = {f.member_id for f in facts if f.member_id is not None}
+        joined: dict[int, datetime.datetime] = {}
+        bindings: dict[int, list[tuple[int, datetime.datetime, datetime.datetime | None]]] = defaultdict(list)
+        for member_id, joined_at, guide_id, started, ended in (
+            Member.objects.for_brand(brand)
+            .filter(pk__in=members)
+            .order_by()
+            .values_list(
+                "pk", "joined_at", "bindings__guide_id", "bindings__started_at", "bindings__ended_at"
+            )
+        ):
+            joined[member_id] = joined_at
+            if guide_id is not None:
+                bindings[member_id].append((guide_id, started, ended))
         guides = {
             g
             for f in facts
             for g in (f.exclusive_guide_id, f.share_guide_id, f.served_by_id)
             if g is not None
         }
-        members = {f.member_id for f in facts if f.member_id is not None}
-        self.active = set(
+        guides.update(g for rows in bindings.values() for g, _s, _e in rows)
+        self.active, self.hired = set(), {}
+        for pk, hired_on, created_at in (
             Staff.objects.for_brand(brand)
             .filter(pk__in=guides, status=Staff.Status.ACTIVE)
-            .values_list("pk", flat=True)
-        )
+            .values_list("pk", "hired_on", "created_at")
+        ):
+            self.active.add(pk)
+            # The hiring date when the brand recorded one, else when the staff record was created.
+            self.hired[pk] = (
+                datetime.datetime.combine(hired_on, datetime.time(), tzinfo=self.tz)
+                if hired_on is not None
+                else created_at
+            )
         self.guide_store = {}
         for staff_id, store_id in (
             StaffStore.objects.for_brand(brand)
@@ -88,6 +114,7 @@ class Context:
         )
         for f in facts:
             f.staff_purchase = f.member_id in self.staff_members
+            as_of(f, joined.get(f.member_id), bindings.get(f.member_id), self.hired)
 
     def rule_at(self, at: datetime.datetime) -> AttributionRule | None:
         # versions are sorted by (effective_from, version): the last one started by ``at`` applies
@@ -95,6 +122,33 @@ class Context:
 
         i = bisect.bisect_right(self._starts, at)
         return self.versions[i - 1] if i else None
+
+
+def as_of(
+    f: compute.OrderFacts,
+    joined_at: datetime.datetime | None,
+    bindings: list[tuple[int, datetime.datetime, datetime.datetime | None]] | None,
+    hired: dict[int, datetime.datetime],
+) -> None:
+    """Put the order's guides as they were at the order's time, whenever it is attributed.
+
+    The exclusive guide is the one of the member's binding open then (a member with no binding
+    history keeps the order's snapshot); a member who joined later had none. A share link opened
+    after the order does not count, and nobody hired after the order is credited for it."""
+    at = f.at
+    if f.member_id is not None:
+        if joined_at is not None and joined_at > at:
+            f.exclusive_guide_id = None
+        elif bindings:
+            f.exclusive_guide_id = next(
+                (g for g, start, end in bindings if start <= at and (end is None or end > at)), None
+            )
+    if f.touch_at is not None and f.touch_at > at:
+        f.share_guide_id = f.touch_at = None
+    for name in ("exclusive_guide_id", "share_guide_id", "served_by_id"):
+        guide = getattr(f, name)
+        if guide is not None and guide in hired and hired[guide] > at:
+            setattr(f, name, None)
 
 
 ORDER_FIELDS = (
@@ -109,6 +163,7 @@ ORDER_FIELDS = (
     "share_guide_id",
     "touch__created_at",
     "served_by_id",
+    "created_at",
 )
 LINE_FIELDS = (
     "pk",

@@ -155,7 +155,13 @@ class OrderFacts:
     share_guide_id: int | None
     touch_at: datetime.datetime | None
     served_by_id: int | None
+    placed_at: datetime.datetime | None = None  # when the order was placed (its own time)
     staff_purchase: bool = False
+
+    @property
+    def at(self) -> datetime.datetime:
+        """The order's time: who its guides were is judged as of then."""
+        return min(self.placed_at, self.paid_at) if self.placed_at is not None else self.paid_at
 
 
 @dataclass
@@ -180,7 +186,8 @@ def decide(order: OrderFacts, rule, active_guides: set[int], guide_store: dict[i
     if rule is not None and order.paid_fen < rule.min_order_fen:
         return Decision(None, Attribution.Source.NONE, excluded.BELOW_THRESHOLD, own_store)
     window = datetime.timedelta(days=rule.touch_window_days if rule is not None else 30)
-    touch_ok = order.touch_at is not None and order.touch_at >= order.paid_at - window
+    # A share link counts if it was opened within the window and before the order (never after it).
+    touch_ok = order.touch_at is not None and order.paid_at - window <= order.touch_at <= order.at
     candidates = {
         "exclusive": order.exclusive_guide_id,
         "touch": order.share_guide_id if touch_ok else None,

@@ -11,6 +11,7 @@ from cloudstore.services import orders, promotions
 from guides.models import Attribution, CommissionEntry
 from guides.services import rules
 from members import services as member_services
+from members.models import GuideBinding, Member
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
@@ -41,9 +42,28 @@ def sku2(brand):
     return SkuFactory(brand=brand, product=product, code="CR-30", spec="30g", list_price_fen=19900)
 
 
+# Who a past order credits is judged as of its time: the guides of these tests were hired long before
+# the orders they place in the past, and members who buy in the past joined before (``join(since=)``).
+LONG_AGO = datetime.timedelta(days=730)
+
+
+def on_the_books(*staff, since=LONG_AGO):
+    """Record these staff as hired ``since`` ago; returns the first."""
+    with brand_scope(staff[0].brand):
+        Staff.objects.filter(pk__in=[s.pk for s in staff]).update(hired_on=(timezone.now() - since).date())
+    for s in staff:
+        s.hired_on = (timezone.now() - since).date()
+    return staff[0]
+
+
+@pytest.fixture
+def guide(guide):
+    return on_the_books(guide)
+
+
 @pytest.fixture
 def guide2(brand, store):
-    return StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="赵敏")
+    return on_the_books(StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="赵敏"))
 
 
 @pytest.fixture
@@ -53,13 +73,21 @@ def online_store(brand):
     return StoreFactory(brand=brand, code="SH002", name="静安寺店")
 
 
-def join(brand, guide, phone=None, name="李娜"):
-    """A shopper joins through ``guide``'s code: a member with that exclusive guide."""
+def join(brand, guide, phone=None, name="李娜", since=None):
+    """A shopper joins through ``guide``'s code: a member with that exclusive guide (``since``: that
+    long ago, their binding too)."""
     phone = phone or f"1588{next(_seq):07d}"
     with committed():
-        return member_services.member_join(
+        member = member_services.member_join(
             brand=brand, phone=phone, guide=guide, consent=True, name=name
         ).member
+    if since is not None:
+        at = timezone.now() - since
+        with brand_scope(brand):
+            Member.objects.filter(pk=member.pk).update(joined_at=at)
+            GuideBinding.objects.filter(member=member).update(started_at=at)
+        member.joined_at = at
+    return member
 
 
 def external(brand, admin, channel, member=None, lines=None, store=None, served_by=None, at=None, discount=0):

@@ -13,7 +13,7 @@ from guides.services import settlement
 from retail.tenancy import brand_scope
 from tests.conftest import login_as
 from tests.factories import SkuFactory
-from tests.guides.conftest import external, join, rule
+from tests.guides.conftest import LONG_AGO, external, join, rule
 from tests.redpackets.conftest import top_up
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def settled(brand, brand_admin, guide, sku):
         brand,
         brand_admin,
         "flagship",
-        member=join(brand, guide),
+        member=join(brand, guide, since=LONG_AGO),
         lines=[(sku, 1, 10000)],
         at=timezone.now() - 5 * DAY,
     )

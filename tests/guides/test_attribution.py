@@ -9,8 +9,11 @@ from guides.models import Attribution, AttributionRule, CommissionEntry, Event
 from guides.services import attribution, rules
 from members import services as member_services
 from retail.events import Actor
+from retail.models import Staff
 from retail.tenancy import brand_scope
+from tests.factories import StaffFactory
 from tests.guides.conftest import (
+    LONG_AGO,
     attribution_of,
     cloud_order,
     committed,
@@ -18,11 +21,16 @@ from tests.guides.conftest import (
     entries,
     external,
     join,
+    on_the_books,
     rule,
     share_touch,
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def DAY_AGO(n):  # noqa: N802
+    return timezone.now() - datetime.timedelta(days=n)
 
 
 def new_rules(brand, admin, at=None, **data):
@@ -150,7 +158,7 @@ def test_rules_in_force_at_payment_apply(brand, brand_admin, guide, sku):
         brand=brand, staff=brand_admin, actor=Actor.system(), rule=old, at=now - datetime.timedelta(days=10)
     )
     rule(brand, brand_admin, name="new", rate_bp=200, effective_from=now - datetime.timedelta(days=10))
-    member = join(brand, guide)
+    member = join(brand, guide, since=LONG_AGO)
     early = external(
         brand,
         brand_admin,
@@ -201,7 +209,7 @@ def test_bulk_attribution_of_historic_orders_is_set_based(
         external(brand, brand_admin, "flagship", member=m, lines=[(sku, 1, 10000)])
     with brand_scope(brand):
         assert not Attribution.objects.exists()
-    with django_assert_max_num_queries(50):  # a constant per batch, whatever its size
+    with django_assert_max_num_queries(55):  # a constant per batch, whatever its size
         n = attribution.attribute_pending(brand=brand, batch=1000, notify=False)
     assert n == 10
     assert credited(brand, guide) == 5000 and credited(brand, guide2) == 5000
@@ -290,3 +298,143 @@ def test_id_ranges_split_the_backlog_for_workers_and_bulk_runs_record_one_event_
         assert not Event.objects.filter(name="order.attributed").exists()
     assert sum(b["orders"] for b in batches) == 7 and sum(b["commission_fen"] for b in batches) == 700
     assert attribution.id_ranges(brand=brand) == []
+
+
+# --- who the guides were when the order happened ---------------------------------------------------------
+
+
+@pytest.fixture(params=["single", "bulk"])
+def path(request, monkeypatch):
+    """The orders are recorded with nothing listening, then attributed one by one by the task that
+    runs after a payment commits (single), or as a historic import (bulk: in batches, by COPY on
+    PostgreSQL)."""
+    from cloudstore import events as order_events
+
+    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
+    return request.param
+
+
+def attributed(brand, path, *orders, fix=None):
+    """Attribute the orders and return their attributions; ``fix`` first rewrites the orders' snapshot
+    (as a raw import that wrote today's guides would), so the attribution's own as-of rule is tested."""
+    from guides import tasks
+
+    if fix:
+        with brand_scope(brand):
+            type(orders[0]).objects.filter(pk__in=[o.pk for o in orders]).update(**fix)
+    if path == "bulk":
+        assert attribution.attribute_pending(brand=brand, notify=False, bulk=True) == len(orders)
+    else:
+        for o in orders:
+            with committed():
+                tasks.attribute_order.delay(brand.pk, o.pk)
+    return [attribution_of(brand, o) for o in orders]
+
+
+def test_a_backdated_order_is_not_credited_to_a_guide_hired_and_bound_today(
+    brand, brand_admin, guide2, store, sku, path
+):
+    rule(brand, brand_admin, rate_bp=1000)
+    newcomer = StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="新人")
+    member = join(brand, newcomer)  # the member and the guide both arrived today
+    order = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)], at=DAY_AGO(8))
+    assert order.exclusive_guide_id is None
+    [att] = attributed(brand, path, order, fix={"exclusive_guide_id": newcomer.pk})
+    assert (att.guide_id, att.source, att.excluded) == (None, "none", "no_guide")
+    assert credited(brand, newcomer) == 0
+
+
+def test_a_backdated_order_falls_to_the_share_link_opened_before_it(
+    brand, brand_admin, guide2, store, sku, path
+):
+    rule(brand, brand_admin, rate_bp=1000)
+    newcomer = StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="新人")
+    member = join(brand, newcomer)
+    touch = share_touch(brand, guide2, store, member=member)
+    with brand_scope(brand):
+        type(touch).objects.filter(pk=touch.pk).update(created_at=DAY_AGO(9))
+    order = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)], at=DAY_AGO(8))
+    assert (order.exclusive_guide_id, order.touch_id, order.share_guide_id) == (None, touch.pk, guide2.pk)
+    [att] = attributed(brand, path, order, fix={"exclusive_guide_id": newcomer.pk})
+    assert (att.guide_id, att.source) == (guide2.pk, "touch")
+    assert credited(brand, guide2) == 1000 and credited(brand, newcomer) == 0
+
+
+def test_an_order_is_credited_to_the_guide_bound_at_its_time_even_after_a_hand_over(
+    brand, brand_admin, guide, guide2, sku, path
+):
+    rule(brand, brand_admin, rate_bp=1000)
+    member = join(brand, guide, since=LONG_AGO)
+    member_services.members_handover(
+        brand=brand, manager=brand_admin, actor=Actor.system(), from_guide=guide, to_guide=guide2
+    )
+    before = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)], at=DAY_AGO(3))
+    after = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 20000)])
+    assert (before.exclusive_guide_id, after.exclusive_guide_id) == (guide.pk, guide2.pk)
+    atts = attributed(brand, path, before, after, fix={"exclusive_guide_id": guide2.pk})
+    assert [(a.guide_id, a.source) for a in atts] == [(guide.pk, "exclusive"), (guide2.pk, "exclusive")]
+    assert credited(brand, guide) == 1000 and credited(brand, guide2) == 2000
+
+
+def test_a_share_link_opened_after_the_order_does_not_count(
+    brand, brand_admin, guide, guide2, store, sku, path
+):
+    new_rules(brand, brand_admin, at=DAY_AGO(30), flagship="touch>exclusive")
+    guide3 = on_the_books(StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="钱多"))
+    member = join(brand, guide, since=LONG_AGO)
+    earlier = share_touch(brand, guide2, store, member=member)
+    with brand_scope(brand):
+        type(earlier).objects.filter(pk=earlier.pk).update(created_at=DAY_AGO(5))
+    share_touch(brand, guide3, store, member=member)  # today, after both orders below
+    touched = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 100)], at=DAY_AGO(2))
+    untouched = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 100)], at=DAY_AGO(6))
+    assert (touched.touch_id, untouched.touch_id) == (earlier.pk, None)
+    atts = attributed(brand, path, touched, untouched)
+    assert [(a.guide_id, a.source) for a in atts] == [(guide2.pk, "touch"), (guide.pk, "exclusive")]
+    assert credited(brand, guide3) == 0
+
+
+def test_attribution_ignores_a_snapshot_touch_later_than_the_order(
+    brand, brand_admin, guide, guide2, store, sku, path
+):
+    new_rules(brand, brand_admin, at=DAY_AGO(30), flagship="touch>exclusive")
+    member = join(brand, guide, since=LONG_AGO)
+    later = share_touch(brand, guide2, store, member=member)
+    order = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 100)], at=DAY_AGO(2))
+    assert order.touch_id is None
+    [att] = attributed(brand, path, order, fix={"touch_id": later.pk, "share_guide_id": guide2.pk})
+    assert (att.guide_id, att.source) == (guide.pk, "exclusive")
+
+
+def test_nobody_hired_after_the_order_is_credited_for_it(brand, brand_admin, guide, store, sku, path):
+    member = join(brand, guide, since=LONG_AGO)
+    newcomer = StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="新人")
+    pos = external(
+        brand,
+        brand_admin,
+        "pos",
+        member=member,
+        store=store,
+        served_by=newcomer,
+        lines=[(sku, 1, 100)],
+        at=DAY_AGO(8),
+    )
+    today = external(
+        brand, brand_admin, "pos", member=member, store=store, served_by=newcomer, lines=[(sku, 1, 100)]
+    )
+    old_hand = external(
+        brand,
+        brand_admin,
+        "pos",
+        member=member,
+        store=store,
+        served_by=guide,
+        lines=[(sku, 1, 100)],
+        at=DAY_AGO(8),
+    )
+    atts = attributed(brand, path, pos, today, old_hand)
+    assert [(a.guide_id, a.source) for a in atts] == [
+        (guide.pk, "exclusive"),  # the guide at the till was hired after it: the next source
+        (newcomer.pk, "served"),
+        (guide.pk, "served"),
+    ]

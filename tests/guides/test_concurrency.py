@@ -16,7 +16,7 @@ from retail.models import Staff
 from retail.tenancy import brand_scope
 from tests.cloudstore.test_concurrency import race
 from tests.factories import StaffFactory
-from tests.guides.conftest import external, join, refund, rule
+from tests.guides.conftest import LONG_AGO, external, join, on_the_books, refund, rule
 from tests.redpackets.conftest import top_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -26,7 +26,7 @@ DAY = datetime.timedelta(days=1)
 def test_workers_attributing_the_same_orders_at_once_credit_once(brand, brand_admin, guide, sku, monkeypatch):
     rule(brand, brand_admin, rate_bp=1000)
     monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
-    member = join(brand, guide)
+    member = join(brand, guide, since=LONG_AGO)
     ids = [
         external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)]).pk for _ in range(20)
     ]
@@ -47,7 +47,9 @@ def test_workers_attributing_the_same_orders_at_once_credit_once(brand, brand_ad
 
 def test_a_clawback_delivered_twice_at_once_is_taken_once(brand, brand_admin, guide, sku, monkeypatch):
     rule(brand, brand_admin, rate_bp=1000)
-    order = external(brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 1, 10000)])
+    order = external(
+        brand, brand_admin, "flagship", member=join(brand, guide, since=LONG_AGO), lines=[(sku, 1, 10000)]
+    )
     monkeypatch.setitem(order_events.SUBSCRIBERS, "order.refunded", [])
     refund(brand, brand_admin, order, amount_fen=3000)
     results, errors = race(5, lambda i: attribution.attribution_refund_sync(brand=brand, order_id=order.pk))
@@ -58,11 +60,18 @@ def test_a_clawback_delivered_twice_at_once_is_taken_once(brand, brand_admin, gu
 
 def test_two_approvals_and_payment_runs_racing_pay_each_statement_once(brand, brand_admin, store, sku):
     rule(brand, brand_admin, rate_bp=1000)
-    guides = [StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store]) for _ in range(12)]
+    guides = [
+        on_the_books(StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store])) for _ in range(12)
+    ]
     at = timezone.now() - 5 * DAY
     for i, g in enumerate(guides):
         external(
-            brand, brand_admin, "flagship", member=join(brand, g), lines=[(sku, 1, 1000 * (i + 1))], at=at
+            brand,
+            brand_admin,
+            "flagship",
+            member=join(brand, g, since=LONG_AGO),
+            lines=[(sku, 1, 1000 * (i + 1))],
+            at=at,
         )
     top_up(brand, brand_admin, 1_000_000)
     period = settlement.period_close(brand=brand, start=at - DAY, end=timezone.now() - DAY, label="p")
@@ -90,10 +99,19 @@ def test_payment_runs_racing_without_a_task(brand, brand_admin, store, sku, monk
 
     monkeypatch.setattr(tasks.pay_period, "delay", lambda *a, **k: None)  # only the racing runs pay
     rule(brand, brand_admin, rate_bp=1000)
-    guides = [StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store]) for _ in range(10)]
+    guides = [
+        on_the_books(StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store])) for _ in range(10)
+    ]
     at = timezone.now() - 5 * DAY
     for g in guides:
-        external(brand, brand_admin, "flagship", member=join(brand, g), lines=[(sku, 1, 5000)], at=at)
+        external(
+            brand,
+            brand_admin,
+            "flagship",
+            member=join(brand, g, since=LONG_AGO),
+            lines=[(sku, 1, 5000)],
+            at=at,
+        )
     top_up(brand, brand_admin, 1_000_000)
     period = settlement.period_close(brand=brand, start=at - DAY, end=timezone.now() - DAY, label="p")
     settlement.period_approve(brand=brand, staff=brand_admin, actor=Actor.system(), period=period, key="k")

@@ -38,7 +38,7 @@ from retail.models import Staff
 from retail.tenancy import brand_scope
 from tests.conftest import login_as
 from tests.factories import CategoryFactory, StaffFactory, StoreFactory
-from tests.guides.conftest import committed, external, join, refund, rule
+from tests.guides.conftest import committed, external, join, on_the_books, refund, rule
 from tests.redpackets.conftest import balance, top_up
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,7 @@ def store_b(brand):
 
 @pytest.fixture
 def guide_b(brand, store_b):
-    return StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store_b], name="赵敏")
+    return on_the_books(StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store_b], name="赵敏"))
 
 
 @pytest.fixture
@@ -123,7 +123,9 @@ def closed(brand, brand_admin, store, store_b, guide, guide_b, sku, last_period)
 def other_brand_objects(other_brand, other_admin):
     """Another brand's rule, closed period and statement."""
     o_store = StoreFactory(brand=other_brand, code="HZ009", name="别家门店")
-    o_guide = StaffFactory(brand=other_brand, role=Staff.Role.GUIDE, stores=[o_store], name="别家导购")
+    o_guide = on_the_books(
+        StaffFactory(brand=other_brand, role=Staff.Role.GUIDE, stores=[o_store], name="别家导购")
+    )
     o_rule = rule(other_brand, other_admin, rate_bp=300)
     start, end, label = settlement.last_complete_period(brand=other_brand)
     from tests.factories import ProductFactory, SkuFactory

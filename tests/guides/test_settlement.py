@@ -14,7 +14,17 @@ from redpackets.services import reconcile
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.guides.conftest import attribution_of, committed, credited, entries, external, join, refund, rule
+from tests.guides.conftest import (
+    LONG_AGO,
+    attribution_of,
+    committed,
+    credited,
+    entries,
+    external,
+    join,
+    refund,
+    rule,
+)
 from tests.redpackets.conftest import top_up
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +70,11 @@ def rate10(brand, brand_admin):
 
 def test_partial_refund_claws_back_the_refunded_part(brand, brand_admin, guide, sku, sku2, rate10):
     order = external(
-        brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 2, 10000), (sku2, 1, 5000)]
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide, since=LONG_AGO),
+        lines=[(sku, 2, 10000), (sku2, 1, 5000)],
     )
     assert credited(brand, guide) == 2500
     with brand_scope(brand):
@@ -83,7 +97,9 @@ def test_partial_refund_claws_back_the_refunded_part(brand, brand_admin, guide, 
 def test_replayed_refund_notice_claws_back_once(brand, brand_admin, guide, sku, rate10):
     from guides.services import attribution
 
-    order = external(brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 1, 10000)])
+    order = external(
+        brand, brand_admin, "flagship", member=join(brand, guide, since=LONG_AGO), lines=[(sku, 1, 10000)]
+    )
     refund(brand, brand_admin, order, amount_fen=4000)
     for _ in range(3):
         attribution.attribution_refund_sync(brand=brand, order_id=order.pk)
@@ -92,7 +108,9 @@ def test_replayed_refund_notice_claws_back_once(brand, brand_admin, guide, sku, 
 
 def test_fixed_commission_follows_refunded_units(brand, brand_admin, guide, sku):
     rule(brand, brand_admin, kind="fixed", fixed_fen=300, sku=sku.pk)
-    order = external(brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 3, 3333)])
+    order = external(
+        brand, brand_admin, "flagship", member=join(brand, guide, since=LONG_AGO), lines=[(sku, 3, 3333)]
+    )
     assert credited(brand, guide) == 900
     with brand_scope(brand):
         line = order.lines.get()
@@ -105,17 +123,24 @@ def test_fixed_commission_follows_refunded_units(brand, brand_admin, guide, sku)
 
 def test_period_close_writes_one_statement_per_guide_once(brand, brand_admin, guide, guide2, sku, rate10):
     t = timezone.now() - 10 * DAY
-    external(brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 1, 10000)], at=t)
+    external(
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide, since=LONG_AGO),
+        lines=[(sku, 1, 10000)],
+        at=t,
+    )
     external(
         brand,
         brand_admin,
         "pos",
-        member=join(brand, guide2),
+        member=join(brand, guide2, since=LONG_AGO),
         store=guide2.stores.first() if False else None,
         lines=[(sku, 1, 20000)],
         at=t,
     ) if False else None
-    m2 = join(brand, guide2)
+    m2 = join(brand, guide2, since=LONG_AGO)
     external(brand, brand_admin, "flagship", member=m2, lines=[(sku, 1, 20000)], at=t)
     external(brand, brand_admin, "flagship", member=m2, lines=[(sku, 1, 30000)], at=t)
     later = external(brand, brand_admin, "flagship", member=m2, lines=[(sku, 1, 99900)])  # after the period
@@ -142,8 +167,22 @@ def test_approval_pays_each_statement_once_into_the_wallet_with_the_statement_li
 ):
     top_up(brand, brand_admin, 100_000)
     t = timezone.now() - 10 * DAY
-    external(brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 1, 10000)], at=t)
-    external(brand, brand_admin, "flagship", member=join(brand, guide2), lines=[(sku, 1, 30000)], at=t)
+    external(
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide, since=LONG_AGO),
+        lines=[(sku, 1, 10000)],
+        at=t,
+    )
+    external(
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide2, since=LONG_AGO),
+        lines=[(sku, 1, 30000)],
+        at=t,
+    )
     period = close(brand)
     p = approve_and_pay(brand, brand_admin, period)
     assert p.replayed is False
@@ -187,7 +226,7 @@ def test_approval_is_refused_when_the_pool_is_short_and_nothing_is_paid(
         brand,
         brand_admin,
         "flagship",
-        member=join(brand, guide),
+        member=join(brand, guide, since=LONG_AGO),
         lines=[(sku, 1, 10000)],
         at=timezone.now() - 10 * DAY,
     )
@@ -205,7 +244,7 @@ def test_only_brand_admins_approve_and_hold(brand, brand_admin, store_manager, g
         brand,
         brand_admin,
         "flagship",
-        member=join(brand, guide),
+        member=join(brand, guide, since=LONG_AGO),
         lines=[(sku, 1, 10000)],
         at=timezone.now() - 10 * DAY,
     )
@@ -221,8 +260,22 @@ def test_only_brand_admins_approve_and_hold(brand, brand_admin, store_manager, g
 def test_a_held_line_is_not_paid_until_released(brand, brand_admin, guide, guide2, sku, rate10):
     top_up(brand, brand_admin, 100_000)
     t = timezone.now() - 10 * DAY
-    external(brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 1, 10000)], at=t)
-    external(brand, brand_admin, "flagship", member=join(brand, guide2), lines=[(sku, 1, 30000)], at=t)
+    external(
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide, since=LONG_AGO),
+        lines=[(sku, 1, 10000)],
+        at=t,
+    )
+    external(
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide2, since=LONG_AGO),
+        lines=[(sku, 1, 30000)],
+        at=t,
+    )
     period = close(brand)
     with pytest.raises(ValidationError):
         settlement.statement_hold(
@@ -253,7 +306,7 @@ def test_a_held_line_is_not_paid_until_released(brand, brand_admin, guide, guide
 
 def test_refund_after_settlement_is_carried_into_the_next_statement(brand, brand_admin, guide, sku, rate10):
     top_up(brand, brand_admin, 100_000)
-    member = join(brand, guide)
+    member = join(brand, guide, since=LONG_AGO)
     order = external(
         brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 50000)], at=timezone.now() - 50 * DAY
     )
@@ -295,7 +348,7 @@ def test_a_guide_who_left_is_held_for_review(brand, brand_admin, guide, sku, rat
         brand,
         brand_admin,
         "flagship",
-        member=join(brand, guide),
+        member=join(brand, guide, since=LONG_AGO),
         lines=[(sku, 1, 10000)],
         at=timezone.now() - 10 * DAY,
     )
@@ -327,7 +380,12 @@ def test_hourly_task_closes_the_last_period_once(brand, brand_admin, guide, sku,
 
     start, end, _label = settlement.last_complete_period(brand=brand)
     external(
-        brand, brand_admin, "flagship", member=join(brand, guide), lines=[(sku, 1, 10000)], at=start + DAY
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide, since=LONG_AGO),
+        lines=[(sku, 1, 10000)],
+        at=start + DAY,
     )
     tasks.hourly.delay()
     tasks.hourly.delay()
@@ -345,7 +403,7 @@ def test_a_big_import_sends_one_notification_per_guide(
     from cloudstore import events as order_events
     from guides.services import attribution
 
-    members = [join(brand, g) for g in (guide, guide2) for _ in range(3)]
+    members = [join(brand, g, since=LONG_AGO) for g in (guide, guide2) for _ in range(3)]
     monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
     for m in members:
         for _ in range(4):
@@ -367,7 +425,13 @@ def test_one_order_says_who_bought(brand, brand_admin, guide, sku, rate10):
     from django.utils import translation
 
     LogPush.outbox.clear()
-    external(brand, brand_admin, "flagship", member=join(brand, guide, name="李娜"), lines=[(sku, 1, 12345)])
+    external(
+        brand,
+        brand_admin,
+        "flagship",
+        member=join(brand, guide, name="李娜", since=LONG_AGO),
+        lines=[(sku, 1, 12345)],
+    )
     notify.notify_commissions(brand=brand)
     with brand_scope(brand), translation.override("en"):
         note = Notification.objects.get(staff=guide)
@@ -382,7 +446,7 @@ def test_operators_read_statements_of_every_brand_in_django_admin(
         brand,
         brand_admin,
         "flagship",
-        member=join(brand, guide),
+        member=join(brand, guide, since=LONG_AGO),
         lines=[(sku, 1, 10000)],
         at=timezone.now() - 10 * DAY,
     )

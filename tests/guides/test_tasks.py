@@ -11,7 +11,7 @@ from guides import tasks
 from guides.models import Attribution
 from retail.tenancy import brand_scope
 from tests.conftest import real_worker
-from tests.guides.conftest import external, join, rule
+from tests.guides.conftest import LONG_AGO, external, join, rule
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")
 
@@ -21,7 +21,7 @@ needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (se
 @pytest.mark.django_db(transaction=True)
 def test_a_paid_order_is_attributed_by_a_real_worker_after_commit(brand, brand_admin, guide, sku):
     rule(brand, brand_admin, rate_bp=1000)
-    member = join(brand, guide)
+    member = join(brand, guide, since=LONG_AGO)
     att = None
     with real_worker():
         order = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)])
@@ -46,7 +46,7 @@ def test_the_sweep_attributes_orders_whose_task_was_lost(brand, brand_admin, gui
         brand,
         brand_admin,
         "flagship",
-        member=join(brand, guide),
+        member=join(brand, guide, since=LONG_AGO),
         lines=[(sku, 1, 10000)],
         at=timezone.now() - datetime.timedelta(minutes=5),
     )
