@@ -192,6 +192,16 @@ def test_store_manager_hands_over_a_pickup_adjusts_stock_and_sees_takings(browse
     assert page.locator(".field-error").is_visible()
     page.fill("input[name=code]", pickup.pickup_code)
     page.get_by_test_id("confirm-pickup").click()
+    # First the order the code names, to check with the shopper; nothing has changed yet.
+    page.get_by_test_id("pickup-check").wait_for()
+    assert page.inner_text("[data-testid=pickup-order-number]") == pickup.number
+    lines = page.inner_text("[data-testid=pickup-lines]")
+    assert "玻尿酸保湿精华液" in lines and "×2" in lines
+    assert page.inner_text("[data-testid=pickup-member]") == "赵敏"
+    assert page.inner_text("[data-testid=pickup-amount]") == "¥558.00"
+    assert refresh(pickup).status == Order.Status.PAID
+    check(page, "cs-staff-pickup-check")
+    page.get_by_test_id("confirm-handover").click()
     page.wait_for_url(f"**/m/store/{store.pk}/orders/{pickup.pk}/")
     assert page.get_by_test_id("handed-over").is_visible()
     assert refresh(pickup).status == Order.Status.PICKED_UP
@@ -355,3 +365,47 @@ def test_admin_builds_the_catalogue_and_refunds_a_line_on_a_desktop(browse, demo
     page.goto("/dashboard/orders/takings/")
     assert page.inner_text("[data-testid=total-paid]") == "¥558.00"
     check(page, "cs-dash-takings")
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_admin_adds_a_stores_assortment_in_bulk(browse, demo, goods, tmp_path, size):
+    """All SKUs on sale, then a CSV file: first with bad rows (reported, nothing added), then fixed."""
+    brand, store = demo["brand"], demo["stores"][1]  # 上海徐家汇店 carries nothing yet
+    extra = SkuFactory(brand=brand, product=goods["serum"], code="HA-30", spec="30ml", list_price_fen=19900)
+    page = browse.page(size)
+    login(page, "yy_admin", PASSWORD)
+    page.goto(f"/dashboard/catalogue/stores/{store.pk}/")
+    page.get_by_test_id("assortment-link").click()
+    page.wait_for_url(f"**/dashboard/catalogue/stores/{store.pk}/assortment/")
+    assert page.get_by_test_id("assortment-missing").get_attribute("data-missing") == "3"
+    check(page, "cs-dash-assortment")
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sku,price,stock\nHA-50,259.00,12\nNOPE-1,,\nHA-50,,\nCR-30,12.345,x\n", encoding="utf-8")
+    page.set_input_files("input[name=file]", str(bad))
+    page.get_by_test_id("assortment-upload").click()
+    page.get_by_test_id("assortment-errors").wait_for()
+    lines = page.locator("[data-testid=assortment-error-rows] tbody tr")
+    assert lines.count() == 3
+    assert [lines.nth(i).get_attribute("data-line") for i in range(3)] == ["3", "4", "5"]
+    with brand_scope(brand):
+        assert not Inventory.objects.filter(store=store).exists()
+    check(page, "cs-dash-assortment-errors")
+
+    good = tmp_path / "good.csv"
+    good.write_text("sku,price,stock\nHA-50,259.00,12\nCR-30,,4\n", encoding="utf-8")
+    page.set_input_files("input[name=file]", str(good))
+    page.get_by_test_id("assortment-upload").click()
+    page.wait_for_url(f"**/dashboard/catalogue/stores/{store.pk}/assortment/")
+    assert page.locator(".alert-success").is_visible()
+    assert page.get_by_test_id("assortment-missing").get_attribute("data-missing") == "1"
+    page.get_by_test_id("assortment-add-all").click()
+    page.wait_for_url(f"**/dashboard/catalogue/stores/{store.pk}/assortment/")
+    with brand_scope(brand):
+        have = {
+            i.sku.code: (i.price_fen, i.on_hand)
+            for i in Inventory.objects.filter(store=store).select_related("sku")
+        }
+    assert have == {"HA-50": (25900, 12), "CR-30": (None, 4), extra.code: (None, 0)}
+    assert page.get_by_test_id("assortment-missing").get_attribute("data-missing") == "0"
+    check(page, "cs-dash-assortment-done")
