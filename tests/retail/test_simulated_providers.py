@@ -57,6 +57,7 @@ def run(code_or_args: str | list[str], **env_vars: str) -> subprocess.CompletedP
             "ALLOW_SIMULATED_PROVIDERS",
             "REDIS_URL",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "DATABASE_URL",  # SQLite: these checks are about the providers, not the database role
         }
     }
     env.update(DJANGO_SETTINGS_MODULE="retail.settings", **env_vars)
