@@ -241,6 +241,9 @@ class Coupon(BrandOwned):
         ]
         indexes = [models.Index(fields=["brand", "member", "campaign"], name="coupon_member_idx")]
 
+    def __str__(self) -> str:
+        return self.code
+
 
 class ShareLink(BrandOwned):
     """A guide's share of a product, a store page or a coupon campaign; the code carries attribution."""

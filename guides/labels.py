@@ -14,13 +14,13 @@ def _ids(ids: list[str]) -> list[int]:
     return [int(i) for i in ids if i.isdigit()]
 
 
+def statement_label(s: Statement) -> str:
+    return _("%(guide)s's statement for %(period)s") % {"guide": s.guide.name, "period": s.period.label}
+
+
 def _describe_statements(ids: list[str]) -> dict[str, str]:
     rows = Statement.objects.filter(pk__in=_ids(ids)).select_related("guide", "period")
-    return {
-        str(s.pk): _("%(guide)s's statement for %(period)s")
-        % {"guide": s.guide.name, "period": s.period.label}
-        for s in rows
-    }
+    return {str(s.pk): statement_label(s) for s in rows}
 
 
 def _describe_attribution_rules(ids: list[str]) -> dict[str, str]:
@@ -28,16 +28,15 @@ def _describe_attribution_rules(ids: list[str]) -> dict[str, str]:
     return {str(pk): _("Attribution rules, version %(n)s") % {"n": v} for pk, v in rows}
 
 
-def _describe_reattributions(ids: list[str]) -> dict[str, str]:
-    rows = Reattribution.objects.filter(pk__in=_ids(ids))
-    return {
-        str(r.pk): _("Re-attribution of %(start)s – %(end)s")
-        % {
-            "start": timezone.localtime(r.start).strftime("%Y-%m-%d"),
-            "end": timezone.localtime(r.end).strftime("%Y-%m-%d"),
-        }
-        for r in rows
+def reattribution_label(r: Reattribution) -> str:
+    return _("Re-attribution of %(start)s – %(end)s") % {
+        "start": timezone.localtime(r.start).strftime("%Y-%m-%d"),
+        "end": timezone.localtime(r.end).strftime("%Y-%m-%d"),
     }
+
+
+def _describe_reattributions(ids: list[str]) -> dict[str, str]:
+    return {str(r.pk): reattribution_label(r) for r in Reattribution.objects.filter(pk__in=_ids(ids))}
 
 
 def _describe_settings(ids: list[str]) -> dict[str, str]:
@@ -53,6 +52,7 @@ register_actions(
         "commission.attribution_rules": _lazy("Attribution rules changed"),
         "commission.reattribution": _lazy("Re-attribution requested"),
         "commission.period_approved": _lazy("Settlement approved"),
+        "commission.period_closed_early": _lazy("Settlement period closed early"),
         "commission.statement_held": _lazy("Statement held"),
         "commission.statement_released": _lazy("Statement released"),
     }

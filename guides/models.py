@@ -185,6 +185,9 @@ class CommissionSettings(BrandOwned):
         verbose_name = _("commission settings")
         constraints = [models.UniqueConstraint(fields=["brand"], name="commsettings_one_per_brand")]
 
+    def __str__(self) -> str:
+        return str(_("Commission settings"))
+
 
 class Attribution(BrandOwned):
     """Who an order is credited to, why, and its commission (one row per paid order)."""
@@ -355,6 +358,11 @@ class Statement(BrandOwned):
         ]
         indexes = [models.Index(fields=["brand", "guide", "-id"], name="statement_guide_idx")]
 
+    def __str__(self) -> str:
+        from guides.labels import statement_label
+
+        return statement_label(self)
+
 
 class CommissionEntry(BrandOwned):
     """Append-only commission ledger of one guide: credits, clawbacks, reversals and carried debt.
@@ -463,6 +471,11 @@ class Reattribution(BrandOwned):
             models.UniqueConstraint(fields=["brand", "id"], name="reattribution_brand_id_unique"),
             models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="reattribution_span_forward"),
         ]
+
+    def __str__(self) -> str:
+        from guides.labels import reattribution_label
+
+        return reattribution_label(self)
 
 
 class Notification(BrandOwned):

@@ -103,7 +103,10 @@ class Member(BrandOwned):
         ]
 
     def __str__(self) -> str:
-        return self.name or f"#{self.pk}"
+        """The name, or the masked phone of a member who gave none (never the row id)."""
+        from members.labels import member_name
+
+        return member_name(self)
 
     @property
     def is_active(self) -> bool:
@@ -349,3 +352,8 @@ class MemberJob(BrandOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        from members.labels import job_label
+
+        return job_label(self)

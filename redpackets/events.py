@@ -151,6 +151,6 @@ def correction_posted(*, brand: Brand, actor: Actor, txn, original):
         brand=brand,
         actor=actor,
         action="ledger.correction",
-        target_repr=f"#{original.pk}",
+        target=original,
         data={"correction_id": txn.pk, "original_id": original.pk, "memo": txn.memo},
     )

@@ -27,14 +27,20 @@ def _when(at) -> str:
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
 
 
+def transaction_label(t: Transaction) -> str:
+    return f"{t.get_kind_display()} · {_when(t.created_at)}"
+
+
+def reconciliation_label(r: Reconciliation) -> str:
+    return _("Ledger check of %(when)s") % {"when": _when(r.started_at)}
+
+
 def _describe_transactions(ids: list[str]) -> dict[str, str]:
-    rows = Transaction.objects.filter(pk__in=_ids(ids))
-    return {str(t.pk): f"{t.get_kind_display()} · {_when(t.created_at)}" for t in rows}
+    return {str(t.pk): transaction_label(t) for t in Transaction.objects.filter(pk__in=_ids(ids))}
 
 
 def _describe_reconciliations(ids: list[str]) -> dict[str, str]:
-    rows = Reconciliation.objects.filter(pk__in=_ids(ids))
-    return {str(r.pk): _("Ledger check of %(when)s") % {"when": _when(r.started_at)} for r in rows}
+    return {str(r.pk): reconciliation_label(r) for r in Reconciliation.objects.filter(pk__in=_ids(ids))}
 
 
 register_actions(

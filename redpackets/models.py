@@ -186,6 +186,11 @@ class Transaction(AppendOnly):
             models.UniqueConstraint(fields=["brand", "id"], name="redpackets_txn_brand_id"),
         ]
 
+    def __str__(self) -> str:
+        from redpackets.labels import transaction_label
+
+        return transaction_label(self)
+
 
 class Entry(AppendOnly):
     """One leg of a transaction: ``amount_fen`` added to (or, negative, taken from) an account."""
@@ -473,3 +478,8 @@ class Reconciliation(BrandOwned):
     class Meta:
         verbose_name = _("reconciliation")
         ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        from redpackets.labels import reconciliation_label
+
+        return reconciliation_label(self)

@@ -126,7 +126,7 @@ def coupon_issue(
             actor=actor,
             action="coupon.issued",
             target=coupon,
-            target_repr=f"{c.name} → #{m.pk}",
+            target_repr=c.name,
         )
         return coupon
 

@@ -168,7 +168,7 @@ def _report(brand: Brand, run: Reconciliation) -> None:
         brand=brand,
         actor=None,
         action="ledger.mismatch",
-        target_repr=f"#{run.pk}",
+        target=run,
         data={"problems": len(run.problems)},
     )
     admins = Staff.objects.filter(role=Staff.Role.BRAND_ADMIN, status=Staff.Status.ACTIVE).select_related(
