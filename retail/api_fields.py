@@ -69,11 +69,35 @@ class DateTimeField(serializers.DateTimeField):
         return super().to_representation(value)
 
 
+def utc_times(value):
+    """``value`` (parsed JSON) with every ISO 8601 time that has an offset rewritten in UTC (``…Z``)."""
+    if isinstance(value, dict):
+        return {k: utc_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [utc_times(v) for v in value]
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T" and value[:4].isdigit():
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+class JSONField(serializers.JSONField):
+    """Free-form JSON (e.g. what an audit entry recorded), its times answered in UTC like the rest."""
+
+    def to_representation(self, value):
+        return utc_times(super().to_representation(value))
+
+
 def install() -> None:
-    """ModelSerializer maps model dates and datetimes to the API's fields."""
+    """ModelSerializer maps model dates, datetimes and JSON to the API's fields."""
     mapping = serializers.ModelSerializer.serializer_field_mapping
     mapping[models.DateField] = DateField
     mapping[models.DateTimeField] = DateTimeField
+    mapping[models.JSONField] = JSONField
 
 
 def unbounded_fields(serializers_) -> list[str]:

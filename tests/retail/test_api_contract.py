@@ -176,6 +176,21 @@ def test_every_time_of_an_order_and_its_refund_is_utc(client, brand, store, stor
     assert data["paid_at"] == "2026-05-01T02:00:00Z"
 
 
+def test_times_recorded_in_free_form_json_are_answered_in_utc():
+    from retail.api import AuditLogSerializer
+
+    field = AuditLogSerializer().fields["data"]
+    recorded = {"start": "2026-09-22T21:52:03+08:00", "runs": [{"at": "2026-09-22T13:52:03.5+00:00"}]}
+    assert field.to_representation(recorded) == {
+        "start": "2026-09-22T13:52:03Z",
+        "runs": [{"at": "2026-09-22T13:52:03.500000Z"}],
+    }
+    assert field.to_representation({"day": "2026-09-22", "note": "2026-09-22T?"}) == {
+        "day": "2026-09-22",
+        "note": "2026-09-22T?",
+    }
+
+
 # --- errors ---------------------------------------------------------------------------------------
 
 
