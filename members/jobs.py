@@ -42,6 +42,7 @@ from retail.events import Actor
 from retail.models import Brand, Staff
 from retail.phones import normalize_phone
 from retail.tenancy import brand_scope
+from retail.text import clean_text
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 MAX_IMPORT_ROWS = 500_000
@@ -214,7 +215,7 @@ def _parse(job: MemberJob) -> tuple[list[_Row], list[tuple[int, str, dict]]]:
             if None in raw:  # more cells than columns
                 errors.append((line, _("More cells than columns."), raw))
                 continue
-            raw = {k: (v or "").strip() for k, v in raw.items() if k}
+            raw = {k: clean_text(v or "", multiline=False).strip() for k, v in raw.items() if k}
             try:
                 rows.append(_parse_row(line, raw, tz))
             except ValidationError as exc:

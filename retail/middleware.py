@@ -1,4 +1,4 @@
-"""Request middleware: body size limit and the tenant scope of every request."""
+"""Request middleware: body size limit, clean input, language and the tenant scope of every request."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from django.conf import settings
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.middleware.locale import LocaleMiddleware
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.utils.translation import trans_real
 
 from retail import selectors
 from retail.tenancy import TenancyError, request_scope, rls_bypass
+from retail.text import clean_querydict
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,44 @@ class LanguageMiddleware(LocaleMiddleware):
             lang = settings.LANGUAGE_CODE
         translation.activate(lang)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+def bad_request(request, message: str, *, status: int = 400, code: str = "bad_request"):
+    """A 4xx in the API's error shape under /api/, a readable page (request's language) elsewhere."""
+    if request.path_info.startswith("/api/"):
+        return error_response(status, code, message)
+    return render(request, "errors/400.html", {"message": message, "status": status}, status=status)
+
+
+class CleanInputMiddleware:
+    """Input from the request line and HTML forms, fit for the database and for other people.
+
+    A NUL byte anywhere in the path or query string is refused with a 400 (PostgreSQL cannot
+    store it in text, so it would otherwise fail deep inside a query). Query and form values
+    lose control and bidi characters (retail.text); password fields are left exactly as typed.
+    API bodies are cleaned by the API's parsers (retail.parsers) instead.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path_info or "%00" in query or "\x00" in query:
+            return bad_request(request, _("The address contains characters that are not allowed."))
+        request.GET = clean_querydict(request.GET)
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # CSRF-exempt views (the API, payment notifications) read their bodies themselves: the
+        # API through its cleaning parsers, notifications as signed raw bytes.
+        if (
+            request.method == "POST"
+            and not getattr(view_func, "csrf_exempt", False)
+            and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            request.POST = clean_querydict(request.POST)
+        return None
 
 
 class BodySizeLimitMiddleware:
