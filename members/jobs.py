@@ -5,6 +5,15 @@ rows go to a per-row error report), then the good rows are written set-based in 
 transaction, deduplicated against existing members by any identity. If anything fails, nothing
 is written and the job says why. Progress is mirrored in the cache so a page can show it while
 the transaction is still open.
+
+The files (the upload, the export, the error report) hold personal data: they go to the private
+storage under random names and expire (retail/private_files.py).
+
+A worker holds a lease on the job it runs and renews it as it goes (``_heartbeat``). If the
+worker dies, ``jobs_sweep`` (every minute) finds the lease run out and queues the job again, up
+to ``JOB_MAX_ATTEMPTS`` runs, then fails it with a reason. A re-run is safe: an import writes in
+one transaction with the job's DONE, so a dead worker wrote nothing, and rows are deduplicated
+against existing members anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import contextlib
 import csv
 import datetime
 import io
+import logging
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,7 +47,7 @@ from members.models import (
     Tag,
     Tier,
 )
-from retail import csv_export, roles
+from retail import csv_export, private_files, roles
 from retail.events import Actor
 from retail.models import Brand, Staff
 from retail.phones import normalize_phone
@@ -71,6 +81,16 @@ EXPORT_COLUMNS = [
     "joined_at",
     "last_purchase_at",
 ]
+# How long a worker's claim on a job lasts without a heartbeat. Heartbeats come every CHUNK rows
+# (well under a second apart); inside the job's one long transaction the job row stays locked,
+# and the sweeper skips locked rows, so the lease only has to cover the gaps between.
+JOB_LEASE = datetime.timedelta(minutes=2)
+JOB_MAX_ATTEMPTS = 3
+WORKER_LOST = "worker_lost"
+ACTIVE = (MemberJob.Status.PENDING, MemberJob.Status.RUNNING, MemberJob.Status.RETRYING)
+
+logger = logging.getLogger(__name__)
+
 TRUE = {"1", "y", "yes", "true", "是", "同意"}
 FALSE = {"", "0", "n", "no", "false", "否", "不同意"}
 
@@ -87,6 +107,14 @@ def progress_get(job: MemberJob) -> dict:
 
 def _progress(job: MemberJob, processed: int, total: int, phase: str) -> None:
     cache.set(progress_key(job.pk), {"processed": processed, "total": total, "phase": phase}, 3600)
+    _heartbeat(job)
+
+
+def _heartbeat(job: MemberJob) -> None:
+    """Renew the worker's lease. Outside the job's transaction this commits at once; inside it
+    the job row stays locked until the commit, which the sweeper reads as "alive"."""
+    with brand_scope(job.brand_id):
+        MemberJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() + JOB_LEASE)
 
 
 def _require_manager(brand: Brand, staff: Staff) -> None:
@@ -117,8 +145,15 @@ def import_start(*, brand: Brand, manager: Staff, actor: Actor, upload) -> Membe
             }
         )
     with brand_scope(brand):
-        job = MemberJob(brand=brand, kind=MemberJob.Kind.IMPORT, created_by=actor.user or manager.user)
-        job.file.save(f"import-{brand.pk}.csv", upload, save=False)
+        now = timezone.now()
+        job = MemberJob(
+            brand=brand,
+            kind=MemberJob.Kind.IMPORT,
+            created_by=actor.user or manager.user,
+            files_expire_at=private_files.expiry(now),
+            lease_expires_at=now + JOB_LEASE,
+        )
+        job.file.save("upload.csv", upload, save=False)  # a random name in the private storage
         job.save()
         events.job_started(brand=brand, actor=actor, job=job)
         _queue(brand, job)
@@ -129,11 +164,14 @@ def export_start(*, brand: Brand, viewer: Staff, actor: Actor, filters: selector
     """Queue a CSV export of the filtered list; what it contains follows the viewer's role."""
     _require_manager(brand, viewer)
     with brand_scope(brand):
+        now = timezone.now()
         job = MemberJob.objects.create(
             brand=brand,
             kind=MemberJob.Kind.EXPORT,
             created_by=actor.user or viewer.user,
             params={"viewer": viewer.pk, "filters": _filters_to_json(filters)},
+            files_expire_at=private_files.expiry(now),
+            lease_expires_at=now + JOB_LEASE,
         )
         events.job_started(brand=brand, actor=actor, job=job)
         _queue(brand, job)
@@ -163,13 +201,22 @@ def _filters_from_json(data: dict) -> selectors.MemberFilters:
 
 
 def job_run(*, brand: Brand, job_id: int) -> MemberJob:
-    """Run a queued job (from the Celery task). Idempotent: a finished job is left alone."""
+    """Run a queued job (from the Celery task). Idempotent: a finished job, or one that a live
+    worker holds, is left alone; a job already tried JOB_MAX_ATTEMPTS times is failed."""
     with brand_scope(brand):
         job = MemberJob.objects.select_for_update().get(pk=job_id)
+        now = timezone.now()
         if job.status in (MemberJob.Status.DONE, MemberJob.Status.FAILED):
             return job
+        if job.status == MemberJob.Status.RUNNING and job.lease_expires_at and job.lease_expires_at > now:
+            return job  # a second delivery of the message: the worker holding the lease carries on
+        if job.attempts >= JOB_MAX_ATTEMPTS:
+            _give_up(job, now)
+            return job
         job.status = MemberJob.Status.RUNNING
-        job.save(update_fields=["status"])
+        job.attempts += 1
+        job.lease_expires_at = now + JOB_LEASE
+        job.save(update_fields=["status", "attempts", "lease_expires_at"])
     try:
         if job.kind == MemberJob.Kind.IMPORT:
             _run_import(brand, job)
@@ -178,7 +225,10 @@ def job_run(*, brand: Brand, job_id: int) -> MemberJob:
     except Exception as exc:  # the job's own transaction rolled back: record why, write nothing else
         with brand_scope(brand):
             MemberJob.objects.filter(pk=job.pk).update(
-                status=MemberJob.Status.FAILED, message=str(exc)[:255], finished_at=timezone.now()
+                status=MemberJob.Status.FAILED,
+                message=str(exc)[:255],
+                finished_at=timezone.now(),
+                lease_expires_at=None,
             )
         cache.delete(progress_key(job.pk))
         raise
@@ -318,6 +368,7 @@ def _run_import(brand: Brand, job: MemberJob) -> None:
     total = len(rows) + len(errors)
     _progress(job, 0, total, "checking")
     with brand_scope(brand):
+        _heartbeat(job)  # locks the job row until this transaction ends: the worker is alive
         owners = _existing_owners(brand, {p for r in rows for p in r.identities})
         guides = _guides(brand, {r.guide for r in rows if r.guide})
         new_rows: list[_Row] = []
@@ -360,10 +411,10 @@ def _run_import(brand: Brand, job: MemberJob) -> None:
         job.matched_count += len(matched)
         job.error_count = len(errors)
         if errors:
-            job.result_file.save(
-                f"import-{job.pk}-errors.csv", ContentFile(_error_report(errors)), save=False
-            )
+            job.result_file.save("errors.csv", ContentFile(_error_report(errors)), save=False)
+            job.files_expire_at = private_files.expiry()
         job.status, job.finished_at = MemberJob.Status.DONE, timezone.now()
+        job.lease_expires_at = None
         job.message = _("%(created)s new, %(matched)s already members, %(errors)s rows with errors.") % {
             "created": job.created_count,
             "matched": job.matched_count,
@@ -498,6 +549,7 @@ def _error_report(errors: list[tuple[int, str, dict]]) -> bytes:
 
 def _run_export(brand: Brand, job: MemberJob) -> None:
     with brand_scope(brand):
+        _heartbeat(job)  # locks the job row until this transaction ends: the worker is alive
         viewer = Staff.objects.get(pk=job.params["viewer"])
         full = roles.sees_all_stores(viewer)
         qs = selectors.member_list(
@@ -531,12 +583,56 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
             )
             if n % CHUNK == 0:
                 _progress(job, n, total, "writing")
-        job.result_file.save(
-            f"members-{brand.slug}-{timezone.now():%Y%m%d-%H%M}.csv",
-            ContentFile(out.getvalue().encode("utf-8")),
-            save=False,
-        )
+        job.result_file.save("export.csv", ContentFile(out.getvalue().encode("utf-8")), save=False)
+        job.files_expire_at = private_files.expiry()
         job.total = job.processed = total
         job.status, job.finished_at = MemberJob.Status.DONE, timezone.now()
+        job.lease_expires_at = None
         job.message = _("%(n)s members exported.") % {"n": total}
         job.save()
+
+
+# --- leases -----------------------------------------------------------------------------------
+
+
+def _give_up(job: MemberJob, now: datetime.datetime) -> None:
+    job.status, job.finished_at, job.lease_expires_at = MemberJob.Status.FAILED, now, None
+    job.params = {**job.params, "failure": WORKER_LOST}
+    job.message = _(
+        "The job stopped %(n)s times without finishing (the server running it was lost); "
+        "nothing was written. Please start it again."
+    ) % {"n": job.attempts}
+    job.save(update_fields=["status", "finished_at", "lease_expires_at", "params", "message"])
+    cache.delete(progress_key(job.pk))
+    logger.warning("member job %s of brand %s failed after %s attempts", job.pk, job.brand_id, job.attempts)
+
+
+def jobs_sweep(*, brand: Brand, now: datetime.datetime | None = None) -> int:
+    """Queue again the brand's jobs whose lease ran out (their worker died, or their message was
+    lost); fail those already run JOB_MAX_ATTEMPTS times. Returns how many jobs it touched."""
+    now = now or timezone.now()
+    touched = 0
+    with brand_scope(brand):
+        stale = (
+            MemberJob.objects.for_brand(brand)
+            .filter(status__in=ACTIVE)
+            .filter(
+                Q(lease_expires_at__lt=now)
+                # Jobs queued before leases existed.
+                | Q(lease_expires_at__isnull=True, created_at__lt=now - JOB_LEASE)
+            )
+            # A row locked by a worker's open transaction has a live worker: skip it, don't wait.
+            .select_for_update(skip_locked=True)
+        )
+        for job in stale:
+            touched += 1
+            if job.attempts >= JOB_MAX_ATTEMPTS:
+                _give_up(job, now)
+                continue
+            if job.status == MemberJob.Status.RUNNING:
+                job.status = MemberJob.Status.RETRYING
+            job.lease_expires_at = now + JOB_LEASE  # time for a worker to pick it up
+            job.save(update_fields=["status", "lease_expires_at"])
+            cache.delete(progress_key(job.pk))
+            _queue(brand, job)
+    return touched

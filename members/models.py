@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from retail.models import Staff, Store, User
+from retail.private_files import PrivateName, private_storage
 from retail.tenancy import BrandOwned
 
 
@@ -323,7 +324,12 @@ class MergeRecord(BrandOwned):
 
 
 class MemberJob(BrandOwned):
-    """A CSV import or export running on Celery; progress is also mirrored in the cache."""
+    """A CSV import or export running on Celery; progress is also mirrored in the cache.
+
+    The files hold personal data: they live in the private storage under random names and
+    are deleted at ``files_expire_at``. The worker holds a lease it renews as it goes; a job
+    whose lease ran out (its worker died) is re-queued or failed by ``jobs.jobs_sweep``.
+    """
 
     class Kind(models.TextChoices):
         IMPORT = "import", _("Import")
@@ -332,13 +338,17 @@ class MemberJob(BrandOwned):
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting")
         RUNNING = "running", _("Running")
+        RETRYING = "retrying", _("Retrying")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    file = models.FileField(upload_to="member-jobs/%Y/%m/", blank=True)
-    result_file = models.FileField(upload_to="member-jobs/%Y/%m/", blank=True)
+    file = models.FileField(upload_to=PrivateName("member-jobs"), storage=private_storage, blank=True)
+    result_file = models.FileField(upload_to=PrivateName("member-jobs"), storage=private_storage, blank=True)
+    files_expire_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     params = models.JSONField(default=dict, blank=True)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)

@@ -12,16 +12,15 @@ scoped to the brand (another brand's ids answer 404).
 
 from __future__ import annotations
 
-import os
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -49,7 +48,7 @@ from members.forms import (
 from members.identities import mask_identity
 from members.models import ConsentRecord, Member, MemberIdentity, MemberJob, Tag, TagRule
 from members.selectors import MemberFilters
-from retail import csv_export, roles
+from retail import csv_export, private_files, roles
 from retail import selectors as retail_selectors
 from retail.events import Actor
 from retail.middleware import brandless
@@ -796,6 +795,7 @@ def _import_page(request, form, status=200):
         "jobs_page": jobs_page,
         "columns": jobs.IMPORT_COLUMNS,
         "identity_columns": list(jobs.IDENTITY_COLUMNS),
+        "now": timezone.now(),
     }
     return render(request, "members/dash/import.html", ctx, status=status)
 
@@ -854,7 +854,14 @@ def _job_context(job: MemberJob) -> dict:
     total, processed = progress.get("total") or 0, progress.get("processed") or 0
     finished = job.status in (MemberJob.Status.DONE, MemberJob.Status.FAILED)
     percent = 100 if finished else (min(99, processed * 100 // total) if total else 0)
-    return {"job": job, "progress": progress, "percent": percent, "finished": finished}
+    return {
+        "job": job,
+        "progress": progress,
+        "percent": percent,
+        "finished": finished,
+        "files_expired": job.files_expire_at is not None and job.files_expire_at <= timezone.now(),
+        "max_attempts": jobs.JOB_MAX_ATTEMPTS,
+    }
 
 
 @manager_required
@@ -871,21 +878,31 @@ def dash_job_progress(request, job_id: int):
     return render(request, "members/dash/_job_progress.html", _job_context(job))
 
 
-@manager_required
 @require_GET
+@never_cache
 def dash_job_file(request, job_id: int):
-    """The export file or import error report, to staff of the job's brand who may see the job."""
+    """The export file or import error report, to staff of the job's brand who may see the job.
+
+    Anyone else (logged out, another brand, a role without access to jobs) gets a plain 404: the
+    file's existence is not given away. Expired files answer a readable 410 page."""
+    staff = getattr(request, "staff", None)
+    if not request.user.is_authenticated or staff is None or not roles.can_manage_staff(staff):
+        raise Http404("No such file.")
     job = _job(request, job_id)
-    if not job.result_file:
-        raise Http404("This job has no file.")
-    try:
-        fh = job.result_file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("The file is gone.") from exc
-    name = os.path.basename(job.result_file.name)
-    response = FileResponse(fh, as_attachment=True, filename=name, content_type="text/csv; charset=utf-8")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    if job.kind == MemberJob.Kind.IMPORT:
+        filename = f"member-import-{job.pk}-errors.csv"
+    else:
+        filename = f"members-{request.brand.slug}-{job.pk}.csv"
+    return private_files.serve(
+        request,
+        job.result_file,
+        brand=request.brand,
+        filename=filename,
+        expires_at=job.files_expire_at,
+        target=job,
+        label=f"{job.get_kind_display()} {timezone.localtime(job.created_at):%Y-%m-%d %H:%M}",
+        content_type="text/csv; charset=utf-8",
+    )
 
 
 # --- dashboard: hand-over ---------------------------------------------------------------------------------

@@ -24,3 +24,11 @@ def database_role_is_bound_by_rls(app_configs=None, databases=None, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.models)
+def private_files_expire(app_configs=None, **kwargs):
+    """A model keeping files with personal data must let them expire (retail/private_files.py)."""
+    from retail.private_files import check_models
+
+    return check_models()

@@ -105,3 +105,17 @@ def platform_bypass(*, actor: Any, reason: str, ip: str | None = None) -> AuditL
         action="platform.rls_bypass",
         data={"reason": reason[:500]},
     )
+
+
+def private_file_downloaded(
+    *, brand: Brand, actor: Actor, target: models.Model, label: str, field: str
+) -> AuditLog:
+    """A file holding personal data was downloaded (who, which file, from where)."""
+    return record(
+        brand=brand,
+        actor=actor,
+        action="file.downloaded",
+        target=target,
+        target_repr=label,
+        data={"field": field},
+    )

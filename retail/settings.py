@@ -169,6 +169,14 @@ CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A message a worker took but never acknowledged (acks_late: the worker died) goes back to the
+# queue after this long. It must outlast the longest task (a 500,000-row member import: 2-3
+# minutes by the 100,000-row benchmark) and the longest retry back-off (BrandTask waits up to
+# 600 s, and a waiting message is held unacknowledged too), or a task still running or waiting
+# is handed to a second worker.
+# Member imports and exports also have a lease, so a dead worker's job is re-queued within
+# minutes by members.tasks.sweep_jobs rather than after this timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # Unpaid cloud-store orders give their stock back; payments whose notice never came are asked for.
@@ -186,6 +194,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "members.tasks.nightly_membership",
         "schedule": crontab(hour=18, minute=0),
     },
+    # Member imports and exports whose worker died (lease expired) are re-queued or failed.
+    "members-job-sweep": {"task": "members.tasks.sweep_jobs", "schedule": 60.0},
+    # Files with personal data (exports, imports, error reports) are deleted once expired.
+    "private-files-expiry": {"task": "retail.tasks.expire_private_files", "schedule": crontab(minute=23)},
 }
 
 # --- Auth -----------------------------------------------------------------------------
@@ -234,6 +246,12 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # Django serves uploaded files itself only where no CDN/object storage fronts MEDIA_URL.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
+# Files holding personal data (member exports, imports, error reports): outside MEDIA_ROOT, never
+# served by the media route or a CDN, only through views that check brand and role
+# (retail/private_files.py); deleted PRIVATE_FILE_TTL_DAYS after they are made. Web and workers
+# must share this folder.
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "var" / "private")
+PRIVATE_FILE_TTL = timedelta(days=env.int("PRIVATE_FILE_TTL_DAYS", default=7))
 # The payment provider shoppers pay through and the payout provider withdrawals go through.
 # "sim" (the simulated providers, with their cashier page) is the embedded default; production
 # must name both and refuses "sim" unless ALLOW_SIMULATED_PROVIDERS=true marks a staging site.
@@ -257,6 +275,7 @@ if SIMULATED_PROVIDERS_ENABLED and not ALLOW_SIMULATED_PROVIDERS:
 SIM_CASHIER_LINK_SECONDS = env.int("SIM_CASHIER_LINK_SECONDS", default=30 * 60)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {"BACKEND": "retail.private_files.PrivateStorage"},
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -4,8 +4,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from retail import private_files
 from retail.celery import BrandTask
-from retail.models import Staff
+from retail.models import Brand, Staff
 from retail.notify import get_sender
 
 
@@ -21,3 +22,16 @@ def deliver_invitation(self, brand_id: int, staff_id: int, link: str) -> None:
         "link": base + link,
     }
     get_sender().send(phone=staff.user.phone or "", text=text)
+
+
+@shared_task(base=BrandTask, bind=True, single_transaction=False)
+def expire_private_files_brand(self, brand_id: int) -> int:
+    """Delete the brand's files with personal data whose time is up."""
+    return private_files.delete_expired(brand=brand_id)
+
+
+@shared_task
+def expire_private_files() -> None:
+    """Fan the expiry of private files out to every brand (suspended ones too: it is their data)."""
+    for brand_id in Brand.objects.values_list("pk", flat=True):
+        expire_private_files_brand.delay(brand_id)

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -9,7 +8,7 @@ from cloudstore import api as cloudstore_api
 from guides.urls import api_urlpatterns as guides_api
 from members import api as members_api
 from redpackets.urls import api_urlpatterns as redpackets_api
-from retail import api, views
+from retail import api, private_files, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -86,7 +85,8 @@ urlpatterns = [
 
 if settings.SERVE_MEDIA:
     # Uploaded product photos; in production a CDN or object storage serves MEDIA_URL instead.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+    # Files with personal data are never media: they are served by views (retail/private_files.py).
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", private_files.serve_public_media)]
 
 handler404 = "retail.views.not_found"
 handler500 = "retail.views.server_error"

@@ -39,6 +39,12 @@ def _locale_and_outbox(settings):
     app.conf.task_always_eager = eager
 
 
+@pytest.fixture(autouse=True)
+def _private_files(settings, tmp_path_factory):
+    """Files with personal data go to a temporary private folder, never the working tree's var/."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path_factory.mktemp("private")
+
+
 @pytest.fixture
 def brand(db):
     return BrandFactory(name="悦颜美妆", slug="yueyan")
