@@ -3,8 +3,6 @@ external channels (create, status, refunds) and coupons (validate, redeem)."""
 
 from __future__ import annotations
 
-import json
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
@@ -27,6 +25,7 @@ from retail.api_base import BrandAPIView, BrandViewSet, PayloadTooLarge
 from retail.events import Actor
 from retail.models import Store
 from retail.pagination import Pagination
+from retail.parsers import load_json
 from retail.tenancy import get_for_brand_or_404
 
 # --- catalogue -------------------------------------------------------------------------------------
@@ -303,10 +302,7 @@ class BulkJSONParser(BaseParser):
         raw = stream.read(BULK_MAX_BYTES + 1) if stream is not None else b""
         if len(raw) > BULK_MAX_BYTES:
             raise PayloadTooLarge()
-        try:
-            return json.loads(raw or b"null")
-        except ValueError as exc:
-            raise exceptions.ParseError(_("Malformed JSON.")) from exc
+        return load_json(raw or b"null")  # cleaned text; too deep or malformed: 400 parse_error
 
 
 class InventoryBulkView(BrandAPIView):

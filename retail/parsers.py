@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -45,11 +46,11 @@ def load_json(raw: bytes | str) -> Any:
     try:
         data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError as exc:
-        raise ParseError("JSON parse error - nested too deeply.") from exc
+        raise ParseError(_("The JSON is nested too deeply.")) from exc
     except ValueError as exc:
-        raise ParseError(f"JSON parse error - {exc}") from exc
+        raise ParseError(_("Malformed JSON.")) from exc
     if _depth_exceeds(data, MAX_JSON_DEPTH):
-        raise ParseError("JSON parse error - nested too deeply.")
+        raise ParseError(_("The JSON is nested too deeply."))
     return clean_data(data)
 
 
@@ -77,7 +78,7 @@ class JSONParser(parsers.JSONParser):
         try:
             text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+            raise ParseError(_("Malformed JSON.")) from exc
         return load_json(text)
 
 

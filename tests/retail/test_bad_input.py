@@ -663,6 +663,13 @@ def test_deeply_nested_json_is_a_parse_error(as_admin):
         assert resp.json()["error"]["code"] == "parse_error"
 
 
+def test_deeply_nested_json_to_the_bulk_stock_endpoint_is_a_parse_error(as_admin):
+    body = '{"rows": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    resp = as_admin.post("/api/v1/inventory/bulk/", body, content_type=JSON)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "parse_error"
+
+
 def test_json_numbers_out_of_range_are_a_parse_error(as_admin):
     for body in ('{"name": 1e309}', '{"name": NaN}', '{"name": ' + "9" * 5000 + "}"):
         resp = as_admin.post("/api/v1/members/", body, content_type=JSON)
