@@ -46,11 +46,12 @@ NOT_PAGES = {
 
 
 def _allowed() -> set[str]:
-    """Words that look like codes but are what a person must type: the column names of the
-    member import file (the page that explains the file lists them)."""
+    """Words that look like codes but are what a person must type: the column names and values
+    of the member import and store assortment files (the pages that explain the files list them)."""
+    from cloudstore.staff_forms import ASSORTMENT_COLUMNS
     from members.jobs import EXPORT_COLUMNS, IMPORT_COLUMNS
 
-    return {"e.g", "i.e", *IMPORT_COLUMNS, *EXPORT_COLUMNS}
+    return {"e.g", "i.e", "yes", "no", *IMPORT_COLUMNS, *EXPORT_COLUMNS, *ASSORTMENT_COLUMNS}
 
 
 SCRIPT_STYLE = re.compile(r"<(script|style|template)\b.*?</\1\s*>", re.S | re.I)
@@ -85,9 +86,14 @@ def constraint_names() -> set[str]:
     return names
 
 
-def raw_codes(text: str, extra: set[str] = frozenset()) -> list[str]:
+# On a Chinese page a lowercase English word is a code nobody translated ("join", "pending").
+ENGLISH_WORD = re.compile(r"(?<![\w.-])[a-z]{3,}(?![\w.-])")
+
+
+def raw_codes(text: str, extra: set[str] = frozenset(), lang: str = "en") -> list[str]:
     found, allowed = [], _allowed()
-    for label, pattern in RAW.items():
+    patterns = {**RAW, "untranslated word": ENGLISH_WORD} if lang == "zh-hans" else RAW
+    for label, pattern in patterns.items():
         for m in pattern.finditer(text):
             if m.group(0) not in allowed:
                 found.append(f"{label}: {m.group(0)!r} in …{text[max(0, m.start() - 40) : m.end() + 40]!r}")
@@ -280,7 +286,7 @@ def _walk(demo, viewer: str, lang: str, constraints: set[str]) -> tuple[int, lis
                 continue  # not this viewer's page, or not a page (a form posts here)
             seen.add(pattern.name)
             body = resp.content.decode("utf-8", "replace")
-            problems += [f"{url}: {p}" for p in raw_codes(visible_text(body), constraints)]
+            problems += [f"{url}: {p}" for p in raw_codes(visible_text(body), constraints, lang)]
     return seen, problems
 
 
