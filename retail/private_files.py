@@ -3,11 +3,12 @@ reports, chat images).
 
 * Stored in the ``private`` storage under ``PRIVATE_MEDIA_ROOT``, outside ``MEDIA_ROOT``, so no
   web server or CDN that serves media can hand them out; the storage has no URL at all.
-* Named by ``PrivateName``: a random token, never the brand, the person or the date.
+* Named by ``PrivateName``: a random token in a folder of the month; never the brand, the
+  person or anything else that could be guessed.
 * Served only by ``serve``, which a view calls after checking brand and role; it refuses a
   request of another brand, answers an expired file with a readable "gone" page, audits every
   download and sends it as an attachment that browsers and proxies do not sniff or keep.
-* Expired ``PRIVATE_FILE_TTL`` after they are made: a model with a private file field has an
+* Expired ``PRIVATE_FILE_TTL`` after they are made: a model with a private file field has a
   ``files_expire_at`` field (a system check insists), and ``delete_expired`` (run by the beat
   task ``retail.tasks.expire_private_files``) deletes the files whose time has come.
 
@@ -24,6 +25,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.files.storage import FileSystemStorage, storages
@@ -37,7 +39,7 @@ from django.utils.deconstruct import deconstructible
 from django.views import static
 
 from retail import events
-from retail.tenancy import brand_owned_models, brand_scope
+from retail.tenancy import BrandOwned, brand_owned_models, brand_scope
 
 if TYPE_CHECKING:
     from retail.models import Brand
@@ -115,27 +117,25 @@ def private_file_models() -> list[tuple[type[models.Model], list[str]]]:
 
 def check_models() -> list[checks.CheckMessage]:
     """Every model that keeps private files is brand-owned and says when they expire."""
-    from django.apps import apps
+    return [e for model in apps.get_models() for e in check_model(model)]
 
-    from retail.tenancy import BrandOwned
 
-    errors = []
-    for model in apps.get_models():
-        fields = model._meta.get_fields()
-        if not any(is_private(f) for f in fields):
-            continue
-        if not issubclass(model, BrandOwned) or EXPIRY_FIELD not in {f.name for f in fields}:
-            errors.append(
-                checks.Error(
-                    f"{model._meta.label} keeps private files but is not brand-owned or has no "
-                    f"{EXPIRY_FIELD} field, so its files would never expire.",
-                    hint="Derive from BrandOwned and add files_expire_at = "
-                    "models.DateTimeField(null=True, blank=True), set with private_files.expiry().",
-                    obj=model,
-                    id="retail.E002",
-                )
-            )
-    return errors
+def check_model(model: type[models.Model]) -> list[checks.CheckMessage]:
+    fields = model._meta.get_fields()
+    if not any(is_private(f) for f in fields):
+        return []
+    if issubclass(model, BrandOwned) and EXPIRY_FIELD in {f.name for f in fields}:
+        return []
+    return [
+        checks.Error(
+            f"{model._meta.label} keeps private files but is not brand-owned or has no "
+            f"{EXPIRY_FIELD} field, so its files would never expire.",
+            hint="Derive from BrandOwned and add files_expire_at = "
+            "models.DateTimeField(null=True, blank=True), set with private_files.expiry().",
+            obj=model,
+            id="retail.E002",
+        )
+    ]
 
 
 # --- serving ----------------------------------------------------------------------------------
