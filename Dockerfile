@@ -23,8 +23,9 @@ RUN SECRET_KEY=collectstatic-only-not-a-secret ALLOWED_HOSTS=localhost \
         PAYMENT_PROVIDER=none PAYOUT_PROVIDER=none \
         python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app --no-create-home app \
-    && mkdir -p /app/media \
-    && chown app /app/media
+    && mkdir -p /app/media /app/var/private \
+    && chown app /app/media /app/var /app/var/private \
+    && chmod 700 /app/var/private
 
 USER app
 EXPOSE 8000
