@@ -118,16 +118,30 @@ def unbounded_fields(serializers_) -> list[str]:
     return found
 
 
-def _input_fields(fields, prefix=""):
+def local_time_fields(serializers_) -> list[str]:
+    """Fields of these answers (serializer classes or instances) that would answer a time in the
+    server's time zone rather than in UTC."""
+    found = []
+    for s in serializers_:
+        s = s() if isinstance(s, type) else s
+        s = s.child if isinstance(s, serializers.ListSerializer) else s
+        cls = type(s)
+        for name, field in _input_fields(s.fields, read_only=True):
+            if isinstance(field, serializers.DateTimeField) and not isinstance(field, DateTimeField):
+                found.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    return found
+
+
+def _input_fields(fields, prefix="", read_only=False):
     for name, field in fields.items():
-        if field.read_only:
+        if field.read_only and not read_only:
             continue
         path = f"{prefix}{name}"
         if isinstance(field, serializers.ListField):
-            yield from _input_fields({"*": field.child}, f"{path}.")
+            yield from _input_fields({"*": field.child}, f"{path}.", read_only)
         elif isinstance(field, serializers.ListSerializer):
-            yield from _input_fields(field.child.fields, f"{path}.*.")
+            yield from _input_fields(field.child.fields, f"{path}.*.", read_only)
         elif isinstance(field, serializers.Serializer):
-            yield from _input_fields(field.fields, f"{path}.")
+            yield from _input_fields(field.fields, f"{path}.", read_only)
         else:
             yield path, field

@@ -12,7 +12,7 @@ from drf_spectacular.plumbing import is_serializer
 from rest_framework import serializers
 from rest_framework.viewsets import ViewSetMixin
 
-from retail.api_fields import unbounded_fields
+from retail.api_fields import local_time_fields, unbounded_fields
 
 # What each error status means, for every operation that can answer it.
 ERROR_DESCRIPTIONS = {
@@ -150,3 +150,10 @@ class AutoSchema(SpectacularAutoSchema):
         inputs = [c for c in candidates if is_serializer(c)]
         for name in unbounded_fields(inputs):
             warn(f"{self.method} {self.path}: {name} takes a date, time or number without bounds")
+        answers = self.get_response_serializers()
+        answers = answers.values() if isinstance(answers, dict) else [answers]
+        answers = [getattr(a, "response", a) for a in answers]  # OpenApiResponse
+        for name in local_time_fields([a for a in answers if is_serializer(a)]):
+            warn(
+                f"{self.method} {self.path}: {name} answers a time not in UTC (use api_fields.DateTimeField)"
+            )

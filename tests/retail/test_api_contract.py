@@ -104,6 +104,24 @@ def test_the_input_check_finds_unbounded_fields():
     assert found == {"day", "moment", "some_id", "ids"}
 
 
+def test_the_answer_check_finds_times_in_local_time():
+    from retail import api_fields
+    from retail.api_fields import local_time_fields
+
+    class Answer(serializers.Serializer):
+        local = serializers.DateTimeField(read_only=True)
+        utc = api_fields.DateTimeField(read_only=True)
+
+    class Page(serializers.Serializer):
+        rows = Answer(many=True)
+
+    def names(found):
+        return [n.rsplit("<locals>.", 1)[1] for n in found]
+
+    assert names(local_time_fields([Answer])) == ["Answer.local"]
+    assert names(local_time_fields([Page(), Answer(many=True)])) == ["Page.rows.*.local", "Answer.local"]
+
+
 def test_model_serializers_get_the_api_fields():
     from cloudstore.api import CampaignSerializer
     from retail import api_fields
