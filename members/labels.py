@@ -126,11 +126,36 @@ def describe_points(entries: Iterable) -> list:
             found.update(describe(sorted(keys)))
     for e in entries:
         e.source_label = found.get(e.source, "")
+        # the note may say the same ("F2612…" on an order's points): then it is not repeated
+        e.note_repeated = bool(e.source_label and e.note and e.note in e.source_label)
     return entries
 
 
 def _merge_sources(keys: list[str]) -> dict[str, str]:
-    """merge:<merge id>:<stamp>:in:<n> / :out: the member the points came from or went to."""
+    """merge:<absorbed member>:<stamp>:in:<n> on the kept member, ...:out on the merged one."""
+    parsed = {}
+    for key in keys:
+        parts = key.split(":")
+        if len(parts) >= 2 and parts[1].isdigit():
+            parsed[key] = (int(parts[1]), "out" if parts[-1] == "out" else "in")
+    absorbed = {
+        pk: into
+        for pk, into in Member.objects.filter(pk__in={a for a, _d in parsed.values()}).values_list(
+            "pk", "merged_into_id"
+        )
+    }
+    names = member_names(set(absorbed) | {i for i in absorbed.values() if i})
+    out = {}
+    for key, (member_id, direction) in parsed.items():
+        if direction == "in" and member_id in names:
+            out[key] = _("From %(member)s") % {"member": names[member_id]}
+        elif direction == "out" and absorbed.get(member_id) in names:
+            out[key] = _("Moved to %(member)s") % {"member": names[absorbed[member_id]]}
+    return out
+
+
+def _undo_sources(keys: list[str]) -> dict[str, str]:
+    """undo:<merge record>:out on the kept member, ...:in:<n> on the member split off again."""
     parsed = {}
     for key in keys:
         parts = key.split(":")
@@ -141,15 +166,16 @@ def _merge_sources(keys: list[str]) -> dict[str, str]:
         {r.survivor_id for r in records.values()} | {r.absorbed_id for r in records.values()}
     )
     out = {}
-    for key, (merge_id, direction) in parsed.items():
-        r = records.get(merge_id)
+    for key, (record_id, direction) in parsed.items():
+        r = records.get(record_id)
         if r is None:
             continue
         if direction == "out":
-            out[key] = _("Moved to %(member)s") % {"member": names.get(r.survivor_id, "")}
+            out[key] = _("Returned to %(member)s") % {"member": names.get(r.absorbed_id, "")}
         else:
-            out[key] = _("From %(member)s") % {"member": names.get(r.absorbed_id, "")}
+            out[key] = _("From %(member)s") % {"member": names.get(r.survivor_id, "")}
     return out
 
 
 register_points_source("merge", _merge_sources)
+register_points_source("undo", _undo_sources)

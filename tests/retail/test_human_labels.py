@@ -556,3 +556,34 @@ def test_push_is_written_in_the_recipients_language(client, brand, guide, commis
     _push(brand, [note])
     en = LogPush.outbox[-1]
     assert en["title"] == "Commission" and en["body"].startswith("You earned"), en
+
+
+# ---------------------------------------------------------------------------- points history
+
+
+def test_points_history_says_where_points_came_from(demo):
+    """Orders by number, refunds by the order refunded, merges by the other member; the
+    ledger's keys ("order:60", "refund:3", "merge:…") never show."""
+    from cloudstore.models import Order
+    from members.models import PointsEntry
+
+    brand = demo["brand"]
+    with brand_scope(brand):
+        reversal = PointsEntry.objects.filter(source__startswith="refund:").first()
+        refunded = (
+            Order.objects.filter(refunds__pk=int(reversal.source.split(":")[1])).first() if reversal else None
+        )
+        kept = demo["shopper"]
+        keys = list(PointsEntry.objects.filter(member=kept).values_list("source", flat=True))
+    assert any(k.startswith("order:") for k in keys) and any(k.startswith("merge:") for k in keys)
+    client = _client(demo, "admin", "zh-hans")
+    text = visible_text(client.get(f"/dashboard/members/{kept.pk}/").content.decode())
+    assert "合并转入" in text and "来自 " in text
+    assert "订单 F" in text
+    assert not re.search(r"\b(?:order|refund|merge):\d+", text)
+    if reversal is not None:
+        text = visible_text(client.get(f"/dashboard/members/{reversal.member_id}/").content.decode())
+        assert f"订单 {refunded.number} 的退款" in text, text
+    client = _client(demo, "admin", "en")
+    text = visible_text(client.get(f"/dashboard/members/{kept.pk}/").content.decode())
+    assert "From " in text and "Order F" in text
