@@ -130,3 +130,13 @@ def tier_saved(*, brand: Brand, actor: Actor, tier) -> None:
 
 def job_started(*, brand: Brand, actor: Actor, job) -> None:
     audit(brand=brand, actor=actor, action=f"member.{job.kind}_started", target=job)
+
+
+def policy_published(*, brand: Brand, actor: Actor, policy) -> None:
+    audit(
+        brand=brand,
+        actor=actor,
+        action="member_policy.published",
+        target=policy,
+        data={"kind": policy.kind, "version": policy.version},
+    )

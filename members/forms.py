@@ -71,6 +71,28 @@ class JoinForm(PhoneCodeForm):
         required=False,
         help_text=_("Optional. You can change this at any time on your member page."),
     )
+    # The versions of the privacy policy and member agreement the page linked to (rendered from
+    # the versions in force, not from the posted data, so a page reloaded after a change is current).
+    privacy_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput())
+    terms_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput())
+
+    def agreed(self) -> dict[str, int | None]:
+        return {
+            "privacy": self.cleaned_data.get("privacy_version"),
+            "terms": self.cleaned_data.get("terms_version"),
+        }
+
+
+class PolicyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Text"),
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 18}),
+        help_text=_(
+            "Saving a changed text puts a new version in force; members who join from then on agree "
+            "to it. Earlier versions stay readable at their own addresses."
+        ),
+    )
 
 
 class ConsentForm(forms.Form):
@@ -99,7 +121,7 @@ class MemberCodeForm(forms.Form):
                 "autocapitalize": "off",
                 "spellcheck": "false",
                 "autofocus": True,
-                "placeholder": _("Scan with a scanner gun or paste the code"),
+                "placeholder": _("Scan, or type the digits under the member's QR"),
             }
         ),
     )

@@ -299,10 +299,39 @@ class ConsentRecord(BrandOwned):
     granted = models.BooleanField()
     source = models.CharField(max_length=16, choices=Source.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    # The versions of the brand's privacy policy and member agreement (MemberPolicy) in force
+    # when the member agreed; empty where the brand had none or the record came another way.
+    privacy_version = models.PositiveIntegerField(null=True, blank=True)
+    terms_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class MemberPolicy(BrandOwned):
+    """One version of a text members agree to when they join: the brand's privacy policy or its
+    member agreement. A version is never edited; a change is a new version, the newest in force."""
+
+    class Kind(models.TextChoices):
+        PRIVACY = "privacy", _("Privacy policy")
+        TERMS = "terms", _("Member agreement")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    version = models.PositiveIntegerField(_("version"))
+    body = models.TextField(_("text"))
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "kind", "version"], name="memberpolicy_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="memberpolicy_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}"
 
 
 class MergeRecord(BrandOwned):

@@ -17,6 +17,7 @@ from members.models import (
     Member,
     MemberIdentity,
     MemberJob,
+    MemberPolicy,
     MemberTag,
     MergeRecord,
     PointsEntry,
@@ -189,3 +190,21 @@ def guides_for_handover(*, brand: Brand, viewer: Staff) -> QuerySet[Staff]:
             .values("staff_id")
         )
     return qs.order_by("name", "id")
+
+
+# --- the texts members agree to ------------------------------------------------------------------
+
+
+def policies_current(*, brand: Brand) -> dict[str, MemberPolicy | None]:
+    """The version in force of each text members agree to (None where the brand has none yet)."""
+    return {kind: policy_versions(brand=brand, kind=kind).first() for kind in MemberPolicy.Kind.values}
+
+
+def policy_versions(*, brand: Brand, kind: str) -> QuerySet[MemberPolicy]:
+    """Every version of one text, newest (the one in force) first."""
+    return (
+        MemberPolicy.objects.for_brand(brand)
+        .filter(kind=kind)
+        .select_related("created_by")
+        .order_by("-version")
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models import F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +23,7 @@ from members.models import (
     GuideBinding,
     Member,
     MemberIdentity,
+    MemberPolicy,
     MembershipProgram,
     MemberTag,
     MergeRecord,
@@ -257,21 +258,51 @@ def member_join(
     source: str = ConsentRecord.Source.JOIN_PAGE,
     ip: str | None = None,
     name: str = "",
+    agreed: dict[str, int | None] | None = None,
 ) -> JoinResult:
-    """A shopper with a verified phone joins (or is recognised) through a guide's link."""
+    """A shopper with a verified phone joins (or is recognised) through a guide's link, agreeing
+    to the brand's privacy policy and member agreement in force, whose versions the consent record
+    keeps. ``agreed``: the versions the page showed; refused if either has changed since."""
     phone = normalize_identity(MemberIdentity.Kind.PHONE, phone)
     if guide is not None and (guide.brand_id != brand.pk or not can_serve(guide)):
         guide = None
     for _attempt in range(3):
         try:
             with brand_scope(brand):
-                return _join(brand, phone, guide, consent, source, ip, name)
+                versions = _policy_versions(brand)
+                if agreed is not None and any(agreed.get(k) != v for k, v in versions.items()):
+                    raise ValidationError(
+                        _(
+                            "The privacy policy or the member agreement has just changed. "
+                            "Please read the current version and join again."
+                        ),
+                        code="policy_changed",
+                    )
+                return _join(brand, phone, guide, consent, source, ip, name, versions)
         except IntegrityError:  # a concurrent join of the same phone won; go again and find it
             continue
     raise ValidationError(_("Please try again."))
 
 
-def _join(brand, phone, guide, consent, source, ip, name) -> JoinResult:
+def _policy_versions(brand: Brand) -> dict[str, int | None]:
+    """The version numbers in force of the texts members agree to, by kind."""
+    current = dict(
+        MemberPolicy.objects.filter(brand=brand)
+        .values_list("kind")
+        .annotate(v=Max("version"))
+        .values_list("kind", "v")
+    )
+    return {kind: current.get(kind) for kind in MemberPolicy.Kind.values}
+
+
+def _version_fields(versions: dict[str, int | None]) -> dict[str, int | None]:
+    return {
+        "privacy_version": versions.get(MemberPolicy.Kind.PRIVACY),
+        "terms_version": versions.get(MemberPolicy.Kind.TERMS),
+    }
+
+
+def _join(brand, phone, guide, consent, source, ip, name, versions) -> JoinResult:
     identity = (
         MemberIdentity.objects.for_brand(brand)
         .filter(kind=MemberIdentity.Kind.PHONE, value=phone)
@@ -285,8 +316,16 @@ def _join(brand, phone, guide, consent, source, ip, name) -> JoinResult:
             raise ValidationError(_("This membership is closed."))
         if not identity.verified:
             MemberIdentity.objects.filter(pk=identity.pk).update(verified=True)
-        if consent:  # joining again can give consent, never silently withdraw it
-            _record_consent(member, True, source, ip)
+        last = ConsentRecord.objects.filter(member=member).order_by("-created_at", "-id").first()
+        granted = consent or (last is not None and last.granted)  # never silently withdrawn
+        fields = _version_fields(versions)
+        if last is None or last.granted != granted or any(getattr(last, f) != v for f, v in fields.items()):
+            # Joining again agrees to the texts in force now (and can give consent).
+            ConsentRecord.objects.create(
+                brand=brand, member=member, granted=granted, source=source, ip=ip, **fields
+            )
+            Member.objects.filter(pk=member.pk).update(marketing_consent=granted)
+            member.marketing_consent = granted
         current = _open_binding(member)
         changed = _bind(brand, member, guide, GuideBinding.Reason.JOIN) if guide else False
         kept = (
@@ -309,7 +348,9 @@ def _join(brand, phone, guide, consent, source, ip, name) -> JoinResult:
         MemberIdentity.objects.create(
             brand=brand, member=member, kind=MemberIdentity.Kind.PHONE, value=phone, verified=True
         )
-    ConsentRecord.objects.create(brand=brand, member=member, granted=consent, source=source, ip=ip)
+    ConsentRecord.objects.create(
+        brand=brand, member=member, granted=consent, source=source, ip=ip, **_version_fields(versions)
+    )
     Member.objects.filter(pk=member.pk).update(marketing_consent=consent)
     member.marketing_consent = consent
     if guide is not None:
@@ -1095,6 +1136,41 @@ def members_handover(
             brand=brand, actor=actor, from_guide=from_guide, to_guide=to_guide, count=len(ids)
         )
     return len(ids)
+
+
+# --- the texts members agree to ------------------------------------------------------------------
+
+POLICY_MAX_CHARS = 50_000
+
+
+def member_policy_publish(
+    *, brand: Brand, manager: Staff, actor: Actor, kind: str, body: str
+) -> tuple[MemberPolicy, bool]:
+    """Put a new version of the privacy policy or the member agreement in force (brand admins).
+    The same text as the version in force changes nothing. Returns (version in force, created)."""
+    _require_admin(brand, manager)
+    if kind not in MemberPolicy.Kind.values:
+        raise ValidationError({"kind": _("Unknown kind of text.")})
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise ValidationError({"body": _("Write the text.")})
+    if len(body) > POLICY_MAX_CHARS:
+        raise ValidationError({"body": _("At most %(n)s characters.") % {"n": POLICY_MAX_CHARS}})
+    with brand_scope(brand):
+        # One editor at a time per brand: the program row is the lock.
+        MembershipProgram.objects.select_for_update().filter(pk=program_get(brand=brand).pk).first()
+        current = MemberPolicy.objects.filter(kind=kind).order_by("-version").first()
+        if current is not None and current.body == body:
+            return current, False
+        policy = MemberPolicy.objects.create(
+            brand=brand,
+            kind=kind,
+            version=current.version + 1 if current else 1,
+            body=body,
+            created_by=actor.user,
+        )
+        events.policy_published(brand=brand, actor=actor, policy=policy)
+    return policy, True
 
 
 # --- privacy -------------------------------------------------------------------------------------

@@ -17,6 +17,12 @@ urlpatterns = [
     path("s/<slug:brand_slug>/data/consent/", views.shopper_consent, name="shopper-consent"),
     path("s/<slug:brand_slug>/data/erase/", views.shopper_erase, name="shopper-erase"),
     path("s/<slug:brand_slug>/logout/", views.shopper_logout, name="shopper-logout"),
+    path("s/<slug:brand_slug>/terms/<str:kind>/", views.shopper_policy, name="shopper-policy"),
+    path(
+        "s/<slug:brand_slug>/terms/<str:kind>/<int:version>/",
+        views.shopper_policy,
+        name="shopper-policy-version",
+    ),
     # Guide mobile UI
     path("m/members/", views.member_list, name="members-tab"),
     path("m/members/scan/", views.member_scan, name="m-member-scan"),
@@ -47,6 +53,7 @@ urlpatterns = [
     path("dashboard/members/handover/", views.dash_handover, name="dash-handover"),
     path("dashboard/members/handover/members/", views.dash_handover_members, name="dash-handover-members"),
     path("dashboard/membership/", views.dash_program, name="dash-program"),
+    path("dashboard/membership/texts/<str:kind>/", views.dash_policy, name="dash-policy"),
     path("dashboard/membership/tiers/new/", views.dash_tier, name="dash-tier-new"),
     path("dashboard/membership/tiers/<int:tier_id>/", views.dash_tier, name="dash-tier"),
     path("dashboard/membership/tags/new/", views.dash_tag_new, name="dash-tag-new"),

@@ -38,6 +38,7 @@ from members.forms import (
     PhoneCodeForm,
     PhoneForm,
     PointsAdjustForm,
+    PolicyForm,
     ProgramForm,
     TagChangeForm,
     TagForm,
@@ -46,7 +47,7 @@ from members.forms import (
     fen_to_yuan,
 )
 from members.identities import mask_identity
-from members.models import ConsentRecord, Member, MemberIdentity, MemberJob, Tag, TagRule
+from members.models import ConsentRecord, Member, MemberIdentity, MemberJob, MemberPolicy, Tag, TagRule
 from members.selectors import MemberFilters
 from retail import csv_export, private_files, roles
 from retail import selectors as retail_selectors
@@ -182,6 +183,7 @@ def join(request, brand_slug: str, token: str):
                     consent=form.cleaned_data["consent"],
                     source=ConsentRecord.Source.JOIN_PAGE,
                     ip=_ip(request),
+                    agreed=form.agreed(),
                 )
             except otp.OtpError as exc:
                 form.add_error("code", str(exc))
@@ -210,9 +212,26 @@ def join(request, brand_slug: str, token: str):
                 "form": form,
                 "current": current,
                 "token": token,
+                "policies": selectors.policies_current(brand=brand),
             },
             status=form_status(form),
         )
+
+
+@brandless
+@require_GET
+def shopper_policy(request, brand_slug: str, kind: str, version: int | None = None):
+    """A text members agree to, public: the version in force, or an earlier one by number."""
+    brand = shopper.brand_for_slug(brand_slug)
+    if kind not in MemberPolicy.Kind.values:
+        raise Http404("No such text.")
+    with brand_scope(brand):
+        versions = selectors.policy_versions(brand=brand, kind=kind)
+        current = versions.first()
+        policy = current if version is None else versions.filter(version=version).first()
+        if policy is None:
+            raise Http404("No such text.")
+        return render(request, "shopper/policy.html", {"brand": brand, "policy": policy, "current": current})
 
 
 @brandless
@@ -270,7 +289,14 @@ def shopper_send_code(request, brand_slug: str):
 
 def _member_card_context(request, brand: Brand, member: Member) -> dict:
     code = codes.member_code_issue(brand_id=brand.pk, member_id=member.pk)
-    return {"brand": brand, "member": member, "code": code, "rotate": codes.CODE_ROTATE_SECONDS}
+    digits = codes.member_code_digits(brand_id=brand.pk, member_id=member.pk)
+    return {
+        "brand": brand,
+        "member": member,
+        "code": code,
+        "digits": codes.group_digits(digits),
+        "rotate": codes.CODE_ROTATE_SECONDS,
+    }
 
 
 @brandless
@@ -1022,11 +1048,52 @@ def dash_program(request):
     tags = list(selectors.tag_list(brand=request.brand))
     ctx = {
         "nav": "membership",
+        "policy_rows": [
+            {"kind": kind, "label": MemberPolicy.Kind(kind).label, "policy": policy}
+            for kind, policy in selectors.policies_current(brand=request.brand).items()
+        ],
         "form": form,
         "tiers": list(selectors.tier_list(brand=request.brand)),
         "tags": [{"t": t, "rule": _rule_display(t)} for t in tags],
     }
     return render(request, "members/dash/program.html", ctx, status=form_status(form))
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def dash_policy(request, kind: str):
+    """Edit the privacy policy or the member agreement; each changed text is a new version."""
+    if kind not in MemberPolicy.Kind.values:
+        raise Http404("No such text.")
+    versions = list(selectors.policy_versions(brand=request.brand, kind=kind)[:50])
+    current = versions[0] if versions else None
+    form = PolicyForm(_posted(request), initial={"body": current.body if current else ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            policy, created = services.member_policy_publish(
+                brand=request.brand,
+                manager=request.staff,
+                actor=Actor.from_request(request),
+                kind=kind,
+                body=form.cleaned_data["body"],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            if created:
+                messages.success(request, _("Version %(v)s is now in force.") % {"v": policy.version})
+            else:
+                messages.info(request, _("The text is the same as the version in force; nothing changed."))
+            return redirect("dash-policy", kind)
+    ctx = {
+        "nav": "membership",
+        "kind": kind,
+        "kind_label": MemberPolicy.Kind(kind).label,
+        "versions": versions,
+        "current": current,
+        "form": form,
+    }
+    return render(request, "members/dash/policy.html", ctx, status=form_status(form))
 
 
 def _rule_display(tag: Tag) -> dict | None:

@@ -44,6 +44,7 @@ from cloudstore.models import (
 )
 from cloudstore.services import orders, promotions
 from members import otp, shopper
+from members import selectors as member_selectors
 from members import services as member_services
 from members.models import ConsentRecord, Member
 from retail.events import Actor
@@ -233,7 +234,11 @@ def _verify(request, brand: Brand, form: ShopJoinForm) -> Member | None:
 
 
 def _join_context(brand: Brand, form: ShopJoinForm) -> dict:
-    return {"join_form": form, "code_url": reverse("shopper-login-code", args=[brand.slug])}
+    return {
+        "join_form": form,
+        "code_url": reverse("shopper-login-code", args=[brand.slug]),
+        "policies": member_selectors.policies_current(brand=brand),
+    }
 
 
 # --- store finder and store pages --------------------------------------------------------------------

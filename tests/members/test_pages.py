@@ -22,6 +22,7 @@ from members.models import (
     Member,
     MemberIdentity,
     MemberJob,
+    MemberPolicy,
     MembershipProgram,
     MemberTag,
     MergeRecord,
@@ -514,6 +515,120 @@ def test_tags_of_another_brands_member_are_404(client, guide, other_member, othe
     assert (
         client.post(reverse("member-tags", args=[other_member.pk]), {"add": tag.pk}, **HX).status_code == 404
     )
+
+
+# --- the texts members agree to -----------------------------------------------------------------
+
+
+def publish(client, kind, body):
+    return client.post(reverse("dash-policy", args=[kind]), {"body": body})
+
+
+def test_brand_edits_its_texts_in_versions_and_the_join_page_links_the_ones_in_force(
+    client, brand, brand_admin, guide, store
+):
+    login_as(client, brand_admin)
+    assert 'data-testid="policy-privacy"' in text(client.get(reverse("dash-program")))
+    assert client.get(reverse("dash-policy", args=["privacy"])).status_code == 200
+    assert publish(client, "privacy", "第一版：我们只为会员服务使用你的手机号。").status_code == 302
+    assert publish(client, "terms", "会员协议第一版").status_code == 302
+    assert publish(client, "terms", "会员协议第一版").status_code == 302  # the same text: no new version
+    assert (
+        publish(client, "privacy", "第二版：我们只为会员服务使用你的手机号。\n\n第二段。").status_code == 302
+    )
+    with brand_scope(brand):
+        assert sorted(MemberPolicy.objects.values_list("kind", "version")) == [
+            ("privacy", 1),
+            ("privacy", 2),
+            ("terms", 1),
+        ]
+    page = text(client.get(reverse("dash-policy", args=["privacy"])))
+    assert "第二版" in page and 'data-testid="policy-versions"' in page
+    client.post(reverse("logout"))
+
+    # The join page links to the versions in force, which are public pages.
+    body = text(client.get(join_url(brand, guide)))
+    privacy = reverse("shopper-policy-version", args=[brand.slug, "privacy", 2])
+    terms = reverse("shopper-policy-version", args=[brand.slug, "terms", 1])
+    assert f'href="{privacy}"' in body and f'href="{terms}"' in body
+    assert 'name="privacy_version" value="2"' in body and 'name="terms_version" value="1"' in body
+    shown = text(client.get(privacy))
+    assert "第二版" in shown and "<p>第二段。</p>" in shown
+    assert "第一版" in text(client.get(reverse("shopper-policy-version", args=[brand.slug, "privacy", 1])))
+    assert "第二版" in text(client.get(reverse("shopper-policy", args=[brand.slug, "privacy"])))
+
+    # Joining stores the versions agreed to in the consent record.
+    url = join_url(brand, guide)
+    client.post(url + "code/", {"phone": "13712345678"}, **HX)
+    response = client.post(
+        url, {"phone": "13712345678", "code": last_code(), "privacy_version": "2", "terms_version": "1"}
+    )
+    assert response.status_code == 302
+    member = services.member_find(brand=brand, kind="phone", value="13712345678")
+    with brand_scope(brand):
+        record = ConsentRecord.objects.get(member=member)
+    assert (record.privacy_version, record.terms_version, record.granted) == (2, 1, False)
+
+
+def test_joining_with_a_text_that_changed_meanwhile_is_refused(client, brand, brand_admin, guide, store):
+    services.member_policy_publish(brand=brand, manager=brand_admin, actor=SYS, kind="privacy", body="v1")
+    url = join_url(brand, guide)
+    client.post(url + "code/", {"phone": "13712345678"}, **HX)
+    code = last_code()
+    services.member_policy_publish(brand=brand, manager=brand_admin, actor=SYS, kind="privacy", body="v2")
+    response = client.post(url, {"phone": "13712345678", "code": code, "privacy_version": "1"})
+    assert response.status_code == 400 and 'name="privacy_version" value="2"' in text(response)
+    assert member_count(brand) == 0
+
+
+def test_texts_of_another_brand_unknown_kinds_and_bad_input(
+    client, brand, other_brand, brand_admin, other_admin, guide, store_manager
+):
+    services.member_policy_publish(
+        brand=other_brand, manager=other_admin, actor=SYS, kind="terms", body="别家协议"
+    )
+    # Another brand's text is not this brand's: 404 under this brand's address.
+    assert client.get(reverse("shopper-policy", args=[brand.slug, "terms"])).status_code == 404
+    assert client.get(reverse("shopper-policy-version", args=[brand.slug, "terms", 1])).status_code == 404
+    assert client.get(reverse("shopper-policy", args=[other_brand.slug, "terms"])).status_code == 200
+    assert client.get(reverse("shopper-policy", args=[brand.slug, "cookies"])).status_code == 404
+    login_as(client, brand_admin)
+    assert client.get(reverse("dash-policy", args=["cookies"])).status_code == 404
+    assert publish(client, "privacy", "   ").status_code == 400
+    assert publish(client, "privacy", "x" * 50_001).status_code == 400
+    login_as(client, store_manager)
+    assert publish(client, "privacy", "店长不能改").status_code == 403
+    with brand_scope(brand):
+        assert not MemberPolicy.objects.exists()
+    # No texts yet: the join page says nothing about them.
+    client.post(reverse("logout"))
+    assert 'data-testid="policy-links"' not in text(client.get(join_url(brand, guide)))
+
+
+def test_member_card_shows_the_code_as_grouped_digits_the_scan_page_accepts(
+    client, brand, other_brand, guide, member, monkeypatch
+):
+    bind(brand, member, guide)
+    as_shopper(client, brand, member)
+    body = text(client.get(reverse("shopper-home", args=[brand.slug])))
+    shown = re.search(r'data-testid="member-code-digits"[^>]*>([0-9 ]+)<', body).group(1)
+    assert re.fullmatch(r"(\d{4} )*\d{1,4}", shown)
+    digits = shown.replace(" ", "")
+    assert digits.startswith(str(member.pk)) and len(digits) == len(str(member.pk)) + codes.DIGITS_CHECK
+    assert codes.member_code_read(shown, brand_id=brand.pk) == member.pk
+    with pytest.raises(codes.CodeError):
+        codes.member_code_read(shown, brand_id=other_brand.pk)  # another brand's lookup: not theirs
+    login_as(client, guide)
+    url = reverse("m-member-scan")
+    response = client.post(url, {"code": shown})
+    assert response["Location"] == reverse("m-member", args=[member.pk])
+    # A wrong digit, or the digits of a few minutes ago, are refused.
+    wrong = digits[:-1] + str((int(digits[-1]) + 1) % 10)
+    assert client.post(url, {"code": wrong}).status_code == 400
+    old = codes.member_code_digits(brand_id=brand.pk, member_id=member.pk, now=codes.time.time() - 300)
+    response = client.post(url, {"code": old})
+    assert response.status_code == 400 and "会员码已过期" in text(response)
+    assert client.post(url, {"code": "1234"}).status_code == 400
 
 
 # --- guide mobile: scanning a member code, my join code ---

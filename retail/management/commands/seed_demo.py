@@ -10,6 +10,7 @@ from django.db import transaction
 
 from cloudstore.demo import seed_catalogue
 from guides.demo import seed_commission
+from members.demo import seed_policies
 from redpackets.demo import seed_redpackets
 from retail.models import Brand, Staff, StaffStore, Store, User
 from retail.tenancy import rls_bypass
@@ -94,6 +95,7 @@ class Command(BaseCommand):
                         f"{brand.name}: {staff.get_role_display()}"
                     )
                 seed_catalogue(brand, list(stores.values()))
+                seed_policies(brand)
                 seed_redpackets(brand)
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", password=PASSWORD, display_name="Platform operator")
