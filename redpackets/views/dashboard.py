@@ -27,7 +27,8 @@ from redpackets.dashboard_forms import (
     SettingsForm,
     TopUpForm,
 )
-from redpackets.models import Account, RedPacket, TopUp
+from redpackets.labels import transaction_label
+from redpackets.models import Account, RedPacket, TopUp, Transaction, Withdrawal
 from redpackets.services import funding, limits, packets, reconcile
 from retail.events import Actor
 from retail.models import Staff
@@ -86,22 +87,38 @@ def _yuan(fen) -> str:
     return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
 
 
+def _named(model, pk, name) -> str:
+    """A row of the ledger check in words (its reference, greeting or kind), never its id."""
+    row = model.objects.filter(pk=pk).first() if str(pk or "").isdigit() else None
+    return name(row) if row is not None else _("(no longer there)")
+
+
+def _withdrawal_status(value) -> str:
+    if value in Withdrawal.Status.values:
+        return str(Withdrawal.Status(value).label)
+    return _("unknown") if not value else _("another status")
+
+
 def problem_text(p: dict) -> str:
     """One finding of the ledger check, in words for brand finance."""
     check = p.get("check", "")
     if check == "transaction_balances":
-        return _("Ledger transaction #%(id)s does not add up to zero (off by %(amount)s, %(legs)s legs).") % {
-            "id": p.get("transaction_id"),
+        return _(
+            "Ledger transaction %(what)s does not add up to zero (off by %(amount)s, %(legs)s legs)."
+        ) % {
+            "what": _named(Transaction, p.get("transaction_id"), transaction_label),
             "amount": _yuan(p.get("total")),
             "legs": p.get("legs"),
         }
     if check == "transaction_has_entries":
-        return _("Ledger transaction #%(id)s has no entries.") % {"id": p.get("transaction_id")}
+        return _("Ledger transaction %(what)s has no entries.") % {
+            "what": _named(Transaction, p.get("transaction_id"), transaction_label)
+        }
     if check == "balance_equals_entries":
-        kind = Account.Kind(p["kind"]).label if p.get("kind") in Account.Kind.values else p.get("kind")
-        return _("Account #%(id)s (%(kind)s) shows %(balance)s but its entries add up to %(entries)s.") % {
-            "id": p.get("pk"),
-            "kind": kind,
+        kind = Account.Kind(p["kind"]).label if p.get("kind") in Account.Kind.values else _("Account")
+        who = _named(Account, p.get("pk"), lambda a: a.staff.name if a.staff_id else "")
+        return _("%(account)s shows %(balance)s but its entries add up to %(entries)s.") % {
+            "account": f"{kind} · {who}" if who else kind,
             "balance": _yuan(p.get("balance_fen")),
             "entries": _yuan(p.get("entries_fen")),
         }
@@ -110,8 +127,8 @@ def problem_text(p: dict) -> str:
             "amount": _yuan(p.get("total_fen"))
         }
     if check == "packet_account":
-        return _("Red packet #%(id)s holds %(balance)s but should hold %(expected)s.") % {
-            "id": p.get("packet_id"),
+        return _("Red packet “%(what)s” holds %(balance)s but should hold %(expected)s.") % {
+            "what": _named(RedPacket, p.get("packet_id"), lambda r: r.greeting),
             "balance": _yuan(p.get("balance_fen")),
             "expected": _yuan(p.get("expected")),
         }
@@ -132,30 +149,31 @@ def problem_text(p: dict) -> str:
             "paid": _yuan(p.get("withdrawals_fen")),
             "out": _yuan(p.get("paid_out_fen")),
         }
+    ref = _named(Withdrawal, p.get("withdrawal_id"), lambda w: w.reference)
     if check == "provider_unreachable":
-        return _("Withdrawal #%(id)s could not be checked: the payout provider did not answer.") % {
-            "id": p.get("withdrawal_id")
+        return _("Withdrawal %(ref)s could not be checked: the payout provider did not answer.") % {
+            "ref": ref
         }
     if check == "provider_amount":
-        return _("Withdrawal #%(id)s is %(ours)s here but %(theirs)s at the payout provider.") % {
-            "id": p.get("withdrawal_id"),
+        return _("Withdrawal %(ref)s is %(ours)s here but %(theirs)s at the payout provider.") % {
+            "ref": ref,
             "ours": _yuan(p.get("ours")),
             "theirs": _yuan(p.get("theirs")),
         }
     if check == "provider_status":
-        return _("Withdrawal #%(id)s is “%(ours)s” here but “%(theirs)s” at the payout provider.") % {
-            "id": p.get("withdrawal_id"),
-            "ours": p.get("ours"),
-            "theirs": p.get("theirs") or _("unknown"),
+        return _("Withdrawal %(ref)s is “%(ours)s” here but “%(theirs)s” at the payout provider.") % {
+            "ref": ref,
+            "ours": _withdrawal_status(p.get("ours")),
+            "theirs": _withdrawal_status(p.get("theirs")),
         }
     if check == "withdrawal_unresolved":
         return _(
-            "Withdrawal #%(id)s is still in progress here, but the payout provider says “%(theirs)s”."
+            "Withdrawal %(ref)s is still in progress here, but the payout provider says “%(theirs)s”."
         ) % {
-            "id": p.get("withdrawal_id"),
-            "theirs": p.get("theirs"),
+            "ref": ref,
+            "theirs": _withdrawal_status(p.get("theirs")),
         }
-    return _("Unexpected finding: %(data)s") % {"data": p}
+    return _("Another finding of the ledger check; the technical details are in the server log.")
 
 
 # --- the pool ----------------------------------------------------------------------------------------

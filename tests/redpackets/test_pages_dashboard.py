@@ -261,7 +261,8 @@ def test_a_failed_ledger_check_lists_its_problems_in_words(client, brand, brand_
     page = client.get(POOL, HTTP_ACCEPT_LANGUAGE="en")
     problems = page.context["problems"]
     assert len(problems) == 4
-    assert "¥1.50" in problems[0] and "#7" in problems[1] and "¥0.50" in problems[1]
+    assert "¥1.50" in problems[0] and "#7" not in problems[1] and "¥0.50" in problems[1]
+    assert "something_new" not in problems[3] and "succeeded" not in problems[2]
     assert b'data-testid="reconcile-problems"' in page.content
 
 

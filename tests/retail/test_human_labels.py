@@ -587,3 +587,28 @@ def test_points_history_says_where_points_came_from(demo):
     client = _client(demo, "admin", "en")
     text = visible_text(client.get(f"/dashboard/members/{kept.pk}/").content.decode())
     assert "From " in text and "Order F" in text
+
+
+def test_ledger_check_findings_name_withdrawals_and_packets_not_ids(demo):
+    from redpackets.models import Reconciliation, RedPacket, Withdrawal
+    from redpackets.views.dashboard import problem_text
+
+    brand = demo["brand"]
+    with brand_scope(brand):
+        w = Withdrawal.objects.first()
+        packet = RedPacket.objects.first()
+        Reconciliation.objects.create(brand=brand, ok=False)
+        findings = [
+            {"check": "provider_status", "withdrawal_id": w.pk, "ours": "pending", "theirs": "failed"},
+            {"check": "packet_account", "packet_id": packet.pk, "balance_fen": 100, "expected": 50},
+            {"check": "something_new", "x": 1},
+        ]
+        from django.utils import translation
+
+        with translation.override("zh-hans"):
+            texts = [problem_text(f) for f in findings]
+    assert w.reference in texts[0] and "“处理中”" in texts[0] and f"#{w.pk}" not in texts[0]
+    assert packet.greeting in texts[1] and f"#{packet.pk}" not in texts[1]
+    assert "something_new" not in texts[2]
+    for t in texts:
+        assert not raw_codes(t, lang="zh-hans"), t
