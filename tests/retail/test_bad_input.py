@@ -344,7 +344,7 @@ def _form_bodies(fields: dict) -> list[tuple[str, dict]]:
     out = [("plausible", base)]
     for bad in (LONG, NUL):
         out.append((f"text={bad[:12]!r}", {**base, **dict.fromkeys(texts, bad)}))
-    for bad in BAD_NUMBERS:
+    for bad in (BIGINT, "-1", "1e309"):
         out.append((f"numbers={bad}", {**base, **dict.fromkeys(numbers, bad)}))
     out.append(("everything long", dict.fromkeys(base, "9" * 5000)))
     return out
@@ -440,14 +440,12 @@ API_MUTATIONS = [
     ("plausible", {}),
     ("int=bigint", {"integer": int(BIGINT), "number": 1e308}),
     ("int=-1", {"integer": -1, "number": -1}),
-    ("int=huge", {"integer": int(HUGE), "number": HUGE}),
     ("int=string", {"integer": "abc", "number": "abc", "boolean": "abc"}),
     ("int=list", {"integer": [1, 2], "number": [1], "boolean": [True]}),
     ("int=object", {"integer": {"a": {"b": 1}}, "number": {"a": 1}}),
     ("string=long", {"string": LONG}),
     ("string=nul", {"string": NUL}),
     ("string=list", {"string": ["a", "b"], "enum": ["a"]}),
-    ("string=object", {"string": {"a": {"b": 1}}, "enum": {"a": 1}}),
     ("all=null", {k: None for k in ("integer", "number", "string", "boolean", "enum")}),
 ]
 
@@ -480,6 +478,7 @@ class _Walker:
         self.failures = failures
         self.errors: list[BaseException] = []
         self.count = 0
+        self.seen_forms: set = set()
 
     def _login(self):
         if self.staff is not None:
@@ -541,32 +540,40 @@ def _bad_paths(route: str, params: list[str], valid: dict) -> list[tuple[str, st
     return out
 
 
+def _refused(resp) -> bool:
+    """Turned away before the view looks at its input (not logged in, role not allowed)."""
+    if resp.status_code in (301, 302):
+        return "/login" in resp.get("Location", "")
+    return resp.status_code in (401, 403)
+
+
 def walk(walker: _Walker, brand) -> None:
     valid = _valid_params(brand)
     for route, _pattern, params, url in _routes_with_urls(brand):
         if url in ("/logout/",) or url.endswith("/logout/"):
             continue
         walker._login()
+        with walker.names as names:
+            resp = walker.call("get", url)
+        walker.call("get", url + "?q=a%00b&page=1", what="raw NUL in query")
+        generic = walker.call("post", url, what="generic form", data=GENERIC_FORM)
+        walker.call("post", url, what="generic json", data=GENERIC_JSON, content_type=JSON)
+        if _refused(resp) and _refused(generic):
+            continue  # this viewer is turned away whatever it sends: nothing further to reach
         # 1. Path parameters: NUL, absurd numbers, over-long values.
         for what, bad_url in _bad_paths(route, params, valid):
             walker.call("get", bad_url, what=what)
             walker.call("post", bad_url, what=what, data=GENERIC_FORM)
-        # 2. Query parameters the view reads, each with each bad value; plus the usual ones.
-        with walker.names as names:
-            resp = walker.call("get", url)
+        # 2. Query parameters the view reads (and the paging ones of a list).
         if resp.status_code == 200:
             names |= {"page", "page_size"}
         if resp.status_code in (200, 400):
-            for name in sorted(names)[:20]:
-                for bad in QUERY_VALUES:
+            # Each name gets the bigint and one of the others in turn (the walk stays quick).
+            for i, name in enumerate(sorted(names)[:20]):
+                for bad in (BIGINT, QUERY_VALUES[1 + (i + len(url)) % (len(QUERY_VALUES) - 1)]):
                     walker.call("get", url, query={name: bad}, what="query")
-        walker.call("get", url + "?q=a%00b&page=1", what="raw NUL in query")
         # 3. Bodies: JSON built from the API schema; HTML forms from the page.
         if url.startswith("/api/"):
-            walker.call("post", url, what="generic form", data=GENERIC_FORM)
-            probe = walker.call("post", url, what="generic json", data=GENERIC_JSON, content_type=JSON)
-            if probe.status_code in (401, 403):
-                continue  # not for this viewer: refused before the body is looked at
             for method in ("post", "put", "patch"):
                 for what, body in _api_bodies(walker.schema, url, method):
                     walker.call(method, url, what=what, data=body, content_type=JSON)
@@ -580,11 +587,13 @@ def walk(walker: _Walker, brand) -> None:
             action = form["action"] or url
             if not action.startswith("/") or action.startswith("//"):
                 continue
+            seen = (action.split("?")[0], frozenset(form["fields"]))
+            if seen in walker.seen_forms:  # the language switcher on every page, ...
+                continue
+            walker.seen_forms.add(seen)
             for what, body in _form_bodies(form["fields"]):
                 walker._login()
                 walker.call("post", action, what=f"form {what}", data=body)
-        walker.call("post", url, what="generic form", data=GENERIC_FORM)
-        walker.call("post", url, what="generic json", data=GENERIC_JSON, content_type=JSON)
 
 
 @pytest.mark.parametrize("viewer", ["anonymous", "brand_admin", "guide"])
