@@ -289,11 +289,19 @@ def test_api_docs_load_their_assets_locally(client, path):
     assert "/static/drf_spectacular_sidecar/" in page
 
 
-def test_sidecar_assets_are_served(client):
-    from django.contrib.staticfiles import finders
-
-    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
-    assert finders.find("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js")
+@pytest.mark.parametrize(
+    "asset",
+    [
+        "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
+        "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js",
+        "css/app.css",
+    ],
+)
+def test_static_files_are_served_without_debug(client, asset):
+    assert settings.DEBUG is False
+    resp = client.get(f"{settings.STATIC_URL}{asset}")
+    assert resp.status_code == 200
+    assert b"".join(resp.streaming_content if resp.streaming else [resp.content])
 
 
 def test_the_development_default_is_not_debug():
