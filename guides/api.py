@@ -426,6 +426,57 @@ class PeriodDetailView(BrandAPIView):
         return Response(PeriodSerializer(period).data)
 
 
+class RunningPeriodSerializer(serializers.Serializer):
+    start = api_fields.DateTimeField(read_only=True, help_text="Where the last closed period ended.")
+    end = api_fields.DateTimeField(read_only=True, help_text="The next boundary of the length set now.")
+    label = serializers.CharField(read_only=True)
+    length = serializers.ChoiceField(choices=CommissionSettings.Period.choices, read_only=True)
+
+
+class CloseRunningSerializer(serializers.Serializer):
+    start = api_fields.DateTimeField(
+        help_text="The running period's start, as GET answers it. Asking again for the same start "
+        "returns the period closed the first time."
+    )
+
+
+class RunningPeriodView(BrandAPIView):
+    def _running(self) -> dict:
+        start, end, label = settlement.period_running(brand=self.brand)
+        return {
+            "start": start,
+            "end": end,
+            "label": label,
+            "length": rules.settings_get(brand=self.brand).period,
+        }
+
+    @extend_schema(responses=RunningPeriodSerializer)
+    def get(self, request):
+        """The period running now: from the end of the last closed period to the next boundary."""
+        _require_admin(self)
+        return Response(RunningPeriodSerializer(self._running()).data)
+
+    @extend_schema(request=CloseRunningSerializer, responses=PeriodSerializer)
+    def post(self, request):
+        """Close the running period up to now: its statements are written for what was earned until
+        now, and the next period starts now. Audited; a replay answers ``Idempotent-Replayed``."""
+        _require_admin(self)
+        s = CloseRunningSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        period = settlement.period_close_early(
+            brand=self.brand,
+            staff=self.staff,
+            actor=Actor.from_request(request),
+            start=s.validated_data["start"],
+        )
+        replayed = getattr(period, "replayed", False)
+        return Response(
+            PeriodSerializer(period).data,
+            status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
+            headers={"Idempotent-Replayed": "true"} if replayed else None,
+        )
+
+
 class PeriodApproveView(BrandAPIView):
     @extend_schema(request=None, responses=PeriodSerializer, parameters=[IDEMPOTENCY_HEADER])
     def post(self, request, pk: int):

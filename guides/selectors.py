@@ -22,7 +22,7 @@ from guides.models import (
     Statement,
 )
 from guides.services.rules import attribution_rules_all, settings_get
-from guides.services.settlement import period_bounds
+from guides.services.settlement import period_running
 from members.models import Member
 from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope
@@ -67,7 +67,7 @@ def commission_rules(*, brand: Brand, include_ended: bool = True) -> list[Commis
 def current_period(
     *, brand: Brand, now: datetime.datetime | None = None
 ) -> tuple[datetime.datetime, datetime.datetime, str]:
-    return period_bounds(settings_get(brand=brand), now or timezone.now())
+    return period_running(brand=brand, now=now)
 
 
 def month_bounds(

@@ -17,6 +17,7 @@ api_urlpatterns = [
     ),
     path("commission/settings/", api.SettingsView.as_view(), name="api-commission-settings"),
     path("commission/periods/", api.PeriodListView.as_view(), name="api-commission-periods"),
+    path("commission/periods/running/", api.RunningPeriodView.as_view(), name="api-commission-running"),
     path("commission/periods/<int:pk>/", api.PeriodDetailView.as_view(), name="api-commission-period"),
     path(
         "commission/periods/<int:pk>/approve/", api.PeriodApproveView.as_view(), name="api-commission-approve"
@@ -56,6 +57,11 @@ urlpatterns = [
     path("dashboard/commission/reattribute/", dashboard.reattribute, name="dash-commission-reattribute"),
     path("dashboard/commission/settings/", dashboard.settings_page, name="dash-commission-settings"),
     path("dashboard/commission/settlements/", dashboard.settlements, name="dash-commission-settlements"),
+    path(
+        "dashboard/commission/settlements/close-running/",
+        dashboard.settlements_close_running,
+        name="dash-commission-close-running",
+    ),
     path(
         "dashboard/commission/settlements/<int:pk>/", dashboard.settlement, name="dash-commission-settlement"
     ),

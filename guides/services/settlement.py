@@ -79,12 +79,59 @@ def period_bounds(
     return midnight(first), midnight(last), label
 
 
+def _label(conf: CommissionSettings, start: datetime.datetime, end: datetime.datetime) -> str:
+    """The calendar label of a whole period, else its local dates (and times, if not midnight)."""
+    first, last, label = period_bounds(conf, start)
+    if (first, last) == (start, end):
+        return label
+    tz = zoneinfo.ZoneInfo(conf.timezone)
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    midnight = datetime.time()
+    left = f"{a:%Y-%m-%d}" if a.time() == midnight else f"{a:%Y-%m-%d %H:%M}"
+    right = f"{b:%m-%d}" if b.time() == midnight else f"{b:%m-%d %H:%M}"
+    return f"{left}–{right}"
+
+
+def _last_closed(brand: Brand) -> SettlementPeriod | None:
+    with brand_scope(brand):
+        return SettlementPeriod.objects.for_brand(brand).order_by("-end", "-id").first()
+
+
+def _period_after(
+    conf: CommissionSettings, start: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime, str]:
+    """The period that follows a closed one: from its end to the next boundary of today's length."""
+    _first, end, _label_ = period_bounds(conf, start)
+    return start, end, _label(conf, start, end)
+
+
+def period_running(
+    *, brand: Brand, now: datetime.datetime | None = None
+) -> tuple[datetime.datetime, datetime.datetime, str]:
+    """The period running now: it starts where the last closed period ended (so a change of length
+    takes effect there, never inside a closed period) and ends at the next boundary of the length
+    set now. Before any period was closed, the calendar period containing now."""
+    now = now or timezone.now()
+    conf = settings_get(brand=brand)
+    last = _last_closed(brand)
+    if last is None:
+        return period_bounds(conf, now)
+    return _period_after(conf, last.end)
+
+
 def last_complete_period(
     *, brand: Brand, now: datetime.datetime | None = None
 ) -> tuple[datetime.datetime, datetime.datetime, str]:
+    """The latest period that has ended: the one after the last closed period if it has ended, else
+    that closed period; before any was closed, the calendar period before the one containing now."""
+    now = now or timezone.now()
     conf = settings_get(brand=brand)
-    start, _end, _label = period_bounds(conf, now or timezone.now())
-    return period_bounds(conf, start - datetime.timedelta(seconds=1))
+    last = _last_closed(brand)
+    if last is None:
+        start, _end, _label_ = period_bounds(conf, now)
+        return period_bounds(conf, start - datetime.timedelta(seconds=1))
+    nxt = _period_after(conf, last.end)
+    return nxt if nxt[1] <= now else (last.start, last.end, last.label)
 
 
 def period_close(
@@ -103,6 +150,14 @@ def period_close(
         existing = SettlementPeriod.objects.filter(start=start).first()
         if existing is not None:
             return existing
+        overlap = SettlementPeriod.objects.filter(start__lt=end, end__gt=start).order_by("start").first()
+        if overlap is not None:
+            raise _error(
+                None,
+                _("These dates overlap period %(label)s, which is already closed.")
+                % {"label": overlap.label},
+                "period_overlap",
+            )
         try:
             with transaction.atomic():
                 period = SettlementPeriod.objects.create(brand=brand, start=start, end=end, label=label)
@@ -112,6 +167,53 @@ def period_close(
             if existing is None:
                 raise
             return existing
+        period.created_now = True
+        return period
+
+
+def period_close_early(
+    *,
+    brand: Brand,
+    staff: Staff,
+    actor: Actor,
+    start: datetime.datetime,
+    now: datetime.datetime | None = None,
+) -> SettlementPeriod:
+    """Close the running period (the one that started at ``start``) up to now: its statements
+    gather what was earned until now, and the next period starts now. Asking again for the same
+    ``start`` returns the period closed the first time (``replayed``)."""
+    roles.require(brand, staff, staff.is_brand_admin)
+    now = now or timezone.now()
+    run_start, run_end, _run_label = period_running(brand=brand, now=now)
+    with brand_scope(brand):
+        done = SettlementPeriod.objects.filter(start=start).first()
+    if done is not None:
+        done.replayed = True
+        return done
+    if start != run_start:
+        raise _error("start", _("This is not the running period any more: reload the page."), "stale_period")
+    end = min(run_end, now)
+    if end <= run_start:
+        raise _error(None, _("The running period has only just started: nothing to close."), "period_empty")
+    conf = settings_get(brand=brand)
+    with brand_scope(brand), transaction.atomic():
+        period = period_close(
+            brand=brand, start=run_start, end=end, label=_label(conf, run_start, end), now=now
+        )
+        period.replayed = not getattr(period, "created_now", False)
+        if not period.replayed:
+            record(
+                brand=brand,
+                actor=actor,
+                action="commission.period_closed_early",
+                target=period,
+                data={
+                    "period": period.label,
+                    "start": run_start.isoformat(),
+                    "end": end.isoformat(),
+                    "statements": period.statements,
+                },
+            )
         return period
 
 
@@ -381,7 +483,13 @@ def periods_due(
     """Close the last complete period once it has been over for ``grace`` (late attributions land)."""
     now = now or timezone.now()
     grace = grace if grace is not None else datetime.timedelta(hours=1)
-    start, end, label = last_complete_period(brand=brand, now=now - grace)
+    conf = settings_get(brand=brand)
+    last = _last_closed(brand)
+    if last is None:
+        start, end, label = last_complete_period(brand=brand, now=now - grace)
+    else:
+        # The chain goes on from the last closed period, whatever length is set now.
+        start, end, label = _period_after(conf, last.end)
     if end > now - grace:
         return None
     with brand_scope(brand):

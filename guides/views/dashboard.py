@@ -549,10 +549,37 @@ def settings_page(request):
             apply_service_errors(form, exc)
         else:
             messages.success(request, _("Settlement settings saved."))
+            if form.cleaned_data["period"] != row.period:
+                start, end, _label = selectors.current_period(brand=brand)
+                messages.info(request, _length_notice(start, end, form.cleaned_data["timezone"]))
             return redirect("dash-commission-settings")
     start, end, label = selectors.current_period(brand=brand)
-    ctx = _ctx("settings", row.timezone, form=form, row=row, period_label=label, period_end=end)
+    ctx = _ctx(
+        "settings",
+        row.timezone,
+        form=form,
+        row=row,
+        period_label=label,
+        period_start=start,
+        period_end=end,
+        length_notice=_length_notice(start, None, row.timezone),
+    )
     return render(request, "guides/dash/settings.html", ctx, status=form_status(form))
+
+
+def _length_notice(start: datetime.datetime, end: datetime.datetime | None, tz: str) -> str:
+    """When a change of period length takes effect (and, once changed, when the running period ends)."""
+    zone = zoneinfo.ZoneInfo(tz)
+    at = f"{start.astimezone(zone):%Y-%m-%d %H:%M}"
+    if end is None:
+        return _(
+            "A change of period length takes effect from %(start)s, the start of the running period: "
+            "closed periods never change and no period overlaps them."
+        ) % {"start": at}
+    return _("The new period length takes effect from %(start)s: the running period now ends %(end)s.") % {
+        "start": at,
+        "end": f"{end.astimezone(zone):%Y-%m-%d %H:%M}",
+    }
 
 
 # --- settlement ---------------------------------------------------------------------------------------
@@ -587,15 +614,54 @@ def settlements(request):
     for p in page.object_list:
         p.status_label, p.status_color = PERIOD_STATUS.get(p.status, (p.status, "grey"))
     closed = selectors.periods_list(brand=brand).filter(start=start).exists()
+    current = selectors.current_period(brand=brand)
     ctx = _ctx(
         "settlements",
         tz,
         page=page,
         last={"start": start, "end": end, "label": label, "closed": closed},
-        current=selectors.current_period(brand=brand),
+        current=current,
+        running_start=current[0].isoformat(),
         pool_fen=settle.pool_balance(brand=brand),
     )
     return render(request, "guides/dash/settlements.html", ctx)
+
+
+@admin_required
+@require_POST
+def settlements_close_running(request):
+    """Close the running period up to now, once the admin has confirmed it."""
+    brand = request.brand
+    try:
+        start = datetime.datetime.fromisoformat(request.POST.get("start", ""))
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        messages.error(request, _("This is not the running period any more: reload the page."))
+        return redirect("dash-commission-settlements")
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the box to confirm that the running period closes now."))
+        return redirect("dash-commission-settlements")
+    try:
+        period = _service(
+            settle.period_close_early,
+            brand=brand,
+            staff=request.staff,
+            actor=Actor.from_request(request),
+            start=start,
+        )
+    except ValidationError as exc:
+        messages.error(request, _messages_of(exc))
+        return redirect("dash-commission-settlements")
+    if getattr(period, "replayed", False):
+        messages.info(request, _("Period %(label)s was already closed.") % {"label": period.label})
+    else:
+        messages.success(
+            request,
+            _("Period %(label)s is closed: %(n)s statement(s) to review.")
+            % {"label": period.label, "n": period.statements},
+        )
+    return redirect("dash-commission-settlement", period.pk)
 
 
 def _settlement_page(request, period, *, hold_form=None, hold_for=None, page_no=None, status=200):

@@ -249,3 +249,35 @@ def test_settings_api_refuses_bad_values_and_changes_nothing(client, brand, bran
         ),
         403,
     )
+
+
+def test_closing_the_running_period_early_through_the_api(client, brand, brand_admin, guide, sku):
+    from retail.models import AuditLog
+
+    rule(brand, brand_admin, rate_bp=1000)
+    external(
+        brand, brand_admin, "flagship", member=join(brand, guide, since=LONG_AGO), lines=[(sku, 1, 10000)]
+    )
+    url = "/api/v1/commission/periods/running/"
+    login_as(client, guide)
+    _error(client.get(url), 403)
+    _error(_post(client, url, {"start": timezone.now().isoformat()}), 403)
+    login_as(client, brand_admin)
+    running = client.get(url).json()
+    assert running["length"] == "monthly" and running["start"] < running["end"]
+    for bad in ({}, {"start": "soon"}, {"start": "2020-01-01T00:00:00Z"}):
+        assert _post(client, url, bad).status_code == 400
+    r = _post(client, url, {"start": running["start"]})
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["statements"] == 1 and body["total_fen"] == 1000
+    assert client.get(url).json()["start"] == body["end"]  # the next period starts where it ended
+    replay = _post(client, url, {"start": running["start"]})
+    assert (
+        replay.status_code == 200
+        and replay["Idempotent-Replayed"] == "true"
+        and replay.json()["id"] == body["id"]
+    )
+    with brand_scope(brand):
+        assert AuditLog.objects.filter(action="commission.period_closed_early").count() == 1
+        assert Statement.objects.count() == 1

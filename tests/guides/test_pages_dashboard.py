@@ -882,3 +882,58 @@ def test_the_reports_of_a_brand_without_orders(client, brand, brand_admin):
     assert response.status_code == 200
     assert response.context["totals"]["orders"] == 0 and response.context["totals"]["rate"] == "—"
     assert b'data-testid="no-data"' in response.content
+
+
+def test_the_running_period_is_closed_early_after_confirmation_once(
+    client, brand, brand_admin, guide, store, sku
+):
+    rule(brand, brand_admin, rate_bp=1000)
+    external(brand, brand_admin, "pos", store=store, served_by=guide, lines=[(sku, 1, 5000)])
+    login_as(client, brand_admin)
+    page = client.get(SETTLEMENTS)
+    assert (
+        b'data-testid="close-running-confirm"' in page.content
+        and "提前关闭当前结算周期" in page.content.decode()
+    )
+    start = page.context["running_start"]
+    close_url = reverse("dash-commission-close-running")
+    # Without the confirmation nothing closes.
+    response = client.post(close_url, {"start": start}, follow=True)
+    assert count(brand, SettlementPeriod) == 0 and "请勾选确认框" in response.content.decode()
+    response = client.post(close_url, {"start": start, "confirm": "yes"})
+    period = fetch(brand, SettlementPeriod)
+    assert response["Location"] == reverse("dash-commission-settlement", args=[period.pk])
+    assert period.start.isoformat() == start and period.end <= timezone.now()
+    assert (period.statements, period.total_fen) == (1, 500)
+    # The page now offers the next period, which started when this one closed.
+    assert client.get(SETTLEMENTS).context["running_start"] == period.end.isoformat()
+    # The same form sent again closes nothing more; a made-up start is refused.
+    again = client.post(close_url, {"start": start, "confirm": "yes"}, follow=True)
+    assert count(brand, SettlementPeriod) == 1 and "已经关闭" in again.content.decode()
+    for bad in (
+        {"start": "yesterday", "confirm": "yes"},
+        {"confirm": "yes"},
+        {"start": "2020-01-01T00:00:00+00:00", "confirm": "yes"},
+    ):
+        assert client.post(close_url, bad).status_code == 302
+    assert count(brand, SettlementPeriod) == 1
+    login_as(client, guide)
+    assert client.post(close_url, {"start": period.end.isoformat(), "confirm": "yes"}).status_code in (
+        302,
+        403,
+    )
+    assert count(brand, SettlementPeriod) == 1
+
+
+def test_the_settings_page_says_when_a_new_period_length_starts(client, brand, brand_admin):
+    start, end, label = settlement.last_complete_period(brand=brand)
+    month = settlement.period_close(brand=brand, start=start, end=end, label=label)
+    login_as(client, brand_admin)
+    local = f"{month.end.astimezone(zoneinfo.ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}"
+    page = client.get(SETTINGS).content.decode()
+    assert 'data-testid="length-notice"' in page and f"修改结算周期长度自 {local}" in page
+    response = client.post(SETTINGS, {"period": "weekly", "timezone": "Asia/Shanghai"}, follow=True)
+    assert f"新的结算周期长度自 {local} 起生效" in response.content.decode()
+    assert client.get(SETTINGS).context["period_start"] == month.end
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert f"A change of period length takes effect from {local}" in client.get(SETTINGS).content.decode()

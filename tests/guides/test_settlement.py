@@ -1,6 +1,7 @@
 """Refund clawbacks, settlement statements, approval and payment as red packets."""
 
 import datetime
+import itertools
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -465,3 +466,68 @@ def test_operators_read_statements_of_every_brand_in_django_admin(
     with brand_scope(brand):
         pk = Statement.objects.get().pk
     assert client.post(f"/admin/guides/statement/{pk}/delete/").status_code == 403
+
+
+# -- closing early, changing the length ----------------------------------------------------------
+
+
+def no_overlaps(brand):
+    with brand_scope(brand):
+        spans = list(SettlementPeriod.objects.order_by("start").values_list("start", "end"))
+    assert all(a_end <= b_start for (_a, a_end), (b_start, _b) in itertools.pairwise(spans)), spans
+    return spans
+
+
+def test_the_running_period_closes_early_up_to_now_once(brand, brand_admin, guide, sku, rate10):
+    from retail.models import AuditLog
+
+    external(
+        brand, brand_admin, "flagship", member=join(brand, guide, since=LONG_AGO), lines=[(sku, 1, 10000)]
+    )
+    start, natural_end, _label = settlement.period_running(brand=brand)
+    before = timezone.now()
+    period = settlement.period_close_early(brand=brand, staff=brand_admin, actor=Actor.system(), start=start)
+    assert period.replayed is False
+    assert period.start == start and before <= period.end <= timezone.now() < natural_end
+    assert (period.statements, stmt(brand, period, guide).earned_fen) == (1, 1000)  # the partial period
+    # The next period starts now, and ends at the usual boundary.
+    assert settlement.period_running(brand=brand)[:2] == (period.end, natural_end)
+    # The same request again (a double click, a retry) closes nothing more.
+    again = settlement.period_close_early(brand=brand, staff=brand_admin, actor=Actor.system(), start=start)
+    assert (again.pk, again.replayed) == (period.pk, True)
+    with brand_scope(brand):
+        assert SettlementPeriod.objects.count() == 1 and Statement.objects.count() == 1
+        assert AuditLog.objects.filter(action="commission.period_closed_early").count() == 1
+    # Only brand admins close, and only the period that is running.
+    with pytest.raises(PermissionDenied):
+        settlement.period_close_early(brand=brand, staff=guide, actor=Actor.system(), start=period.end)
+    with pytest.raises(ValidationError) as exc:
+        settlement.period_close_early(
+            brand=brand, staff=brand_admin, actor=Actor.system(), start=period.end - DAY
+        )
+    assert exc.value.error_dict["start"][0].code == "stale_period"
+
+
+def test_switching_monthly_to_weekly_after_a_closed_month_starts_where_it_ended(brand, brand_admin):
+    from guides.services import rules as rule_services
+
+    start, end, label = settlement.last_complete_period(brand=brand)
+    month = settlement.period_close(brand=brand, start=start, end=end, label=label)
+    rule_services.settings_update(
+        brand=brand, staff=brand_admin, actor=Actor.system(), data={"period": "weekly"}
+    )
+    conf = rule_services.settings_get(brand=brand)
+    run_start, run_end, _label = settlement.period_running(brand=brand)
+    assert run_start == month.end and run_end == settlement.period_bounds(conf, month.end)[1]
+    # The last complete week lies inside the closed month: it is not a period of its own.
+    week = settlement.period_bounds(conf, month.end - 8 * DAY)
+    with pytest.raises(ValidationError) as exc:
+        settlement.period_close(brand=brand, start=week[0], end=week[1], label=week[2])
+    assert exc.value.error_list[0].code == "period_overlap"
+    # The hourly close carries on from the closed month, week by week.
+    later = month.end + 30 * DAY
+    closed = [settlement.periods_due(brand=brand, now=later) for _ in range(6)]
+    assert closed[0].start == month.end and closed[0].end == run_end
+    spans = no_overlaps(brand)
+    assert len(spans) == 1 + sum(1 for p in closed if p is not None) >= 5
+    assert all(b_start == a_end for (_a, a_end), (b_start, _b) in itertools.pairwise(spans))  # no gaps either
