@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 
 from celery.schedules import BaseSchedule, crontab, maybe_schedule
-from django.db import close_old_connections
 from django.utils import timezone
 
 logger = logging.getLogger("retail.periodic")
@@ -77,8 +76,6 @@ class Scheduler:
             self.app.tasks[entry.task].apply(args=entry.args, kwargs=entry.kwargs or {}, throw=True)
         except Exception:
             logger.exception("periodic job %s (%s) failed", entry.name, entry.task)
-        finally:
-            close_old_connections()
 
 
 @contextlib.contextmanager

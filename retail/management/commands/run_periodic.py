@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
 from retail.celery import app
 from retail.periodic import Scheduler, logger, single_instance
@@ -71,6 +72,7 @@ class Command(BaseCommand):
                     break
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + scheduler.tick()
+                    close_old_connections()  # a long-lived process: drop broken or aged ones
                 # Wake at least every second, to notice the watched process ending.
                 stop.wait(min(max(next_tick - time.monotonic(), 0.0), 1.0))
         finally:
