@@ -28,6 +28,11 @@ def _locale_and_outbox(settings):
     from retail.notify import ConsoleSender
 
     ConsoleSender.outbox.clear()
+    # A request in English leaves English active on this thread: every test starts in the
+    # default language, as every real request does.
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
     # Password hashing is deliberately slow; tests don't need that.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tasks run in-process unless a test starts a real worker (see test_tasks.py).
