@@ -489,7 +489,9 @@ def _write_import(
                     brand=brand,
                     member=m,
                     guide=m.guide,
-                    started_at=now,
+                    # The member was the guide's since joining (in the brand's old system), so
+                    # orders from then on are the guide's too.
+                    started_at=m.joined_at,
                     start_reason=GuideBinding.Reason.IMPORT,
                     created_by=job.created_by,
                 )
