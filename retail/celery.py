@@ -1,10 +1,14 @@
 """The Celery app. Tasks that touch brand data derive from ``BrandTask``."""
 
+import logging
 import os
 
 from celery import Celery, Task
+from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
+
+logger = logging.getLogger("retail.degraded")
 
 app = Celery("retail")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -28,6 +32,17 @@ class BrandTask(Task):
     # False for long jobs: the task body then only names the brand, and the services it calls
     # open their own brand-scoped transactions (so progress can be committed as it goes).
     single_transaction = True
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        """Queue the task; with the broker unreachable, log it and carry on instead of failing
+        the request whose data is already committed (the periodic sweeps find the work again)."""
+        try:
+            return super().apply_async(args, kwargs, **options)
+        except OperationalError as exc:
+            logger.warning(
+                "broker unreachable, %s not queued for brand %s: %s", self.name, (args or [None])[0], exc
+            )
+            return None
 
     def __call__(self, brand_id: int, *args, **kwargs):
         from retail.tenancy import brand_context, brand_scope
