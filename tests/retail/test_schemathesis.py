@@ -13,9 +13,10 @@ import re
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -153,7 +154,18 @@ def _run(operation, mode: GenerationMode, cookies: dict, real: dict) -> str | No
 
 
 @pytest.fixture
-def world(db):
+def in_process():
+    """Requests over WSGI keep the test's database connection (and transaction), as Django's
+    test client does: the request signals do not close it."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(db, in_process):
     call_command("seed_demo", stdout=io.StringIO())
     brand = Brand.objects.get(slug="yueyan")
     with brand_scope(brand):
