@@ -19,9 +19,9 @@ from redpackets.models import PayoutAccount, RedPacket, TopUp, Withdrawal
 from redpackets.services import accounts, funding, packets, withdrawals
 from retail import api_fields, roles
 from retail.api_base import BrandAPIView
-from retail.pagination import page_number
 from retail.events import Actor
 from retail.models import Staff
+from retail.pagination import page_number
 from retail.tenancy import brand_scope, get_for_brand_or_404
 
 

@@ -127,9 +127,7 @@ class StaffInviteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64)
     phone = serializers.CharField(max_length=32)
     role = serializers.ChoiceField(choices=Staff.Role.choices)
-    store_ids = serializers.ListField(
-        child=api_fields.IdField(), required=False, max_length=500
-    )
+    store_ids = serializers.ListField(child=api_fields.IdField(), required=False, max_length=500)
     employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
     hired_on = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
@@ -137,9 +135,7 @@ class StaffInviteSerializer(serializers.Serializer):
 class StaffUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False)
     role = serializers.ChoiceField(choices=Staff.Role.choices, required=False)
-    store_ids = serializers.ListField(
-        child=api_fields.IdField(), required=False, max_length=500
-    )
+    store_ids = serializers.ListField(child=api_fields.IdField(), required=False, max_length=500)
     employee_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
     hired_on = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
