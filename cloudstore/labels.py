@@ -4,7 +4,7 @@ and payment methods."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from cloudstore.models import Coupon, Order, Refund, Sku
 from members.labels import member_names, register_points_source
@@ -12,20 +12,20 @@ from retail.labels import register_actions, register_group, register_target
 
 # Payment methods ISVs report with a paid order, and what they are called.
 METHODS = {
-    "alipay": _lazy("Alipay"),
-    "wechat": _lazy("WeChat Pay"),
-    "wechatpay": _lazy("WeChat Pay"),
-    "wxpay": _lazy("WeChat Pay"),
-    "unionpay": _lazy("UnionPay"),
-    "card": _lazy("Bank card"),
-    "bank_card": _lazy("Bank card"),
-    "cash": _lazy("Cash"),
-    "points": _lazy("Points"),
-    "coupon": _lazy("Coupon"),
-    "gift_card": _lazy("Gift card"),
-    "sim": _lazy("Simulated payment"),
+    "alipay": gettext_lazy("Alipay"),
+    "wechat": gettext_lazy("WeChat Pay"),
+    "wechatpay": gettext_lazy("WeChat Pay"),
+    "wxpay": gettext_lazy("WeChat Pay"),
+    "unionpay": gettext_lazy("UnionPay"),
+    "card": gettext_lazy("Bank card"),
+    "bank_card": gettext_lazy("Bank card"),
+    "cash": gettext_lazy("Cash"),
+    "points": gettext_lazy("Points"),
+    "coupon": gettext_lazy("Coupon"),
+    "gift_card": gettext_lazy("Gift card"),
+    "sim": gettext_lazy("Simulated payment"),
 }
-PROVIDERS = {"sim": _lazy("Simulated payment"), **dict(Order.Channel.choices)}
+PROVIDERS = {"sim": gettext_lazy("Simulated payment"), **dict(Order.Channel.choices)}
 
 
 def _is_code(value: str) -> bool:
@@ -79,36 +79,36 @@ def _describe_coupons(ids: list[str]) -> dict[str, str]:
 
 register_actions(
     {
-        "category.saved": _lazy("Category saved"),
-        "product.saved": _lazy("Product saved"),
-        "sku.saved": _lazy("SKU saved"),
-        "product.image_added": _lazy("Product photo added"),
-        "product.image_deleted": _lazy("Product photo deleted"),
-        "inventory.price_set": _lazy("Store price set"),
-        "inventory.assortment_add": _lazy("Goods put on sale in a store"),
-        "inventory.assortment_import": _lazy("Store assortment imported"),
-        "stock.adjust": _lazy("Stock adjusted"),
-        "stock.receive": _lazy("Goods received"),
-        "stock.count": _lazy("Stock counted"),
-        "stock.bulk_update": _lazy("Stock updated in bulk"),
-        "order.refunded": _lazy("Order refunded"),
-        "campaign.saved": _lazy("Campaign saved"),
-        "campaign.issued": _lazy("Coupons issued to members"),
-        "coupon.issued": _lazy("Coupon issued"),
-        "coupon.redeemed": _lazy("Coupon redeemed"),
-        "coupon.voided": _lazy("Coupon voided"),
+        "category.saved": gettext_lazy("Category saved"),
+        "product.saved": gettext_lazy("Product saved"),
+        "sku.saved": gettext_lazy("SKU saved"),
+        "product.image_added": gettext_lazy("Product photo added"),
+        "product.image_deleted": gettext_lazy("Product photo deleted"),
+        "inventory.price_set": gettext_lazy("Store price set"),
+        "inventory.assortment_add": gettext_lazy("Goods put on sale in a store"),
+        "inventory.assortment_import": gettext_lazy("Store assortment imported"),
+        "stock.adjust": gettext_lazy("Stock adjusted"),
+        "stock.receive": gettext_lazy("Goods received"),
+        "stock.count": gettext_lazy("Stock counted"),
+        "stock.bulk_update": gettext_lazy("Stock updated in bulk"),
+        "order.refunded": gettext_lazy("Order refunded"),
+        "campaign.saved": gettext_lazy("Campaign saved"),
+        "campaign.issued": gettext_lazy("Coupons issued to members"),
+        "coupon.issued": gettext_lazy("Coupon issued"),
+        "coupon.redeemed": gettext_lazy("Coupon redeemed"),
+        "coupon.voided": gettext_lazy("Coupon voided"),
     }
 )
-register_group(_lazy("Catalogue"), "product.", "category.", "sku.")
-register_group(_lazy("Stock"), "stock.", "inventory.")
-register_group(_lazy("Orders"), "order.")
-register_group(_lazy("Campaigns and coupons"), "campaign.", "coupon.")
-register_target("cloudstore.Order", _lazy("order"), _describe_orders)
-register_target("cloudstore.Sku", _lazy("SKU"), _describe_skus)
-register_target("cloudstore.Coupon", _lazy("coupon"), _describe_coupons)
-register_target("cloudstore.Product", _lazy("product"))
-register_target("cloudstore.Category", _lazy("category"))
-register_target("cloudstore.Campaign", _lazy("campaign"))
+register_group(gettext_lazy("Catalogue"), "product.", "category.", "sku.")
+register_group(gettext_lazy("Stock"), "stock.", "inventory.")
+register_group(gettext_lazy("Orders"), "order.")
+register_group(gettext_lazy("Campaigns and coupons"), "campaign.", "coupon.")
+register_target("cloudstore.Order", gettext_lazy("order"), _describe_orders)
+register_target("cloudstore.Sku", gettext_lazy("SKU"), _describe_skus)
+register_target("cloudstore.Coupon", gettext_lazy("coupon"), _describe_coupons)
+register_target("cloudstore.Product", gettext_lazy("product"))
+register_target("cloudstore.Category", gettext_lazy("category"))
+register_target("cloudstore.Campaign", gettext_lazy("campaign"))
 
 
 def _keyed(keys: list[str]) -> dict[int, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from guides.models import AttributionRule, Reattribution, Statement
 from retail.labels import register_actions, register_group, register_target
@@ -45,22 +45,22 @@ def _describe_settings(ids: list[str]) -> dict[str, str]:
 
 register_actions(
     {
-        "commission.settings": _lazy("Commission settings changed"),
-        "commission.rule_created": _lazy("Commission rule created"),
-        "commission.rule_ended": _lazy("Commission rule ended"),
-        "commission.rule_withdrawn": _lazy("Commission rule withdrawn"),
-        "commission.attribution_rules": _lazy("Attribution rules changed"),
-        "commission.reattribution": _lazy("Re-attribution requested"),
-        "commission.period_approved": _lazy("Settlement approved"),
-        "commission.period_closed_early": _lazy("Settlement period closed early"),
-        "commission.statement_held": _lazy("Statement held"),
-        "commission.statement_released": _lazy("Statement released"),
+        "commission.settings": gettext_lazy("Commission settings changed"),
+        "commission.rule_created": gettext_lazy("Commission rule created"),
+        "commission.rule_ended": gettext_lazy("Commission rule ended"),
+        "commission.rule_withdrawn": gettext_lazy("Commission rule withdrawn"),
+        "commission.attribution_rules": gettext_lazy("Attribution rules changed"),
+        "commission.reattribution": gettext_lazy("Re-attribution requested"),
+        "commission.period_approved": gettext_lazy("Settlement approved"),
+        "commission.period_closed_early": gettext_lazy("Settlement period closed early"),
+        "commission.statement_held": gettext_lazy("Statement held"),
+        "commission.statement_released": gettext_lazy("Statement released"),
     }
 )
-register_group(_lazy("Commission"), "commission.")
-register_target("guides.CommissionSettings", _lazy("Commission settings"), _describe_settings)
-register_target("guides.CommissionRule", _lazy("commission rule"))
-register_target("guides.SettlementPeriod", _lazy("settlement period"))
-register_target("guides.Statement", _lazy("commission statement"), _describe_statements)
-register_target("guides.AttributionRule", _lazy("attribution rules"), _describe_attribution_rules)
-register_target("guides.Reattribution", _lazy("re-attribution"), _describe_reattributions)
+register_group(gettext_lazy("Commission"), "commission.")
+register_target("guides.CommissionSettings", gettext_lazy("Commission settings"), _describe_settings)
+register_target("guides.CommissionRule", gettext_lazy("commission rule"))
+register_target("guides.SettlementPeriod", gettext_lazy("settlement period"))
+register_target("guides.Statement", gettext_lazy("commission statement"), _describe_statements)
+register_target("guides.AttributionRule", gettext_lazy("attribution rules"), _describe_attribution_rules)
+register_target("guides.Reattribution", gettext_lazy("re-attribution"), _describe_reattributions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from members.models import Member, MemberIdentity, MemberJob, MergeRecord
 from retail.labels import register_actions, register_group, register_target
@@ -77,29 +77,29 @@ def _describe_jobs(ids: list[str]) -> dict[str, str]:
 
 register_actions(
     {
-        "member.joined": _lazy("Member joined"),
-        "member.guide_bound": _lazy("Exclusive guide set"),
-        "member.updated": _lazy("Member changed"),
-        "member.identity_added": _lazy("Member identity added"),
-        "member.merged": _lazy("Members merged"),
-        "member.merge_undone": _lazy("Merge undone"),
-        "member.tags_changed": _lazy("Member tags changed"),
-        "tag.created": _lazy("Tag created"),
-        "member.handover": _lazy("Members handed over"),
-        "member.erased": _lazy("Member data erased"),
-        "membership.program_updated": _lazy("Membership rules changed"),
-        "membership.tier_saved": _lazy("Tier saved"),
-        "member.import_started": _lazy("Member import started"),
-        "member.export_started": _lazy("Member export started"),
-        "member_policy.published": _lazy("Member policy published"),
+        "member.joined": gettext_lazy("Member joined"),
+        "member.guide_bound": gettext_lazy("Exclusive guide set"),
+        "member.updated": gettext_lazy("Member changed"),
+        "member.identity_added": gettext_lazy("Member identity added"),
+        "member.merged": gettext_lazy("Members merged"),
+        "member.merge_undone": gettext_lazy("Merge undone"),
+        "member.tags_changed": gettext_lazy("Member tags changed"),
+        "tag.created": gettext_lazy("Tag created"),
+        "member.handover": gettext_lazy("Members handed over"),
+        "member.erased": gettext_lazy("Member data erased"),
+        "membership.program_updated": gettext_lazy("Membership rules changed"),
+        "membership.tier_saved": gettext_lazy("Tier saved"),
+        "member.import_started": gettext_lazy("Member import started"),
+        "member.export_started": gettext_lazy("Member export started"),
+        "member_policy.published": gettext_lazy("Member policy published"),
     }
 )
-register_group(_lazy("Members"), "member.", "tag.")
-register_group(_lazy("Membership rules"), "membership.", "member_policy.")
-register_target("members.Member", _lazy("member"), _describe_members)
-register_target("members.MemberJob", _lazy("member import or export"), _describe_jobs)
-register_target("members.Tag", _lazy("member tag"))
-register_target("members.Tier", _lazy("membership tier"))
+register_group(gettext_lazy("Members"), "member.", "tag.")
+register_group(gettext_lazy("Membership rules"), "membership.", "member_policy.")
+register_target("members.Member", gettext_lazy("member"), _describe_members)
+register_target("members.MemberJob", gettext_lazy("member import or export"), _describe_jobs)
+register_target("members.Tag", gettext_lazy("member tag"))
+register_target("members.Tier", gettext_lazy("membership tier"))
 
 
 # Points ledger sources ("order:60", "merge:7:...:in:0") described in words. Apps above members

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from redpackets.models import Reconciliation, Transaction
 from retail.labels import register_actions, register_group, register_target
 
-PAYOUT_PROVIDERS = {"sim": _lazy("Simulated payout")}
+PAYOUT_PROVIDERS = {"sim": gettext_lazy("Simulated payout")}
 
 
 def payout_provider_label(name: str) -> str:
@@ -45,20 +45,20 @@ def _describe_reconciliations(ids: list[str]) -> dict[str, str]:
 
 register_actions(
     {
-        "redpacket.sent": _lazy("Red packet sent"),
-        "pool.topup": _lazy("Pool top-up started"),
-        "redpackets.settings": _lazy("Red packet settings changed"),
-        "ledger.correction": _lazy("Ledger correction posted"),
-        "ledger.mismatch": _lazy("Ledger check found a mismatch"),
-        "payout_account.bound": _lazy("Payout account bound"),
-        "payout_account.rebound": _lazy("Payout account replaced"),
-        "payout_account.unbound": _lazy("Payout account removed"),
-        "payout_account.refused": _lazy("Payout account refused"),
-        "wallet.auto_withdraw": _lazy("Automatic withdrawal switched"),
+        "redpacket.sent": gettext_lazy("Red packet sent"),
+        "pool.topup": gettext_lazy("Pool top-up started"),
+        "redpackets.settings": gettext_lazy("Red packet settings changed"),
+        "ledger.correction": gettext_lazy("Ledger correction posted"),
+        "ledger.mismatch": gettext_lazy("Ledger check found a mismatch"),
+        "payout_account.bound": gettext_lazy("Payout account bound"),
+        "payout_account.rebound": gettext_lazy("Payout account replaced"),
+        "payout_account.unbound": gettext_lazy("Payout account removed"),
+        "payout_account.refused": gettext_lazy("Payout account refused"),
+        "wallet.auto_withdraw": gettext_lazy("Automatic withdrawal switched"),
     }
 )
-register_group(_lazy("Red packets"), "redpacket.", "redpackets.", "pool.", "ledger.")
-register_group(_lazy("Wallets"), "payout_account.", "wallet.")
-register_target("redpackets.RedPacket", _lazy("red packet"))
-register_target("redpackets.Transaction", _lazy("ledger transaction"), _describe_transactions)
-register_target("redpackets.Reconciliation", _lazy("ledger check"), _describe_reconciliations)
+register_group(gettext_lazy("Red packets"), "redpacket.", "redpackets.", "pool.", "ledger.")
+register_group(gettext_lazy("Wallets"), "payout_account.", "wallet.")
+register_target("redpackets.RedPacket", gettext_lazy("red packet"))
+register_target("redpackets.Transaction", gettext_lazy("ledger transaction"), _describe_transactions)
+register_target("redpackets.Reconciliation", gettext_lazy("ledger check"), _describe_reconciliations)
