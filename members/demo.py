@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from members.models import MemberPolicy
 from retail.models import Brand
+from retail.tenancy import brand_scope
 
 PRIVACY = """{brand}会员隐私政策
 
@@ -26,8 +27,9 @@ TERMS = """{brand}会员协议
 
 def seed_policies(brand: Brand) -> None:
     """Version 1 of the brand's privacy policy and member agreement, unless it has texts already."""
-    for kind, body in ((MemberPolicy.Kind.PRIVACY, PRIVACY), (MemberPolicy.Kind.TERMS, TERMS)):
-        if not MemberPolicy.unscoped.filter(brand=brand, kind=kind).exists():
-            MemberPolicy.unscoped.create(
-                brand=brand, kind=kind, version=1, body=body.format(brand=brand.name)
-            )
+    with brand_scope(brand):
+        for kind, body in ((MemberPolicy.Kind.PRIVACY, PRIVACY), (MemberPolicy.Kind.TERMS, TERMS)):
+            if not MemberPolicy.objects.for_brand(brand).filter(kind=kind).exists():
+                MemberPolicy.objects.create(
+                    brand=brand, kind=kind, version=1, body=body.format(brand=brand.name)
+                )

@@ -27,6 +27,9 @@ from tests.redpackets.conftest import balance, top_up
 
 pytestmark = pytest.mark.e2e
 
+# Members joined before the orders they are credited for (orders go back to the last period).
+LONG_AGO = datetime.timedelta(days=75)
+
 
 @pytest.fixture(autouse=True)
 def _own_cache(settings):
@@ -68,8 +71,8 @@ def sell(demo, goods, last_start):
     brand, admin = demo["brand"], demo["admin"]
     sh1, sh2 = demo["stores"][0], demo["stores"][1]
     guide, guide2, promoter = demo["guide"], demo["guide2"], demo["promoter"]
-    member = join(brand, guide, name="李娜")
-    member2 = join(brand, guide2, name="周婷")
+    member = join(brand, guide, name="李娜", since=LONG_AGO)
+    member2 = join(brand, guide2, name="周婷", since=LONG_AGO)
     now = timezone.now()
     serum, cream = goods["serum"], goods["cream"]
     for k in range(0, 21):

@@ -28,6 +28,9 @@ from tests.redpackets.conftest import top_up
 
 pytestmark = pytest.mark.e2e
 
+# Members joined before the orders they are credited for (orders go back to the last period).
+LONG_AGO = datetime.timedelta(days=75)
+
 
 @pytest.fixture(autouse=True)
 def _own_cache(settings):
@@ -55,10 +58,10 @@ def month(demo):
     cream = SkuFactory(
         brand=brand, product=ProductFactory(brand=brand, name="保湿面霜"), code="CR-30", list_price_fen=19900
     )
-    zhang = join(brand, guide, name="张晓雨")
-    liu = join(brand, guide, name="刘思琪")
-    chen = join(brand, guide, name="陈佳怡")
-    zhou = join(brand, guide2, name="周婷")
+    zhang = join(brand, guide, name="张晓雨", since=LONG_AGO)
+    liu = join(brand, guide, name="刘思琪", since=LONG_AGO)
+    chen = join(brand, guide, name="陈佳怡", since=LONG_AGO)
+    zhou = join(brand, guide2, name="周婷", since=LONG_AGO)
 
     # Last month: settled, approved, paid (李娜's held).
     start, end, label = settlement.last_complete_period(brand=brand)

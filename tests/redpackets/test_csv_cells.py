@@ -28,7 +28,7 @@ def csv_rows(response) -> list[list[str]]:
 def test_wallet_and_pool_records_write_formula_cells_as_text(client, brand, brand_admin, funded, guides):
     with brand_scope(brand):
         Staff.objects.filter(pk=guides[1].pk).update(name="@SUM(A1)")
-    guides[1].refresh_from_db()
+        guides[1].refresh_from_db()
     for i, greeting in enumerate(HOSTILE):
         claim(
             brand,
