@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from cloudstore import api as cloudstore_api
+from cloudstore.api import catalogue, inventory, orders, promotions
 from guides.urls import api_urlpatterns as guides_api
 from members import api as members_api
 from redpackets.urls import api_urlpatterns as redpackets_api
@@ -17,10 +17,10 @@ router.register("staff", api.StaffViewSet, basename="staff")
 router.register("audit-log", api.AuditLogViewSet, basename="audit-log")
 router.register("members", members_api.MemberViewSet, basename="member")
 router.register("tags", members_api.TagViewSet, basename="tag")
-router.register("products", cloudstore_api.ProductViewSet, basename="product")
-router.register("skus", cloudstore_api.SkuViewSet, basename="sku")
-router.register("orders", cloudstore_api.OrderViewSet, basename="order")
-router.register("campaigns", cloudstore_api.CampaignViewSet, basename="campaign")
+router.register("products", catalogue.ProductViewSet, basename="product")
+router.register("skus", catalogue.SkuViewSet, basename="sku")
+router.register("orders", orders.OrderViewSet, basename="order")
+router.register("campaigns", promotions.CampaignViewSet, basename="campaign")
 
 api_v1 = [
     path("", include(router.urls)),
@@ -28,11 +28,11 @@ api_v1 = [
     path(
         "member-codes/resolve/", members_api.MemberCodeResolveView.as_view(), name="api-member-code-resolve"
     ),
-    path("inventory/", cloudstore_api.InventoryView.as_view(), name="api-inventory"),
-    path("inventory/bulk/", cloudstore_api.InventoryBulkView.as_view(), name="api-inventory-bulk"),
-    path("coupons/", cloudstore_api.CouponIssueView.as_view(), name="api-coupon-issue"),
-    path("coupons/validate/", cloudstore_api.CouponValidateView.as_view(), name="api-coupon-validate"),
-    path("coupons/redeem/", cloudstore_api.CouponRedeemView.as_view(), name="api-coupon-redeem"),
+    path("inventory/", inventory.InventoryView.as_view(), name="api-inventory"),
+    path("inventory/bulk/", inventory.InventoryBulkView.as_view(), name="api-inventory-bulk"),
+    path("coupons/", promotions.CouponIssueView.as_view(), name="api-coupon-issue"),
+    path("coupons/validate/", promotions.CouponValidateView.as_view(), name="api-coupon-validate"),
+    path("coupons/redeem/", promotions.CouponRedeemView.as_view(), name="api-coupon-redeem"),
     *redpackets_api,
     *guides_api,
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),

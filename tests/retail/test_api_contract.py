@@ -123,7 +123,7 @@ def test_the_answer_check_finds_times_in_local_time():
 
 
 def test_model_serializers_get_the_api_fields():
-    from cloudstore.api import CampaignSerializer
+    from cloudstore.api.promotions import CampaignSerializer
     from retail import api_fields
 
     fields = CampaignSerializer().fields
