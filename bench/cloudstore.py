@@ -51,7 +51,7 @@ from cloudstore.models import (  # noqa: E402
     Sku,
     StockMovement,
 )
-from cloudstore.services import orders  # noqa: E402
+from cloudstore.services import checkout, order_payments  # noqa: E402
 from members import services as member_services  # noqa: E402
 from members.models import Member  # noqa: E402
 from retail.models import Brand, Store  # noqa: E402
@@ -248,7 +248,7 @@ def _race_worker(w, workers, run, brand_id, store_id, sku_id, member_ids, barrie
         for i in mine:
             t0 = time.monotonic()
             try:
-                order = orders.checkout(
+                order = checkout.checkout(
                     brand=b,
                     store=store,
                     member=members[member_ids[i]],
@@ -272,11 +272,11 @@ def _race_worker(w, workers, run, brand_id, store_id, sku_id, member_ids, barrie
 
 def _pay(b: Brand, order: Order) -> Payment:
     """As tests/cloudstore/conftest.py pay(): start, the payer pays, the signed notice arrives."""
-    payment, _url = orders.payment_start(brand=b, order=order)
+    payment, _url = order_payments.payment_start(brand=b, order=order)
     sim = payments.provider("sim")
     sim.settle(payment.reference, "succeeded")
     body, sig = sim.signed_notice(payment.reference)
-    return orders.payment_notice(brand=b, provider_name="sim", notice=sim.parse_notice(body, sig))
+    return order_payments.payment_notice(brand=b, provider_name="sim", notice=sim.parse_notice(body, sig))
 
 
 def race(run: int, workers: int) -> None:

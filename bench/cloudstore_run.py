@@ -514,7 +514,7 @@ def render_race(r: dict) -> list[str]:
         "",
         f"Each run puts a fresh SKU with {first['stock']} units at store {first['store']}; "
         f"{first['checkouts']} checkouts of 1 unit, each for a distinct member "
-        '(`cloudstore.services.orders.checkout(..., fulfilment="pickup")`, its own checkout key), '
+        '(`cloudstore.services.checkout.checkout(..., fulfilment="pickup")`, its own checkout key), '
         f"are made by {first['workers']} worker processes (fork after `django.setup()`, each with its own "
         "PostgreSQL connection opened beforehand) released together by a `multiprocessing.Barrier`; "
         "each process makes its share one after the other, so the database sees "

@@ -2,7 +2,7 @@
 keeps its own records (in the cache, as a remote provider would in its database), signs its
 notices, and can pay, fail, pay late (notice held back until we ask) or notify twice.
 
-A provider's notice reaches ``services.orders.payment_notice`` either through the public
+A provider's notice reaches ``services.order_payments.payment_notice`` either through the public
 webhook ``/pay/notify/<provider>/`` or, for a held notice, through ``payments_poll`` asking
 ``query``."""
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from cloudstore.services import orders
+from cloudstore.services import checkout, order_payments
 from retail.celery import BrandTask
 from retail.models import Brand
 
@@ -10,13 +10,13 @@ from retail.models import Brand
 @shared_task(base=BrandTask, bind=True, single_transaction=False)
 def expire_orders(self, brand_id: int) -> int:
     """Cancel unpaid orders past their time to pay, releasing stock and coupons."""
-    return orders.orders_expire(brand=Brand.objects.get(pk=brand_id))
+    return checkout.orders_expire(brand=Brand.objects.get(pk=brand_id))
 
 
 @shared_task(base=BrandTask, bind=True, single_transaction=False)
 def poll_payments(self, brand_id: int) -> int:
     """Ask the provider about payments whose notice has not arrived."""
-    return orders.payments_poll(brand=Brand.objects.get(pk=brand_id))
+    return order_payments.payments_poll(brand=Brand.objects.get(pk=brand_id))
 
 
 @shared_task

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cloudstore.models import Category, Order, Sku
-from cloudstore.services import orders
+from cloudstore.services import external_orders, refunds
 from guides.models import CommissionRule
 from guides.services import attribution, rules, settlement
 from members import services as member_services
@@ -125,7 +125,7 @@ def seed_commission(brand: Brand) -> None:
                     data["store"] = home.code
                     if rng.random() < 0.3:
                         data["served_by"] = guide.pk
-                order, _created = orders.order_external_create(
+                order, _created = external_orders.order_external_create(
                     brand=brand,
                     staff=admin,
                     actor=system,
@@ -138,7 +138,7 @@ def seed_commission(brand: Brand) -> None:
     # a refund after the fact, clawed back
     if made:
         order = made[1] if len(made) > 1 else made[0]
-        orders.refund_create(
+        refunds.refund_create(
             brand=brand,
             staff=admin,
             actor=system,

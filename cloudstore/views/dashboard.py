@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cloudstore import selectors
 from cloudstore.models import Campaign, Order, Product, ProductImage, Sku
-from cloudstore.services import catalogue, inventory, orders, promotions
+from cloudstore.services import catalogue, inventory, order_status, promotions, refunds
 from cloudstore.staff_forms import (
     AssortmentCategoryForm,
     AssortmentFileForm,
@@ -563,7 +563,9 @@ def _order(request, order_id: int) -> Order:
 
 def _order_page(request, order: Order, *, refund_form=None, status=200):
     refundable = (
-        order.status in orders.REFUNDABLE and order.refundable_fen > 0 and _may_refund(request.staff, order)
+        order.status in order_status.REFUNDABLE
+        and order.refundable_fen > 0
+        and _may_refund(request.staff, order)
     )
     lines = list(order.lines.all())
     refunds = list(order.refunds.select_related("created_by"))
@@ -602,7 +604,7 @@ def order_refund(request, order_id: int):
         fingerprint = request_fingerprint({"order": order.pk, **kwargs})
         try:
             refund, replayed = _service(
-                orders.refund_create,
+                refunds.refund_create,
                 brand=request.brand,
                 staff=request.staff,
                 actor=_actor(request),

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cloudstore import payments
 from cloudstore.models import Order, Payment
-from cloudstore.services import orders
+from cloudstore.services import order_payments
 from members import shopper
 from retail.middleware import brandless
 from retail.models import Brand
@@ -33,7 +33,7 @@ def _deliver(brand: Brand, provider_name: str, body: bytes, signature: str) -> t
         }
     if notice.brand_id != brand.pk:
         return 400, {"error": {"code": "bad_notice", "message": "Notice for another brand.", "fields": {}}}
-    handle = payments.handler_for(notice.reference) or orders.payment_notice
+    handle = payments.handler_for(notice.reference) or order_payments.payment_notice
     try:
         payment = handle(brand=brand, provider_name=provider_name, notice=notice)
     except ValidationError as exc:

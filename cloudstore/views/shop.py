@@ -42,7 +42,8 @@ from cloudstore.models import (
     ShareLink,
     Touch,
 )
-from cloudstore.services import orders, promotions
+from cloudstore.services import checkout as checkout_service
+from cloudstore.services import order_payments, order_status, promotions
 from members import otp, shopper
 from members import selectors as member_selectors
 from members import services as member_services
@@ -107,7 +108,7 @@ def _cart(request, brand: Brand) -> dict:
     items = {}
     raw_items = raw.get("items")
     for key, qty in (raw_items if isinstance(raw_items, dict) else {}).items():
-        if str(key).isdigit() and isinstance(qty, int) and 1 <= qty <= orders.MAX_QUANTITY:
+        if str(key).isdigit() and isinstance(qty, int) and 1 <= qty <= checkout_service.MAX_QUANTITY:
             items[str(key)] = qty
     store_id = raw.get("store")
     return {"store": store_id if isinstance(store_id, int) else None, "items": items}
@@ -184,7 +185,7 @@ def _touch_guide(request, brand: Brand) -> Staff | None:
     ids = _touch_ids(request, brand)
     if not ids:
         return None
-    since = timezone.now() - datetime.timedelta(days=orders.TOUCH_WINDOW_DAYS)
+    since = timezone.now() - datetime.timedelta(days=checkout_service.TOUCH_WINDOW_DAYS)
     touch = (
         Touch.objects.for_brand(brand)
         .filter(pk__in=ids, created_at__gte=since)
@@ -400,10 +401,10 @@ def _apply_cart_change(request, brand: Brand, store: Store, form: ShopCartForm) 
         return _("Sold out at this store.")
     if wanted > inv.available:
         return _("Only %(n)s left at this store.") % {"n": inv.available}
-    if wanted > orders.MAX_QUANTITY:
-        return _("At most %(n)s of one item.") % {"n": orders.MAX_QUANTITY}
-    if key not in cart["items"] and len(cart["items"]) >= orders.MAX_LINES:
-        return _("At most %(n)s different items per order.") % {"n": orders.MAX_LINES}
+    if wanted > checkout_service.MAX_QUANTITY:
+        return _("At most %(n)s of one item.") % {"n": checkout_service.MAX_QUANTITY}
+    if key not in cart["items"] and len(cart["items"]) >= checkout_service.MAX_LINES:
+        return _("At most %(n)s different items per order.") % {"n": checkout_service.MAX_LINES}
     cart["items"][key] = wanted
     _cart_save(request, brand, cart)
     if replaced is not None:
@@ -462,8 +463,8 @@ def _summary(brand: Brand, member: Member | None, lines: list[dict], fulfilment:
             coupon_error = " ".join(exc.messages)
     if fulfilment not in (Order.Fulfilment.SHIP, Order.Fulfilment.PICKUP):
         fulfilment = Order.Fulfilment.PICKUP
-    shipping = orders.shipping_fee(brand, fulfilment, subtotal)
-    free_from = orders.free_shipping_from(brand)
+    shipping = checkout_service.shipping_fee(brand, fulfilment, subtotal)
+    free_from = checkout_service.free_shipping_from(brand)
     return {
         "subtotal": subtotal,
         "discount": discount,
@@ -593,7 +594,7 @@ def _place_order(request, brand: Brand, store: Store, member: Member, form: Shop
     code, field = form.coupon_code_value()
     d = form.cleaned_data
     try:
-        order = orders.checkout(
+        order = checkout_service.checkout(
             brand=brand,
             store=store,
             member=member,
@@ -620,7 +621,7 @@ def _place_order(request, brand: Brand, store: Store, member: Member, form: Shop
 def _pay(request, brand: Brand, order: Order):
     """Start a payment of the order and send the shopper to the provider's page."""
     try:
-        _payment, url = orders.payment_start(brand=brand, order=order)
+        _payment, url = order_payments.payment_start(brand=brand, order=order)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("shop-order", brand.slug, order.number)
@@ -682,7 +683,7 @@ def order(request, brand_slug: str, number: str):
             "can_pay": awaiting and not expired,
             "expired": expired,
             "pickup_token": (
-                orders.pickup_token(found)
+                order_status.pickup_token(found)
                 if found.status == Order.Status.PAID and found.fulfilment == Order.Fulfilment.PICKUP
                 else ""
             ),

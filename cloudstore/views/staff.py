@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cloudstore import selectors
 from cloudstore.models import Order, OrderEvent, ShareLink, Sku, StockMovement
 from cloudstore.selectors import OrderFilters
-from cloudstore.services import inventory, orders, promotions
+from cloudstore.services import inventory, order_status, promotions
 from cloudstore.staff_forms import DayForm, PickupForm, StockChangeForm
 from members.identities import mask_identity
 from members.models import MemberIdentity
@@ -437,7 +437,7 @@ def order_advance(request, store_id: int, order_id: int):
         return redirect("m-store-order", store.pk, order.pk)
     try:
         _service(
-            orders.order_advance,
+            order_status.order_advance,
             brand=request.brand,
             staff=request.staff,
             actor=Actor.from_request(request),
@@ -473,7 +473,7 @@ def pickup(request, store_id: int):
         else:
             try:
                 order = _service(
-                    orders.pickup_confirm,
+                    order_status.pickup_confirm,
                     brand=request.brand,
                     staff=request.staff,
                     actor=Actor.from_request(request),

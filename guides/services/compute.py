@@ -18,7 +18,7 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cloudstore.services.orders import allocate  # the order discount's split, to the fen
+from cloudstore.services.checkout import allocate  # the order discount's split, to the fen
 
 PERCENT, FIXED = "percent", "fixed"
 

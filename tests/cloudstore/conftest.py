@@ -1,7 +1,7 @@
 import pytest
 
 from cloudstore import payments
-from cloudstore.services import orders
+from cloudstore.services import order_payments
 from retail.tenancy import brand_scope
 from tests.factories import InventoryFactory, MemberFactory, ProductFactory, SkuFactory
 
@@ -39,8 +39,8 @@ def refresh(obj):
 
 def pay(brand, order, outcome="succeeded"):
     """Pay an order through the simulated provider and deliver its notice."""
-    payment, _url = orders.payment_start(brand=brand, order=order)
+    payment, _url = order_payments.payment_start(brand=brand, order=order)
     sim = payments.provider("sim")
     sim.settle(payment.reference, outcome)
     body, sig = sim.signed_notice(payment.reference)
-    return orders.payment_notice(brand=brand, provider_name="sim", notice=sim.parse_notice(body, sig))
+    return order_payments.payment_notice(brand=brand, provider_name="sim", notice=sim.parse_notice(body, sig))

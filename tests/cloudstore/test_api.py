@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cloudstore.models import Coupon, Inventory, Order, Product, Sku
-from cloudstore.services import orders, promotions
+from cloudstore.services import checkout, external_orders, promotions
 from members import codes
 from retail.events import Actor
 from retail.tenancy import brand_scope
@@ -292,7 +292,7 @@ def test_refund_through_the_api(as_manager, brand, store, sku, stock, member):
 
 
 def test_cloud_store_order_status_only_moves_forward(as_manager, brand, store, sku, stock, member):
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand,
         store=store,
         member=member,
@@ -335,7 +335,7 @@ def test_order_list_filters_roles_and_queries(
 def test_other_brands_order_is_404(as_admin, other_brand, other_admin, other_store):
     sku = SkuFactory(brand=other_brand)
     InventoryFactory(brand=other_brand, store=other_store, sku=sku)
-    order, _ = orders.order_external_create(
+    order, _ = external_orders.order_external_create(
         brand=other_brand,
         staff=other_admin,
         actor=Actor(),

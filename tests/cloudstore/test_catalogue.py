@@ -9,7 +9,7 @@ from PIL import Image
 
 from cloudstore import images
 from cloudstore.models import Inventory, ProductImage, Sku, StockMovement
-from cloudstore.services import catalogue, inventory, orders
+from cloudstore.services import catalogue, checkout, inventory
 from retail.events import Actor
 from retail.models import AuditLog
 from retail.tenancy import brand_scope
@@ -210,7 +210,7 @@ def test_stock_change_kinds_and_history(brand, store_manager, store, sku, stock)
 
 
 def test_stock_cannot_drop_below_reserved(brand, store_manager, store, sku, stock, member):
-    orders.checkout(
+    checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 4)], fulfilment="pickup", checkout_key="k"
     )
     with pytest.raises(ValidationError):
@@ -286,7 +286,7 @@ def test_bulk_update_creates_and_updates(brand, brand_admin, store, sku, stock):
 
 
 def test_bulk_update_is_all_or_nothing(brand, brand_admin, store, sku, stock, member):
-    orders.checkout(
+    checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 4)], fulfilment="pickup", checkout_key="k"
     )
     other = SkuFactory(brand=brand, code="NEW-1")

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from cloudstore.models import Coupon, Inventory, Order, Payment, Refund
-from cloudstore.services import orders, promotions
+from cloudstore.services import checkout, external_orders, order_payments, promotions, refunds
 from members.services import request_fingerprint
 from retail.events import Actor
 from retail.tenancy import brand_scope
@@ -43,7 +43,7 @@ def test_shoppers_racing_for_the_last_units(brand, store, sku):
     members = [MemberFactory(brand=brand) for _ in range(16)]
 
     def buy(i):
-        return orders.checkout(
+        return checkout.checkout(
             brand=brand,
             store=store,
             member=members[i],
@@ -69,7 +69,7 @@ def test_one_coupon_two_checkouts(brand, store, sku, member):
     )
 
     def buy(i):
-        return orders.checkout(
+        return checkout.checkout(
             brand=brand,
             store=store,
             member=member,
@@ -118,7 +118,7 @@ def test_concurrent_duplicate_external_order(brand, store, sku, store_manager):
     }
 
     def push(i):
-        return orders.order_external_create(
+        return external_orders.order_external_create(
             brand=brand,
             staff=store_manager,
             actor=Actor(),
@@ -137,14 +137,14 @@ def test_concurrent_duplicate_external_order(brand, store, sku, store_manager):
 
 def test_concurrent_duplicate_payment_notices(brand, store, sku, member, sim):
     InventoryFactory(brand=brand, store=store, sku=sku, on_hand=3)
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 1)], fulfilment="pickup", checkout_key="c"
     )
-    payment, _ = orders.payment_start(brand=brand, order=order)
+    payment, _ = order_payments.payment_start(brand=brand, order=order)
     sim.settle(payment.reference, "succeeded")
     notice = sim.parse_notice(*sim.signed_notice(payment.reference))
     _results, errors = race(
-        8, lambda i: orders.payment_notice(brand=brand, provider_name="sim", notice=notice)
+        8, lambda i: order_payments.payment_notice(brand=brand, provider_name="sim", notice=notice)
     )
     assert errors == []
     assert refresh(payment).notifications == 8 and refresh(payment).status == Payment.Status.SUCCEEDED
@@ -156,17 +156,17 @@ def test_concurrent_duplicate_payment_notices(brand, store, sku, member, sim):
 
 def test_concurrent_refunds_never_exceed_paid(brand, store, sku, member, store_manager, sim):
     InventoryFactory(brand=brand, store=store, sku=sku, on_hand=3)
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 1)], fulfilment="pickup", checkout_key="c"
     )
-    payment, _ = orders.payment_start(brand=brand, order=order)
+    payment, _ = order_payments.payment_start(brand=brand, order=order)
     sim.settle(payment.reference, "succeeded")
-    orders.payment_notice(
+    order_payments.payment_notice(
         brand=brand, provider_name="sim", notice=sim.parse_notice(*sim.signed_notice(payment.reference))
     )
 
     def refund(i):
-        return orders.refund_create(
+        return refunds.refund_create(
             brand=brand,
             staff=store_manager,
             actor=Actor(),

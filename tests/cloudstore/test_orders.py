@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from cloudstore import events, payments
 from cloudstore.models import Coupon, Inventory, Order, OrderEvent, Payment, StockMovement
-from cloudstore.services import orders, promotions
+from cloudstore.services import checkout, order_payments, order_status, promotions, refunds
 from members import services as member_services
 from members.models import PointsEntry
 from retail.events import Actor
@@ -24,7 +24,7 @@ def _inv(brand, pk):
 
 def _checkout(brand, store, member, items, key="k1", **kw):
     kw.setdefault("fulfilment", "pickup")
-    return orders.checkout(brand=brand, store=store, member=member, items=items, checkout_key=key, **kw)
+    return checkout.checkout(brand=brand, store=store, member=member, items=items, checkout_key=key, **kw)
 
 
 def _codes(exc: ValidationError) -> set[str]:
@@ -138,31 +138,31 @@ def test_timeout_releases_stock_and_coupon(brand, store, stock, member, sku):
     order = _checkout(brand, store, member, [(sku.pk, 1)], coupon_code=coupon.code)
     assert order.discount_fen == 5000 and order.total_fen == 24900
     assert refresh(coupon).status == Coupon.Status.HELD
-    assert orders.orders_expire(brand=brand, now=timezone.now()) == 0
-    later = timezone.now() + datetime.timedelta(minutes=orders.RESERVATION_MINUTES + 1)
-    assert orders.orders_expire(brand=brand, now=later) == 1
+    assert checkout.orders_expire(brand=brand, now=timezone.now()) == 0
+    later = timezone.now() + datetime.timedelta(minutes=checkout.RESERVATION_MINUTES + 1)
+    assert checkout.orders_expire(brand=brand, now=later) == 1
     assert refresh(order).status == Order.Status.CANCELLED
     assert _inv(brand, stock.pk).reserved == 0
     assert refresh(coupon).status == Coupon.Status.ISSUED
-    assert orders.orders_expire(brand=brand, now=later) == 0  # once
+    assert checkout.orders_expire(brand=brand, now=later) == 0  # once
 
 
 def test_cancel_by_shopper_staff(brand, store, stock, member, sku, guide):
     order = _checkout(brand, store, member, [(sku.pk, 2)])
-    orders.order_cancel(brand=brand, order=order, actor=Actor(), reason="changed mind")
+    checkout.order_cancel(brand=brand, order=order, actor=Actor(), reason="changed mind")
     assert _inv(brand, stock.pk).reserved == 0
-    orders.order_cancel(brand=brand, order=order, actor=Actor(), reason="again")  # idempotent
+    checkout.order_cancel(brand=brand, order=order, actor=Actor(), reason="again")  # idempotent
     assert _inv(brand, stock.pk).reserved == 0
 
 
 def test_duplicate_notice_applies_once(brand, store, stock, member, sku, sim):
     order = _checkout(brand, store, member, [(sku.pk, 1)])
-    payment, url = orders.payment_start(brand=brand, order=order)
+    payment, url = order_payments.payment_start(brand=brand, order=order)
     assert url.startswith(f"/pay/sim/{brand.slug}/{payment.reference}/?t=")
     sim.settle(payment.reference, "succeeded")
     notice = sim.parse_notice(*sim.signed_notice(payment.reference))
     for _ in range(3):
-        orders.payment_notice(brand=brand, provider_name="sim", notice=notice)
+        order_payments.payment_notice(brand=brand, provider_name="sim", notice=notice)
     payment = refresh(payment)
     assert payment.status == Payment.Status.SUCCEEDED and payment.notifications == 3
     assert _inv(brand, stock.pk).on_hand == 9
@@ -182,10 +182,10 @@ def test_failed_payment_then_retry(brand, store, stock, member, sku):
 
 def test_notice_amount_mismatch_refused(brand, store, stock, member, sku):
     order = _checkout(brand, store, member, [(sku.pk, 1)])
-    payment, _ = orders.payment_start(brand=brand, order=order)
+    payment, _ = order_payments.payment_start(brand=brand, order=order)
     forged = payments.Notice(brand.pk, payment.reference, "succeeded", 1)
     with pytest.raises(ValidationError) as exc:
-        orders.payment_notice(brand=brand, provider_name="sim", notice=forged)
+        order_payments.payment_notice(brand=brand, provider_name="sim", notice=forged)
     assert _codes(exc.value) == {"amount_mismatch"}
     assert refresh(order).status == Order.Status.CREATED
 
@@ -198,12 +198,12 @@ def test_bad_signature_refused(sim):
 
 def test_late_payment_revives_order_when_stock_is_there(brand, store, stock, member, sku, sim):
     order = _checkout(brand, store, member, [(sku.pk, 1)])
-    payment, _ = orders.payment_start(brand=brand, order=order)
+    payment, _ = order_payments.payment_start(brand=brand, order=order)
     sim.settle(payment.reference, "succeeded")  # paid, notice held back
     later = timezone.now() + datetime.timedelta(minutes=30)
-    orders.orders_expire(brand=brand, now=later)
+    checkout.orders_expire(brand=brand, now=later)
     assert refresh(order).status == Order.Status.CANCELLED
-    assert orders.payments_poll(brand=brand, older_than_seconds=0) == 1
+    assert order_payments.payments_poll(brand=brand, older_than_seconds=0) == 1
     order = refresh(order)
     assert order.status == Order.Status.PAID
     assert _inv(brand, stock.pk).on_hand == 9
@@ -212,13 +212,13 @@ def test_late_payment_revives_order_when_stock_is_there(brand, store, stock, mem
 def test_late_payment_after_stock_sold_is_returned(brand, store, sku, member, sim):
     stock = InventoryFactory(brand=brand, store=store, sku=sku, on_hand=1)
     first = _checkout(brand, store, member, [(sku.pk, 1)])
-    payment, _ = orders.payment_start(brand=brand, order=first)
+    payment, _ = order_payments.payment_start(brand=brand, order=first)
     sim.settle(payment.reference, "succeeded")
-    orders.orders_expire(brand=brand, now=timezone.now() + datetime.timedelta(minutes=30))
+    checkout.orders_expire(brand=brand, now=timezone.now() + datetime.timedelta(minutes=30))
     other = MemberFactory(brand=brand)
     second = _checkout(brand, store, other, [(sku.pk, 1)], key="k2")
     pay(brand, second)
-    orders.payments_poll(brand=brand, older_than_seconds=0)
+    order_payments.payments_poll(brand=brand, older_than_seconds=0)
     assert refresh(first).status == Order.Status.CANCELLED
     assert refresh(payment).status == Payment.Status.REFUNDED
     assert sim.record(payment.reference)["refunded_fen"] == payment.amount_fen
@@ -228,11 +228,11 @@ def test_late_payment_after_stock_sold_is_returned(brand, store, sku, member, si
 
 def test_second_payment_of_a_paid_order_is_returned(brand, store, stock, member, sku, sim):
     order = _checkout(brand, store, member, [(sku.pk, 1)])
-    p1, _ = orders.payment_start(brand=brand, order=order)
-    p2, _ = orders.payment_start(brand=brand, order=order)
+    p1, _ = order_payments.payment_start(brand=brand, order=order)
+    p2, _ = order_payments.payment_start(brand=brand, order=order)
     for p in (p1, p2):
         sim.settle(p.reference, "succeeded")
-        orders.payment_notice(
+        order_payments.payment_notice(
             brand=brand, provider_name="sim", notice=sim.parse_notice(*sim.signed_notice(p.reference))
         )
     assert refresh(p1).status == Payment.Status.SUCCEEDED
@@ -246,16 +246,18 @@ def test_pickup_confirm_by_code_and_qr(brand, store, stock, member, sku, guide, 
     pay(brand, a)
     pay(brand, b)
     a, b = refresh(a), refresh(b)
-    got = orders.pickup_confirm(brand=brand, staff=guide, actor=Actor(), store=store, code=a.pickup_code)
+    got = order_status.pickup_confirm(
+        brand=brand, staff=guide, actor=Actor(), store=store, code=a.pickup_code
+    )
     assert got.pk == a.pk and refresh(a).status == Order.Status.PICKED_UP
-    got = orders.pickup_confirm(
-        brand=brand, staff=guide, actor=Actor(), store=store, code=orders.pickup_token(b)
+    got = order_status.pickup_confirm(
+        brand=brand, staff=guide, actor=Actor(), store=store, code=order_status.pickup_token(b)
     )
     assert got.pk == b.pk
     with pytest.raises(ValidationError):  # already picked up
-        orders.pickup_confirm(brand=brand, staff=guide, actor=Actor(), store=store, code=a.pickup_code)
+        order_status.pickup_confirm(brand=brand, staff=guide, actor=Actor(), store=store, code=a.pickup_code)
     with pytest.raises(ValidationError):
-        orders.pickup_confirm(brand=brand, staff=guide, actor=Actor(), store=store, code="forged.token")
+        order_status.pickup_confirm(brand=brand, staff=guide, actor=Actor(), store=store, code="forged.token")
 
 
 def test_pickup_needs_staff_of_the_store(brand, store, stock, member, sku):
@@ -263,7 +265,7 @@ def test_pickup_needs_staff_of_the_store(brand, store, stock, member, sku):
     pay(brand, order)
     outsider = StaffFactory(brand=brand, role="guide")
     with pytest.raises(PermissionDenied):
-        orders.pickup_confirm(
+        order_status.pickup_confirm(
             brand=brand, staff=outsider, actor=Actor(), store=store, code=refresh(order).pickup_code
         )
 
@@ -273,12 +275,16 @@ def test_status_flow_refuses_jumps(brand, store, stock, member, sku, store_manag
         brand, store, member, [(sku.pk, 1)], fulfilment="ship", recipient="a", phone="1", address="b"
     )
     with pytest.raises(ValidationError):  # not paid yet
-        orders.order_advance(brand=brand, staff=store_manager, actor=Actor(), order=order, to="fulfilled")
+        order_status.order_advance(
+            brand=brand, staff=store_manager, actor=Actor(), order=order, to="fulfilled"
+        )
     pay(brand, order)
     with pytest.raises(ValidationError):  # a delivery is not picked up
-        orders.order_advance(brand=brand, staff=store_manager, actor=Actor(), order=order, to="picked_up")
-    orders.order_advance(brand=brand, staff=store_manager, actor=Actor(), order=order, to="fulfilled")
-    orders.order_advance(brand=brand, staff=store_manager, actor=Actor(), order=order, to="completed")
+        order_status.order_advance(
+            brand=brand, staff=store_manager, actor=Actor(), order=order, to="picked_up"
+        )
+    order_status.order_advance(brand=brand, staff=store_manager, actor=Actor(), order=order, to="fulfilled")
+    order_status.order_advance(brand=brand, staff=store_manager, actor=Actor(), order=order, to="completed")
     with brand_scope(brand):
         assert list(order.events.filter(kind="status").values_list("to_status", flat=True)) == [
             "created",
@@ -296,7 +302,7 @@ def _paid(brand, store, member, items, key="k1"):
 
 def _refund(brand, staff, order, key="r1", **kw):
     kw.setdefault("reason", "客户退货")
-    return orders.refund_create(
+    return refunds.refund_create(
         brand=brand,
         staff=staff,
         actor=Actor(),

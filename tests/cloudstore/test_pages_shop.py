@@ -22,7 +22,7 @@ from django.urls import reverse
 from PIL import Image
 
 from cloudstore.models import Coupon, Inventory, Order, Payment, ShareLink, Touch
-from cloudstore.services import catalogue, orders, promotions
+from cloudstore.services import catalogue, checkout, order_payments, order_status, promotions, refunds
 from members import services as member_services
 from members import shopper
 from members.models import Member
@@ -470,7 +470,7 @@ def test_out_of_stock_at_checkout_is_explained_and_nothing_is_written(client, sh
     as_shopper(client, brand, member)
     add(client, brand, store, sku, 3)
     rival = MemberFactory(brand=brand)
-    orders.checkout(
+    checkout.checkout(
         brand=brand, store=store, member=rival, items=[(sku.pk, 8)], fulfilment="pickup", checkout_key="r"
     )
     response = place(client, brand, store)
@@ -720,7 +720,7 @@ def test_a_sold_out_campaign_says_so(client, brand, member):
 
 
 def _order(brand, store, member, sku, fulfilment="pickup", key=None):
-    return orders.checkout(
+    return checkout.checkout(
         brand=brand,
         store=store,
         member=member,
@@ -745,7 +745,7 @@ def test_order_page_of_a_paid_pickup_order_shows_the_code_and_qr(client, shop, m
     assert 'data-testid="pickup-code" aria-label="' in body and order.pickup_code in body
     assert "<svg" in body and 'class="qr"' in body
     # The token is timestamped: compare what it says, not its bytes.
-    token = signing.loads(response.context["pickup_token"], salt=orders.PICKUP_SALT)
+    token = signing.loads(response.context["pickup_token"], salt=order_status.PICKUP_SALT)
     assert token == {"o": order.pk, "c": order.pickup_code}
     assert 'data-status="paid"' in body and "¥299.00" in body
     assert 'data-testid="pay-now"' not in body
@@ -791,7 +791,7 @@ def test_a_partly_refunded_order_shows_the_refund_and_the_net_amount_not_the_sta
     whole = _order(brand, store, member, shop["sku"])
     pay(brand, whole)
     for o, amount, note in ((order, 10000, ""), (whole, 29900, "包装破损，已为您全额退款")):
-        orders.refund_create(
+        refunds.refund_create(
             brand=brand,
             staff=brand_admin,
             actor=SYS,
@@ -896,7 +896,7 @@ def test_simulator_late_notice_waits_for_the_poll(client, shop, member):
     page = client.get(url("shop-order", brand.slug, order.number))
     assert 'data-testid="pay-confirming"' in text(page) and 'hx-trigger="every 4s"' in text(page)
     assert 'data-testid="pay-now"' in text(page)
-    assert orders.payments_poll(brand=brand, older_than_seconds=0) == 1
+    assert order_payments.payments_poll(brand=brand, older_than_seconds=0) == 1
     assert refresh(order).status == Order.Status.PAID
     settled = client.get(url("shop-order", brand.slug, order.number))
     assert 'data-testid="pay-confirming"' not in text(settled)

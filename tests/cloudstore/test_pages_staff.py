@@ -31,7 +31,7 @@ from cloudstore.models import (
     Sku,
     StockMovement,
 )
-from cloudstore.services import orders
+from cloudstore.services import checkout, external_orders, order_status, refunds
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
@@ -72,7 +72,7 @@ def paid_order(brand, store, member, sku, *, fulfilment="pickup", qty=1, key=Non
     extra = {}
     if fulfilment == "ship":
         extra = {"recipient": "李娜", "phone": "13712345678", "address": "上海市静安区南京西路1号"}
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand,
         store=store,
         member=member,
@@ -407,7 +407,7 @@ def test_stock_change_bad_input_changes_nothing(client, brand, store, store_mana
 
 
 def test_stock_cannot_go_below_what_orders_hold(client, brand, store, store_manager, stock, sku, member):
-    orders.checkout(
+    checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 4)], fulfilment="pickup", checkout_key="held"
     )
     login_as(client, store_manager)
@@ -489,7 +489,7 @@ def test_pickup_confirm_refuses_a_code_of_another_order_or_bad_input(
 def test_pickup_confirm_by_scanned_qr_token(client, brand, store, store_manager, stock, member, sku):
     order = paid_order(brand, store, member, sku)
     login_as(client, store_manager)
-    token = orders.pickup_token(order)
+    token = order_status.pickup_token(order)
     url = reverse("m-store-pickup", args=[store.pk])
     response = client.post(url, {"code": token})
     assert response.status_code == 200 and order.number in text(response)
@@ -943,7 +943,7 @@ def test_refund_keeps_the_reason_internal_and_takes_a_message_for_the_shopper(
 def test_restock_is_not_offered_nor_accepted_for_an_order_without_a_store(
     client, brand, brand_admin, stock, member, sku
 ):
-    order, _created = orders.order_external_create(
+    order, _created = external_orders.order_external_create(
         brand=brand,
         staff=brand_admin,
         actor=Actor.system(),
@@ -968,7 +968,7 @@ def test_restock_is_not_offered_nor_accepted_for_an_order_without_a_store(
         assert Refund.objects.get().restock is False
         assert Inventory.objects.get(pk=stock.pk).on_hand == 10
     with pytest.raises(ValidationError) as exc:
-        orders.refund_create(
+        refunds.refund_create(
             brand=brand,
             staff=brand_admin,
             actor=Actor.system(),

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 
 from cloudstore.models import Campaign, Coupon, ShareLink, Touch
-from cloudstore.services import orders, promotions
+from cloudstore.services import checkout, promotions
 from members import services as member_services
 from retail.events import Actor
 from retail.tenancy import brand_scope
@@ -97,7 +97,7 @@ def test_other_brands_coupon_is_unknown(brand, other_brand):
 
 def test_coupon_used_once_at_checkout(brand, store, stock, sku, member):
     coupon = issue(brand, CampaignFactory(brand=brand), member)
-    orders.checkout(
+    checkout.checkout(
         brand=brand,
         store=store,
         member=member,
@@ -107,7 +107,7 @@ def test_coupon_used_once_at_checkout(brand, store, stock, sku, member):
         coupon_code=coupon.code,
     )
     with pytest.raises(ValidationError, match="used"):
-        orders.checkout(
+        checkout.checkout(
             brand=brand,
             store=store,
             member=member,
@@ -197,7 +197,7 @@ def test_checkout_carries_attribution(brand, guide, store, stock, sku, product):
     link = promotions.share_link_get(brand=brand, guide=guide, kind="product", store=store, product=product)
     _l, touch = promotions.share_link_open(brand=brand, code=link.code, member=None, visitor="v")
     member = member_services.member_join(brand=brand, phone="13900003333", guide=guide, consent=False).member
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand,
         store=store,
         member=member,
@@ -214,9 +214,9 @@ def test_old_touches_do_not_count(brand, guide, store, stock, sku, product, memb
     _l, touch = promotions.share_link_open(brand=brand, code=link.code, member=member, visitor="v")
     with brand_scope(brand):
         Touch.objects.filter(pk=touch.pk).update(
-            created_at=timezone.now() - datetime.timedelta(days=orders.TOUCH_WINDOW_DAYS + 1)
+            created_at=timezone.now() - datetime.timedelta(days=checkout.TOUCH_WINDOW_DAYS + 1)
         )
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 1)], fulfilment="pickup", checkout_key="k"
     )
     assert order.touch_id is None and order.share_guide_id is None

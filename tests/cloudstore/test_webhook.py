@@ -3,7 +3,7 @@
 import pytest
 
 from cloudstore.models import Order, Payment
-from cloudstore.services import orders
+from cloudstore.services import checkout, order_payments
 from tests.cloudstore.conftest import refresh
 
 pytestmark = pytest.mark.django_db
@@ -16,10 +16,10 @@ def _notify(client, brand, body, sig, provider="sim"):
 
 
 def test_signed_notice_is_applied_once(client, brand, store, stock, member, sku, sim):
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 1)], fulfilment="pickup", checkout_key="k"
     )
-    payment, _ = orders.payment_start(brand=brand, order=order)
+    payment, _ = order_payments.payment_start(brand=brand, order=order)
     sim.settle(payment.reference, "succeeded")
     body, sig = sim.signed_notice(payment.reference)
     assert _notify(client, brand, body, sig).status_code == 200
@@ -29,10 +29,10 @@ def test_signed_notice_is_applied_once(client, brand, store, stock, member, sku,
 
 
 def test_garbage_notices_are_refused(client, brand, other_brand, store, stock, member, sku, sim):
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand, store=store, member=member, items=[(sku.pk, 1)], fulfilment="pickup", checkout_key="k"
     )
-    payment, _ = orders.payment_start(brand=brand, order=order)
+    payment, _ = order_payments.payment_start(brand=brand, order=order)
     sim.settle(payment.reference, "succeeded")
     body, sig = sim.signed_notice(payment.reference)
     assert _notify(client, brand, body, "0" * 64).status_code == 400  # forged signature

@@ -17,7 +17,7 @@ from django.urls import get_resolver
 from PIL import Image, ImageDraw
 
 from cloudstore.models import Campaign, Inventory, Order, Product, ProductImage, Refund, ShareLink, Sku
-from cloudstore.services import catalogue, orders
+from cloudstore.services import catalogue, checkout
 from retail.events import Actor
 from retail.tenancy import brand_scope
 from tests.cloudstore.conftest import pay, refresh
@@ -104,7 +104,7 @@ def paid_order(brand, store, sku, *, qty=1, fulfilment="pickup", name="赵敏") 
     extra = {}
     if fulfilment == "ship":
         extra = {"recipient": name, "phone": "13711112222", "address": "上海市静安区南京西路1618号"}
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand,
         store=store,
         member=member,

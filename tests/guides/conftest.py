@@ -7,7 +7,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from cloudstore import payments
-from cloudstore.services import orders, promotions
+from cloudstore.services import checkout, external_orders, order_payments, promotions, refunds
 from guides.models import Attribution, CommissionEntry
 from guides.services import rules
 from members import services as member_services
@@ -112,7 +112,7 @@ def external(brand, admin, channel, member=None, lines=None, store=None, served_
     if at is not None:
         data["occurred_at"] = at
     with committed():
-        order, _created = orders.order_external_create(
+        order, _created = external_orders.order_external_create(
             brand=brand,
             staff=admin,
             actor=Actor.system(),
@@ -128,7 +128,7 @@ def cloud_order(brand, store, member, sku, qty=1, touch_ids=None):
     with brand_scope(brand):
         if not sku.inventory.filter(store=store).exists():
             InventoryFactory(brand=brand, store=store, sku=sku, on_hand=100)
-    order = orders.checkout(
+    order = checkout.checkout(
         brand=brand,
         store=store,
         member=member,
@@ -137,18 +137,18 @@ def cloud_order(brand, store, member, sku, qty=1, touch_ids=None):
         checkout_key=f"k{next(_seq)}",
         touch_ids=touch_ids or [],
     )
-    payment, _url = orders.payment_start(brand=brand, order=order)
+    payment, _url = order_payments.payment_start(brand=brand, order=order)
     sim = payments.provider("sim")
     sim.settle(payment.reference, "succeeded")
     body, sig = sim.signed_notice(payment.reference)
     with committed():
-        orders.payment_notice(brand=brand, provider_name="sim", notice=sim.parse_notice(body, sig))
+        order_payments.payment_notice(brand=brand, provider_name="sim", notice=sim.parse_notice(body, sig))
     return order
 
 
 def refund(brand, admin, order, amount_fen=None, lines=None, key=None):
     with committed():
-        return orders.refund_create(
+        return refunds.refund_create(
             brand=brand,
             staff=admin,
             actor=Actor.system(),

@@ -114,7 +114,7 @@ def _day_of_work(brand: Brand) -> dict:
         Sku,
         StockMovement,
     )
-    from cloudstore.services import inventory, orders, promotions
+    from cloudstore.services import checkout, inventory, order_payments, promotions
     from guides.models import CommissionRule, SettlementPeriod, Statement
     from guides.services import rules
     from members import codes, jobs, selectors
@@ -165,7 +165,7 @@ def _day_of_work(brand: Brand) -> dict:
     tag = member_services.tag_create(brand=brand, manager=admin, actor=a, name="爱护肤")
     member_services.member_tags_change(brand=brand, staff=admin, actor=a, member=shopper, add=[tag.pk])
     link_row = promotions.share_link_get(brand=brand, guide=guide, kind=ShareLink.Kind.STORE, store=store)
-    cloud = orders.checkout(
+    cloud = checkout.checkout(
         brand=brand,
         store=store,
         member=shopper,
@@ -175,7 +175,7 @@ def _day_of_work(brand: Brand) -> dict:
         recipient="李娜",
         phone="18800000001",
     )
-    payment, _url = orders.payment_start(brand=brand, order=cloud)
+    payment, _url = order_payments.payment_start(brand=brand, order=cloud)
     with brand_scope(brand):
         statement = Statement.objects.filter(guide=guide).order_by("pk").first() or Statement.objects.first()
         period = SettlementPeriod.objects.order_by("pk").first()
