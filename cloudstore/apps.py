@@ -7,4 +7,4 @@ class CloudstoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cloudstore import labels, merge  # noqa: F401  registers the member-merge hook and audit words
+        from cloudstore import labels, merge, navigation  # noqa: F401  member-merge hook, audit words, menus

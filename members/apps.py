@@ -7,4 +7,4 @@ class MembersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from members import labels  # noqa: F401  registers the words of its audit events
+        from members import labels, navigation  # noqa: F401  audit words; menu entries and home cards

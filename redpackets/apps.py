@@ -7,4 +7,4 @@ class RedpacketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from redpackets import labels, purposes  # noqa: F401  pool top-ups with the provider; audit words
+        from redpackets import labels, navigation, purposes  # noqa: F401  top-ups; audit words; menus, cards

@@ -7,6 +7,7 @@ class RetailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from retail import api_fields, checks, labels  # noqa: F401  (checks, audit words: register themselves)
+        from retail import api_fields, checks, labels, navigation  # noqa: F401  (checks, audit words: register themselves)
 
         api_fields.install()
+        navigation.register_core()

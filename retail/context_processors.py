@@ -1,4 +1,5 @@
 from retail import roles
+from retail.navigation import Menus
 
 
 def tenant(request):
@@ -8,4 +9,5 @@ def tenant(request):
         "current_staff": staff,
         "is_brand_admin": bool(staff and roles.can_manage_stores(staff)),
         "can_manage_staff": bool(staff and roles.can_manage_staff(staff)),
+        "menus": Menus(staff),  # the registered menus, each built when a template first uses it
     }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
@@ -14,78 +12,16 @@ from django.forms.utils import ErrorDict
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from retail import labels, roles, selectors, services
+from retail import labels, navigation, roles, selectors, services
 from retail.events import Actor
 from retail.forms import AcceptInvitationForm, LoginForm, StaffEditForm, StaffInviteForm, StoreForm
 from retail.middleware import SESSION_BRAND_KEY, brandless, error_response
 from retail.models import Brand, Staff, Store, User
-
-# --- access helpers ---------------------------------------------------------------------
-
-
-def staff_required(view):
-    """Logged in and acting for an active brand; otherwise to the login page or brand picker."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect(f"/login/?next={request.path}")
-        if request.staff is None:
-            return redirect("brand-picker")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def role_required(allowed):
-    """Acting for a brand (see staff_required) with a role that ``allowed(staff)`` accepts; 403 otherwise."""
-
-    def decorator(view):
-        @wraps(view)
-        @staff_required
-        def wrapper(request, *args, **kwargs):
-            if not allowed(request.staff):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-manager_required = role_required(roles.can_manage_staff)  # brand admins and store managers
-admin_required = role_required(roles.can_manage_stores)  # brand admins
-
-
-def apply_service_errors(form, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
-    """Put a service's ValidationError on the form, per field where the form has that field."""
-    if hasattr(exc, "error_dict"):
-        for field, errs in exc.error_dict.items():
-            field = (rename or {}).get(field, field)
-            target = field if field in form.fields else None
-            for e in errs:
-                form.add_error(target, e)
-    else:
-        form.add_error(None, exc)
-
-
-def form_status(*forms) -> int:
-    """400 when a submitted form carries errors, else 200."""
-    return 400 if any(f is not None and f.is_bound and f.errors for f in forms) else 200
-
-
-def safe_next(request, default: str) -> str:
-    """The ``next`` the request asks for, if it stays on this site; else ``default``."""
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
-        return nxt
-    return default
-
+from retail.pages import apply_service_errors, form_status, manager_required, safe_next, staff_required
 
 # --- public -------------------------------------------------------------------------------
 
@@ -246,7 +182,11 @@ def home(request):
         team_size = (
             selectors.staff_list(brand=request.brand, viewer=staff).exclude(status=Staff.Status.LEFT).count()
         )
-    return render(request, "staff/home.html", {"tab": "home", "stores": stores, "team_size": team_size})
+    return render(
+        request,
+        "staff/home.html",
+        {"tab": "home", "stores": stores, "team_size": team_size, **navigation.home_cards(request, "home")},
+    )
 
 
 @staff_required
@@ -257,7 +197,11 @@ def messages_tab(request):
 @staff_required
 def me_tab(request):
     memberships = selectors.membership_list(user=request.user)
-    return render(request, "staff/me.html", {"tab": "me", "memberships": memberships})
+    return render(
+        request,
+        "staff/me.html",
+        {"tab": "me", "memberships": memberships, **navigation.home_cards(request, "me")},
+    )
 
 
 @staff_required

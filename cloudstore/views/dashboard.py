@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -41,21 +40,18 @@ from members.services import request_fingerprint
 from retail import roles
 from retail.events import Actor
 from retail.models import Store
+from retail.pages import (
+    admin_required,
+    apply_service_errors,
+    call_service,
+    form_status,
+    manager_required,
+    posted,
+)
 from retail.tenancy import get_for_brand_or_404
-from retail.views import admin_required, apply_service_errors, form_status, manager_required
 
 PAGE_SIZE = 50
 TAKINGS_DEFAULT_DAYS = 7
-
-
-def _posted(request):
-    return request.POST if request.method == "POST" else None
-
-
-def _service(fn, **kwargs):
-    """Call a service in a savepoint: a ValidationError leaves nothing half-written behind."""
-    with transaction.atomic():
-        return fn(**kwargs)
 
 
 def _actor(request) -> Actor:
@@ -130,10 +126,10 @@ def _product_initial(product: Product) -> dict:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def product_new(request):
-    form = ProductForm(_posted(request), categories=selectors.category_list(brand=request.brand))
+    form = ProductForm(posted(request), categories=selectors.category_list(brand=request.brand))
     if request.method == "POST" and form.is_valid():
         try:
-            product = _service(
+            product = call_service(
                 catalogue.product_save,
                 brand=request.brand,
                 staff=request.staff,
@@ -162,7 +158,7 @@ def product_edit(request, product_id: int):
     form = ProductForm(request.POST, categories=selectors.category_list(brand=request.brand))
     if form.is_valid():
         try:
-            _service(
+            call_service(
                 catalogue.product_save,
                 brand=request.brand,
                 staff=request.staff,
@@ -197,10 +193,10 @@ def sku_edit(request, product_id: int, sku_id: int | None = None):
             "list_price": fen_to_yuan(sku.list_price_fen),
             "active": sku.active,
         }
-    form = SkuForm(_posted(request), initial=initial)
+    form = SkuForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            _service(
+            call_service(
                 catalogue.sku_save,
                 brand=request.brand,
                 staff=request.staff,
@@ -249,15 +245,15 @@ def store_assortment(request, store_id: int):
         kwargs = {"brand": brand, "staff": request.staff, "actor": _actor(request), "store": store}
         try:
             if action == "all":
-                result = _service(inventory.store_assortment_add, **kwargs)
+                result = call_service(inventory.store_assortment_add, **kwargs)
             elif action == "category" and category_form.is_valid():
-                result = _service(
+                result = call_service(
                     inventory.store_assortment_add,
                     category_id=category_form.cleaned_data["category"],
                     **kwargs,
                 )
             elif action == "file" and file_form.is_valid():
-                result = _service(inventory.store_assortment_import, rows=file_form.rows, **kwargs)
+                result = call_service(inventory.store_assortment_import, rows=file_form.rows, **kwargs)
         except ValidationError as exc:
             apply_service_errors(file_form if action == "file" else category_form, exc)
         if result is not None and not result.errors:
@@ -294,7 +290,7 @@ def photo_add(request, product_id: int):
     form = ImageForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            _service(
+            call_service(
                 catalogue.product_image_add,
                 brand=request.brand,
                 staff=request.staff,
@@ -315,7 +311,7 @@ def photo_add(request, product_id: int):
 def photo_delete(request, product_id: int, image_id: int):
     product = _product(request, product_id)
     image = get_for_brand_or_404(ProductImage.objects.filter(product=product), request.brand, pk=image_id)
-    _service(
+    call_service(
         catalogue.product_image_delete,
         brand=request.brand,
         staff=request.staff,
@@ -337,10 +333,10 @@ def category_list(request, category_id: int | None = None):
     categories = selectors.category_list(brand=brand)
     category = get_for_brand_or_404(categories, brand, pk=category_id) if category_id else None
     initial = {"name": category.name, "sort": category.sort} if category else None
-    form = CategoryForm(_posted(request), initial=initial)
+    form = CategoryForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            _service(
+            call_service(
                 catalogue.category_save,
                 brand=brand,
                 staff=request.staff,
@@ -385,14 +381,14 @@ def _dash_store(request, store_id: int) -> Store:
 def store_stock(request, store_id: int):
     brand = request.brand
     store = _dash_store(request, store_id)
-    add_form = StoreSkuAddForm(_posted(request))
+    add_form = StoreSkuAddForm(posted(request))
     if request.method == "POST" and add_form.is_valid():
         sku = selectors.sku_list(brand=brand).filter(code=add_form.cleaned_data["sku_code"].strip()).first()
         if sku is None:
             add_form.add_error("sku_code", _("No SKU has this code."))
         else:
             try:
-                _service(
+                call_service(
                     catalogue.store_price_set,
                     brand=brand,
                     staff=request.staff,
@@ -446,7 +442,7 @@ def store_price(request, store_id: int, sku_id: int):
     status = 200
     if form.is_valid():
         try:
-            _service(
+            call_service(
                 catalogue.store_price_set,
                 brand=brand,
                 staff=request.staff,
@@ -498,10 +494,10 @@ def campaign_edit(request, campaign_id: int | None = None):
     if campaign is None:
         today = store_today(None)
         initial = {"valid_from": today, "valid_until": today + datetime.timedelta(days=30)}
-    form = CampaignForm(_posted(request), campaign=campaign, tz=settings.TIME_ZONE, initial=initial)
+    form = CampaignForm(posted(request), campaign=campaign, tz=settings.TIME_ZONE, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = _service(
+            saved = call_service(
                 promotions.campaign_save,
                 brand=request.brand,
                 staff=request.staff,
@@ -603,7 +599,7 @@ def order_refund(request, order_id: int):
         kwargs = form.service_kwargs()
         fingerprint = request_fingerprint({"order": order.pk, **kwargs})
         try:
-            refund, replayed = _service(
+            refund, replayed = call_service(
                 refunds.refund_create,
                 brand=request.brand,
                 staff=request.staff,

@@ -51,8 +51,8 @@ from members.models import ConsentRecord, Member
 from retail.events import Actor
 from retail.middleware import brandless
 from retail.models import Brand, Staff, Store
+from retail.pages import apply_service_errors, form_status, safe_next
 from retail.tenancy import brand_scope, get_for_brand_or_404
-from retail.views import apply_service_errors, form_status, safe_next
 
 CARTS_KEY = "carts"
 TOUCHES_KEY = "touches"

@@ -13,7 +13,6 @@ import zoneinfo
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,8 +30,8 @@ from members.models import MemberIdentity
 from retail import roles
 from retail.events import Actor
 from retail.models import Store
+from retail.pages import apply_service_errors, call_service, form_status, posted, staff_required
 from retail.tenancy import get_for_brand_or_404
-from retail.views import apply_service_errors, form_status, staff_required
 
 SESSION_STORE_KEY = "cloudstore_store_id"
 GOODS_PAGE_SIZE = 20
@@ -51,10 +50,6 @@ STORE_PAGES = {
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _posted(request):
-    return request.POST if request.method == "POST" else None
 
 
 def store_for(request, store_id) -> Store:
@@ -92,12 +87,6 @@ def store_today(store: Store | None) -> datetime.date:
 
 def share_url(request, link: ShareLink) -> str:
     return request.build_absolute_uri(reverse("share-open", args=[request.brand.slug, link.code]))
-
-
-def _service(fn, **kwargs):
-    """Call a service in a savepoint: a ValidationError leaves nothing half-written behind."""
-    with transaction.atomic():
-        return fn(**kwargs)
 
 
 def status_label(value: str) -> str:
@@ -231,7 +220,7 @@ def goods(request, store_id: int):
 
 def _share(request, store: Store, kind: str, **target):
     try:
-        link = _service(
+        link = call_service(
             promotions.share_link_get,
             brand=request.brand,
             guide=request.staff,
@@ -341,11 +330,11 @@ def stock_item(request, store_id: int, sku_id: int):
     brand = request.brand
     sku = get_for_brand_or_404(Sku.objects.for_brand(brand).select_related("product"), brand, pk=sku_id)
     row = selectors.store_stock(brand=brand, store=store).filter(sku=sku).first()
-    form = StockChangeForm(_posted(request), initial={"low_stock_at": row.low_stock_at if row else 5})
+    form = StockChangeForm(posted(request), initial={"low_stock_at": row.low_stock_at if row else 5})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            inv = _service(
+            inv = call_service(
                 inventory.stock_change,
                 brand=brand,
                 staff=request.staff,
@@ -436,7 +425,7 @@ def order_advance(request, store_id: int, order_id: int):
         messages.error(request, _("Choose what happened to the order."))
         return redirect("m-store-order", store.pk, order.pk)
     try:
-        _service(
+        call_service(
             order_status.order_advance,
             brand=request.brand,
             staff=request.staff,
@@ -462,7 +451,7 @@ def pickup(request, store_id: int):
     store = store_for(request, store_id)
     if not roles.works_at(request.staff, store.pk):
         raise PermissionDenied
-    form = PickupForm(_posted(request))
+    form = PickupForm(posted(request))
     found = None
     if request.method == "POST" and form.is_valid():
         code, order_id = form.cleaned_data["code"], form.cleaned_data["order"]
@@ -472,7 +461,7 @@ def pickup(request, store_id: int):
                 form.add_error("code", _("No order waiting for pickup here has this code."))
         else:
             try:
-                order = _service(
+                order = call_service(
                     order_status.pickup_confirm,
                     brand=request.brand,
                     staff=request.staff,

@@ -18,7 +18,6 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,8 +50,15 @@ from retail import roles
 from retail.csv_export import fen_cell, safe_cell, stream_csv
 from retail.events import Actor
 from retail.models import Staff
+from retail.pages import (
+    admin_required,
+    apply_service_errors,
+    call_service,
+    form_status,
+    manager_required,
+    posted,
+)
 from retail.tenancy import get_for_brand_or_404
-from retail.views import admin_required, apply_service_errors, form_status, manager_required
 
 STATEMENTS_PAGE = 100
 SKUS_OFFERED = 2000  # codes in the rule form's pick list; any other code can still be typed
@@ -89,16 +95,6 @@ PRESETS = [
     ("last_month", gettext_lazy("Last month")),
     ("7d", gettext_lazy("Last 7 days")),
 ]
-
-
-def _posted(request):
-    return request.POST if request.method == "POST" else None
-
-
-def _service(fn, **kwargs):
-    """Call a service in a savepoint: a ValidationError leaves nothing half-written behind."""
-    with transaction.atomic():
-        return fn(**kwargs)
 
 
 def _tz(brand) -> str:
@@ -385,12 +381,12 @@ def rule_new(request):
     tz = _tz(brand)
     skus = list(catalogue.sku_list(brand=brand)[:SKUS_OFFERED])
     form = CommissionRuleForm(
-        _posted(request), categories=list(catalogue.category_list(brand=brand)), skus=skus, tz=tz
+        posted(request), categories=list(catalogue.category_list(brand=brand)), skus=skus, tz=tz
     )
     if request.method == "POST" and form.is_valid():
         data = form.data_for_service()
         try:
-            rule = _service(
+            rule = call_service(
                 rule_services.commission_rule_create,
                 brand=brand,
                 staff=request.staff,
@@ -411,7 +407,7 @@ def rule_new(request):
 def rule_end(request, pk: int):
     rule = get_for_brand_or_404(CommissionRule, request.brand, pk=pk)
     try:
-        _service(
+        call_service(
             rule_services.commission_rule_end,
             brand=request.brand,
             staff=request.staff,
@@ -445,11 +441,11 @@ def attribution_rules(request):
     tz = _tz(brand)
     versions = selectors.attribution_rules(brand=brand)
     current = rule_services.attribution_rule_current(brand=brand)
-    form = AttributionRuleForm(_posted(request), initial=AttributionRuleForm.initial_from(current), tz=tz)
+    form = AttributionRuleForm(posted(request), initial=AttributionRuleForm.initial_from(current), tz=tz)
     if request.method == "POST" and form.is_valid():
         data, at = form.data_for_service()
         try:
-            row = _service(
+            row = call_service(
                 rule_services.attribution_rule_create,
                 brand=brand,
                 staff=request.staff,
@@ -496,11 +492,11 @@ def reattribute(request):
     """Ask for a period to be attributed again under the rules in force now; the runs so far."""
     brand = request.brand
     tz = _tz(brand)
-    form = ReattributeForm(_posted(request), initial=_default_span(tz), tz=tz)
+    form = ReattributeForm(posted(request), initial=_default_span(tz), tz=tz)
     if request.method == "POST" and form.is_valid():
         start, end = form.span()
         try:
-            _service(
+            call_service(
                 attribution.reattribution_request,
                 brand=brand,
                 staff=request.staff,
@@ -532,13 +528,13 @@ def settings_page(request):
     brand = request.brand
     row = rule_services.settings_get(brand=brand)
     form = SettlementSettingsForm(
-        _posted(request),
+        posted(request),
         initial={"period": row.period, "timezone": row.timezone, "greeting": row.greeting},
         current_tz=row.timezone,
     )
     if request.method == "POST" and form.is_valid():
         try:
-            _service(
+            call_service(
                 rule_services.settings_update,
                 brand=brand,
                 staff=request.staff,
@@ -600,7 +596,7 @@ def settlements(request):
     start, end, label = settle.last_complete_period(brand=brand)
     if request.method == "POST":
         try:
-            period = _service(settle.period_close, brand=brand, start=start, end=end, label=label)
+            period = call_service(settle.period_close, brand=brand, start=start, end=end, label=label)
         except ValidationError as exc:
             messages.error(request, _messages_of(exc))
             return redirect("dash-commission-settlements")
@@ -643,7 +639,7 @@ def settlements_close_running(request):
         messages.error(request, _("Tick the box to confirm that the running period closes now."))
         return redirect("dash-commission-settlements")
     try:
-        period = _service(
+        period = call_service(
             settle.period_close_early,
             brand=brand,
             staff=request.staff,
@@ -705,10 +701,10 @@ def settlement_approve(request, pk: int):
     if period.status != SettlementPeriod.Status.REVIEW and request.method == "GET":
         messages.info(request, _("This period is already approved."))
         return redirect("dash-commission-settlement", period.pk)
-    form = ApproveForm(_posted(request))
+    form = ApproveForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            done = _service(
+            done = call_service(
                 settle.period_approve,
                 brand=brand,
                 staff=request.staff,
@@ -781,7 +777,7 @@ def statement_hold(request, pk: int):
     form = HoldForm(request.POST)
     if form.is_valid():
         try:
-            _service(
+            call_service(
                 settle.statement_hold,
                 brand=request.brand,
                 staff=request.staff,
@@ -810,7 +806,7 @@ def statement_hold(request, pk: int):
 def statement_release(request, pk: int):
     s = _statement(request, pk)
     try:
-        _service(
+        call_service(
             settle.statement_release,
             brand=request.brand,
             staff=request.staff,

@@ -22,7 +22,7 @@ from guides.models import Statement
 from guides.services import notify
 from guides.services.rules import settings_get
 from retail.models import Store
-from retail.views import staff_required
+from retail.pages import staff_required
 
 
 def _zone(request, fallback: datetime.tzinfo | None = None) -> datetime.tzinfo:

@@ -1,21 +1,10 @@
-"""The wallet entry on the staff home and me tabs: balance and packets to open, in one query."""
+"""Wallet words in templates (the wallet's card on the staff tabs is redpackets.navigation's)."""
 
 from __future__ import annotations
 
 from django import template
 
-from redpackets import selectors
-
 register = template.Library()
-
-
-@register.simple_tag(takes_context=True)
-def wallet_badge(context) -> dict:
-    """``{% wallet_badge as w %}``: ``w.balance_fen`` and ``w.to_open`` of the current staff member."""
-    brand, staff = context.get("current_brand"), context.get("current_staff")
-    if brand is None or staff is None:
-        return {"balance_fen": 0, "to_open": 0}
-    return selectors.wallet_badge(brand=brand, staff=staff)
 
 
 @register.filter

@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,23 +31,20 @@ from redpackets.models import Account, RedPacket, TopUp, Transaction, Withdrawal
 from redpackets.services import funding, limits, packets, reconcile
 from retail.events import Actor
 from retail.models import Staff
+from retail.pages import (
+    admin_required,
+    apply_service_errors,
+    call_service,
+    form_status,
+    manager_required,
+    posted,
+)
 from retail.tenancy import brand_scope, get_for_brand_or_404
-from retail.views import admin_required, apply_service_errors, form_status, manager_required
 
 PAGE_SIZE = 50
 RECORDS_PAGE = 20
 TOPUPS_SHOWN = 8
 WITHDRAWALS_SHOWN = 20
-
-
-def _posted(request):
-    return request.POST if request.method == "POST" else None
-
-
-def _service(fn, **kwargs):
-    """Call a service in a savepoint: a ValidationError leaves nothing half-written behind."""
-    with transaction.atomic():
-        return fn(**kwargs)
 
 
 def _key(request, form) -> str:
@@ -213,11 +209,11 @@ def _pool_page(request, form: TopUpForm, status: int = 200):
 @require_http_methods(["GET", "POST"])
 def pool(request):
     """The pool, and its top-up form: a valid top-up goes on to the payment provider's cashier."""
-    form = TopUpForm(_posted(request))
+    form = TopUpForm(posted(request))
     if request.method == "POST" and form.is_valid():
         amount_fen = form.cleaned_data["amount"]
         try:
-            topup = _service(
+            topup = call_service(
                 funding.topup_start,
                 brand=request.brand,
                 staff=request.staff,
@@ -274,7 +270,7 @@ def send(request):
     brand, staff = request.brand, request.staff
     settings_row = limits.settings_get(brand=brand)
     form = SendForm(
-        _posted(request),
+        posted(request),
         people=selectors.send_candidates(brand=brand, staff=staff, limit=5000),
         stores=selectors.send_stores(brand=brand, staff=staff),
         default_hours=settings_row.default_expiry_hours,
@@ -282,7 +278,7 @@ def send(request):
     if request.method == "POST" and form.is_valid():
         kwargs = form.service_kwargs()
         try:
-            packet = _service(
+            packet = call_service(
                 packets.packet_send,
                 brand=brand,
                 sender=staff,
@@ -420,10 +416,10 @@ def wallet_export(request, staff_id: int):
 def settings_page(request):
     brand = request.brand
     row = limits.settings_get(brand=brand)
-    form = SettingsForm(_posted(request), initial=SettingsForm.initial_from(row))
+    form = SettingsForm(posted(request), initial=SettingsForm.initial_from(row))
     if request.method == "POST" and form.is_valid():
         try:
-            _service(
+            call_service(
                 limits.settings_update,
                 brand=brand,
                 staff=request.staff,

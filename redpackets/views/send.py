@@ -14,9 +14,9 @@ from redpackets import selectors
 from redpackets.forms import SendForm, new_key
 from redpackets.models import RedPacket
 from redpackets.services import limits, packets
-from redpackets.views.wallet import _service, page_key
+from redpackets.views.wallet import page_key
 from retail.events import Actor
-from retail.views import apply_service_errors, form_status, manager_required
+from retail.pages import apply_service_errors, call_service, form_status, manager_required
 
 SENT_PAGE = 30
 
@@ -61,7 +61,7 @@ def send(request):
     if request.method == "POST" and form.is_valid():
         kwargs = form.service_kwargs()
         try:
-            packet = _service(
+            packet = call_service(
                 packets.packet_send,
                 brand=brand,
                 sender=staff,

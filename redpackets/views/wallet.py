@@ -14,7 +14,6 @@ import zoneinfo
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -37,19 +36,13 @@ from redpackets.forms import (
 from redpackets.models import RedPacket, Withdrawal
 from redpackets.services import accounts, limits, packets, withdrawals
 from retail.events import Actor
-from retail.views import apply_service_errors, form_status, safe_next, staff_required
+from retail.pages import apply_service_errors, call_service, form_status, safe_next, staff_required
 
 RECORDS_PAGE = 30
 RECEIVED_ON_WALLET = 10
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _service(fn, **kwargs):
-    """Call a service in a savepoint: a ValidationError leaves nothing half-written behind."""
-    with transaction.atomic():
-        return fn(**kwargs)
 
 
 def page_key(request, key: str) -> str:
@@ -99,7 +92,7 @@ def auto_withdraw(request):
         return redirect("m-wallet")
     on = form.cleaned_data["on"] == "1"
     try:
-        _service(
+        call_service(
             accounts.auto_withdraw_set,
             brand=request.brand,
             staff=request.staff,
@@ -147,7 +140,7 @@ def packet(request, packet_id: int):
         form = ClaimForm(request.POST)
         if form.is_valid():
             try:
-                _service(
+                call_service(
                     packets.packet_claim,
                     brand=brand,
                     staff=staff,
@@ -265,7 +258,7 @@ def account(request):
 @staff_required
 @require_POST
 def account_unbind(request):
-    gone = _service(
+    gone = call_service(
         accounts.payout_account_unbind,
         brand=request.brand,
         staff=request.staff,
@@ -326,7 +319,7 @@ def withdraw(request):
         if confirm.is_valid():
             amount = confirm.cleaned_data["amount_fen"]
             try:
-                w = _service(
+                w = call_service(
                     withdrawals.withdrawal_request,
                     brand=brand,
                     staff=staff,

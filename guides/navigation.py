@@ -1,0 +1,33 @@
+"""Commission in the kernel's console menu and "my performance" on the staff home and me tabs."""
+
+from django.utils.translation import gettext_lazy as _
+
+from guides import selectors
+from retail.navigation import register_home_card, register_menu_entry
+
+
+def _performance(request) -> dict:
+    """How many commission notifications the viewer has not read (``unread``)."""
+    return {"unread": selectors.notifications_unread(brand=request.brand, staff=request.staff)}
+
+
+register_menu_entry(
+    "dashboard",
+    "commission",
+    label=_("Commission"),
+    url_name="dash-commission",
+    icon="guides/dash/_icon.html",
+    icon_name="commission",
+    order=90,
+    testid="nav-commission",
+)
+for page in ("home", "me"):
+    register_home_card(
+        page,
+        "performance",
+        template=f"guides/cards/performance_{page}.html",
+        order=30,
+        provide=_performance,
+        group="cells",
+        stylesheet="css/wallet.css",
+    )
