@@ -1,31 +1,17 @@
-"""Order events: written in the order's transaction (OrderEvent, the outbox), handed to
-subscribers (commission attribution, webhooks) only after commit. Staff actions also go to the
-audit log."""
+"""Order events: written in the order's transaction (OrderEvent, the order's history) and emitted
+through the outbox (retail/outbox.py) to their subscribers (commission attribution, webhooks)
+after commit. Staff actions also go to the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from django.db import transaction
-
 from cloudstore.models import Order, OrderEvent
+from retail import outbox
 from retail.events import Actor, record
 from retail.models import Brand
 
-# Other apps subscribe here: SUBSCRIBERS["order.paid"].append(fn(brand_id, order_id, data)).
-SUBSCRIBERS: dict[str, list[Callable[[int, int, dict], Any]]] = {
-    "order.paid": [],
-    "order.refunded": [],
-    "order.cancelled": [],
-    "order.status": [],
-}
 
-
-def _publish(name: str, order: Order, data: dict) -> None:
-    brand_id, order_id = order.brand_id, order.pk
-    for fn in SUBSCRIBERS.get(name, []):
-        transaction.on_commit(lambda fn=fn: fn(brand_id, order_id, data))
+def _emit(name: str, order: Order, data: dict) -> None:
+    outbox.emit(brand_id=order.brand_id, name=name, payload={"order_id": order.pk, **data})
 
 
 def status_changed(
@@ -42,10 +28,10 @@ def status_changed(
         actor=actor.user if actor else None,
     )
     if new == Order.Status.PAID:
-        _publish("order.paid", order, data)
+        _emit("order.paid", order, data)
     elif new == Order.Status.CANCELLED:
-        _publish("order.cancelled", order, data)
-    _publish("order.status", order, {"from": old, "to": new})
+        _emit("order.cancelled", order, data)
+    _emit("order.status", order, {"from": old, "to": new})
     return ev
 
 
@@ -70,7 +56,7 @@ def refunded(*, order: Order, refund, actor: Actor | None) -> OrderEvent:
         data=data,
         actor=actor.user if actor else None,
     )
-    _publish("order.refunded", order, data)
+    _emit("order.refunded", order, data)
     return ev
 
 

@@ -1,19 +1,12 @@
-"""Order events from the cloud store reach commission here, after their transaction commits."""
+"""Order events from the cloud store reach commission here, after their transaction commits.
+Listed in settings.OUTBOX_SUBSCRIBERS."""
 
-from cloudstore import events as order_events
-
-
-def _paid(brand_id: int, order_id: int, data: dict) -> None:
-    from guides import tasks
-
-    tasks.attribute_order.delay(brand_id, order_id)
+from guides import tasks
 
 
-def _refunded(brand_id: int, order_id: int, data: dict) -> None:
-    from guides import tasks
-
-    tasks.clawback_order.delay(brand_id, order_id)
+def on_order_paid(*, brand_id: int, name: str, payload: dict) -> None:
+    tasks.attribute_order.delay(brand_id, payload["order_id"])
 
 
-order_events.SUBSCRIBERS["order.paid"].append(_paid)
-order_events.SUBSCRIBERS["order.refunded"].append(_refunded)
+def on_order_refunded(*, brand_id: int, name: str, payload: dict) -> None:
+    tasks.clawback_order.delay(brand_id, payload["order_id"])

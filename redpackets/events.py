@@ -1,31 +1,18 @@
-"""Red packet events: written in the same transaction as the change (Event, the outbox for the
-ISV webhooks), handed to subscribers only after commit. Staff actions also go to the audit log."""
+"""Red packet events: written in the same transaction as the change (Event, read by the ISV
+webhooks) and emitted through the outbox (retail/outbox.py) to their subscribers after commit.
+Staff actions also go to the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from django.db import transaction
-
 from redpackets.models import Event, PayoutAccount, RedPacket, Withdrawal
+from retail import outbox
 from retail.events import Actor, record
 from retail.models import Brand
-
-# Other apps subscribe here: SUBSCRIBERS["packet.claimed"].append(fn(brand_id, event_data)).
-SUBSCRIBERS: dict[str, list[Callable[[int, dict], Any]]] = {
-    "packet.sent": [],
-    "packet.claimed": [],
-    "packet.expired": [],
-    "withdrawal.succeeded": [],
-    "withdrawal.failed": [],
-}
 
 
 def _emit(name: str, brand_id: int, data: dict, **refs) -> Event:
     ev = Event.objects.create(brand_id=brand_id, name=name, data=data, **refs)
-    for fn in SUBSCRIBERS.get(name, []):
-        transaction.on_commit(lambda fn=fn: fn(brand_id, data))
+    outbox.emit(brand_id=brand_id, name=name, payload=data)
     return ev
 
 

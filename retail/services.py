@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from retail import events, roles
 from retail.events import Actor
 from retail.models import Brand, Invitation, Staff, StaffStore, Store, User
+from retail.outbox import enqueue_on_commit
 from retail.phones import normalize_phone
 from retail.tenancy import brand_scope
 
@@ -191,9 +192,7 @@ def _invitation_issue(*, brand: Brand, staff: Staff, created_by: User) -> str:
         expires_at=now + settings.INVITATION_TTL,
     )
     link = f"/invite/{brand.slug}/{token}/"
-    from retail.tasks import deliver_invitation
-
-    transaction.on_commit(lambda: deliver_invitation.delay(brand.pk, staff.pk, link))
+    enqueue_on_commit("retail.tasks.deliver_invitation", brand.pk, staff.pk, link)
     return link
 
 

@@ -200,6 +200,29 @@ CELERY_BEAT_SCHEDULE: dict = {
     "private-files-expiry": {"task": "retail.tasks.expire_private_files", "schedule": crontab(minute=23)},
 }
 
+# --- Outbox (retail/outbox.py) -----------------------------------------------------------
+# Every event an app emits, and who is called after its transaction commits: the one list of
+# subscribers. Each is `fn(*, brand_id, name, payload)`, given as a dotted path.
+OUTBOX_SUBSCRIBERS: dict[str, list] = {
+    # cloudstore/events.py; payload: {"order_id", ...}
+    "order.paid": ["guides.subscriptions.on_order_paid"],  # commission: attribute the order
+    "order.refunded": ["guides.subscriptions.on_order_refunded"],  # commission: claw back
+    "order.cancelled": [],
+    "order.status": [],
+    # guides/events.py
+    "order.attributed": [],
+    "orders.attributed": [],
+    "commission.clawed_back": [],
+    "statement.approved": [],
+    "statement.paid": [],
+    # redpackets/events.py
+    "packet.sent": [],
+    "packet.claimed": [],
+    "packet.expired": [],
+    "withdrawal.succeeded": [],
+    "withdrawal.failed": [],
+}
+
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "retail.User"
 AUTHENTICATION_BACKENDS = [

@@ -199,12 +199,12 @@ def test_rerunning_attribution_never_credits_twice(brand, brand_admin, guide, sk
 def test_bulk_attribution_of_historic_orders_is_set_based(
     brand, brand_admin, guide, guide2, sku, django_assert_max_num_queries, monkeypatch
 ):
-    from cloudstore import events as order_events
+    from django.conf import settings
 
     rule(brand, brand_admin, rate_bp=1000)
     members = [join(brand, g) for g in (guide, guide2) for _ in range(5)]
     # historic orders imported with nothing listening: no attribution yet
-    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.paid", [])
     for m in members:
         external(brand, brand_admin, "flagship", member=m, lines=[(sku, 1, 10000)])
     with brand_scope(brand):
@@ -277,11 +277,12 @@ def test_a_rule_not_in_force_yet_can_be_withdrawn(brand, brand_admin):
 def test_id_ranges_split_the_backlog_for_workers_and_bulk_runs_record_one_event_per_batch(
     brand, brand_admin, guide, sku, monkeypatch
 ):
-    from cloudstore import events as order_events
+    from django.conf import settings
+
     from guides import tasks
 
     rule(brand, brand_admin, rate_bp=1000)
-    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.paid", [])
     member = join(brand, guide)
     ids = [
         external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 1000)]).pk for _ in range(7)
@@ -308,9 +309,9 @@ def path(request, monkeypatch):
     """The orders are recorded with nothing listening, then attributed one by one by the task that
     runs after a payment commits (single), or as a historic import (bulk: in batches, by COPY on
     PostgreSQL)."""
-    from cloudstore import events as order_events
+    from django.conf import settings
 
-    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.paid", [])
     return request.param
 
 

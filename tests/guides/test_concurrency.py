@@ -4,9 +4,9 @@ at once, a refund's clawback delivered twice at once, two approvals and two paym
 import datetime
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from cloudstore import events as order_events
 from guides.models import Attribution, CommissionEntry, SettlementPeriod, Statement
 from guides.services import attribution, settlement
 from redpackets.models import RedPacket
@@ -25,7 +25,7 @@ DAY = datetime.timedelta(days=1)
 
 def test_workers_attributing_the_same_orders_at_once_credit_once(brand, brand_admin, guide, sku, monkeypatch):
     rule(brand, brand_admin, rate_bp=1000)
-    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.paid", [])
     member = join(brand, guide, since=LONG_AGO)
     ids = [
         external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)]).pk for _ in range(20)
@@ -50,7 +50,7 @@ def test_a_clawback_delivered_twice_at_once_is_taken_once(brand, brand_admin, gu
     order = external(
         brand, brand_admin, "flagship", member=join(brand, guide, since=LONG_AGO), lines=[(sku, 1, 10000)]
     )
-    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.refunded", [])
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.refunded", [])
     refund(brand, brand_admin, order, amount_fen=3000)
     results, errors = race(5, lambda i: attribution.attribution_refund_sync(brand=brand, order_id=order.pk))
     assert errors == [] and sorted(results) == [-300, 0, 0, 0, 0]

@@ -401,11 +401,12 @@ def test_hourly_task_closes_the_last_period_once(brand, brand_admin, guide, sku,
 def test_a_big_import_sends_one_notification_per_guide(
     brand, brand_admin, guide, guide2, sku, rate10, monkeypatch
 ):
-    from cloudstore import events as order_events
+    from django.conf import settings
+
     from guides.services import attribution
 
     members = [join(brand, g, since=LONG_AGO) for g in (guide, guide2) for _ in range(3)]
-    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.paid", [])
     for m in members:
         for _ in range(4):
             external(brand, brand_admin, "flagship", member=m, lines=[(sku, 1, 10000)])

@@ -1,0 +1,71 @@
+"""The outbox: how work leaves a transaction. Events go to their subscribers, named tasks to the
+queue, both only once the transaction commits (nothing on rollback).
+
+An app announces a change with ``emit(brand_id=..., name="order.paid", payload={...})`` in the
+transaction of the change, after writing its own event row there (``cloudstore.OrderEvent``,
+``guides.Event``, ``redpackets.Event``: what webhooks will read). Every event name and its
+subscribers are listed in one place, ``settings.OUTBOX_SUBSCRIBERS``, as dotted paths resolved
+on first use, so the kernel imports no app. Every subscriber has one signature::
+
+    def on_order_paid(*, brand_id: int, name: str, payload: dict) -> None: ...
+
+Services queue their own app's Celery tasks with ``enqueue_on_commit("app.tasks.name", ...)``
+by name, so that tasks import services and never the reverse.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import import_module
+from typing import Any, Protocol
+
+from celery import Task
+from django.conf import settings
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from retail.celery import app as celery_app
+
+
+class Subscriber(Protocol):
+    def __call__(self, *, brand_id: int, name: str, payload: dict) -> None: ...
+
+
+@functools.cache
+def _resolve(path: str) -> Subscriber:
+    return import_string(path)
+
+
+def subscribers(name: str) -> list[Subscriber]:
+    """The subscribers of event ``name``; an unknown name is a programming error."""
+    try:
+        entries = settings.OUTBOX_SUBSCRIBERS[name]
+    except KeyError:
+        raise LookupError(f"outbox event {name!r} is not listed in settings.OUTBOX_SUBSCRIBERS") from None
+    return [entry if callable(entry) else _resolve(entry) for entry in entries]
+
+
+def emit(*, brand_id: int, name: str, payload: dict) -> None:
+    """Call every subscriber of ``name`` after the current transaction commits."""
+    for fn in subscribers(name):
+        transaction.on_commit(functools.partial(fn, brand_id=brand_id, name=name, payload=payload))
+
+
+def enqueue_on_commit(task_name: str, *args: Any, countdown: float | None = None) -> None:
+    """Queue the Celery task registered as ``task_name`` after the current transaction commits."""
+    transaction.on_commit(functools.partial(_send, task_name, args, countdown))
+
+
+def _send(task_name: str, args: tuple, countdown: float | None) -> None:
+    task = _task(task_name)
+    if countdown is None:
+        task.delay(*args)
+    else:
+        task.apply_async(args, countdown=countdown)
+
+
+def _task(task_name: str) -> Task:
+    if task_name not in celery_app.tasks:
+        # Tasks register when their module is imported; Celery names them "module.function".
+        import_module(task_name.rpartition(".")[0])
+    return celery_app.tasks[task_name]
