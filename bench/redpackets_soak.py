@@ -48,11 +48,11 @@ from django.test import Client
 from django.utils import timezone
 from members_run import percentile
 
-from members.services import request_fingerprint
 from redpackets import payouts
 from redpackets.models import Account, Event, PacketShare, RedPacket, Transaction, Withdrawal
 from redpackets.services import accounts, ledger, packets, reconcile, withdrawals
 from retail.events import Actor
+from retail.idempotency import request_fingerprint
 from retail.models import Staff
 from retail.tenancy import brand_scope
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cloudstore.models import Coupon, Order, Touch
-from members.services import MERGE_HOOKS
+from members.services.merge import MERGE_HOOKS
 
 MOVED = (("orders", Order), ("coupons", Coupon), ("touches", Touch))
 

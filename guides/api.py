@@ -24,11 +24,11 @@ from guides.models import (
     Statement,
 )
 from guides.services import attribution, rules, settlement
-from members.api import IDEMPOTENCY_HEADER, _idempotency_key
-from retail import api_fields, roles
+from retail import api_fields, idempotency, roles
 from retail.api_base import BrandAPIView
 from retail.events import Actor
 from retail.pagination import Pagination
+from retail.schema import IDEMPOTENCY_HEADER
 from retail.tenancy import brand_scope, get_for_brand_or_404
 
 
@@ -469,11 +469,10 @@ class RunningPeriodView(BrandAPIView):
             actor=Actor.from_request(request),
             start=s.validated_data["start"],
         )
-        replayed = getattr(period, "replayed", False)
         return Response(
             PeriodSerializer(period).data,
-            status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
-            headers={"Idempotent-Replayed": "true"} if replayed else None,
+            status=idempotency.answer_status(period),
+            headers=idempotency.answer_headers(period),
         )
 
 
@@ -483,7 +482,7 @@ class PeriodApproveView(BrandAPIView):
         """Approve the period: every statement not held is paid into its guide's wallet as a red
         packet, exactly once. Refused (400 insufficient_funds) if the pool cannot cover them."""
         _require_admin(self)
-        key = _idempotency_key(request)
+        key = idempotency.read_key(request, self.staff)
         with brand_scope(self.brand):
             period = get_for_brand_or_404(SettlementPeriod, self.brand, pk=pk)
         period = settlement.period_approve(
@@ -491,8 +490,7 @@ class PeriodApproveView(BrandAPIView):
         )
         with brand_scope(self.brand):
             period.refresh_from_db()
-        headers = {"Idempotent-Replayed": "true"} if getattr(period, "replayed", False) else None
-        return Response(PeriodSerializer(period).data, headers=headers)
+        return Response(PeriodSerializer(period).data, headers=idempotency.answer_headers(period))
 
 
 class StatementListView(BrandAPIView):

@@ -5,27 +5,20 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, mixins, permissions, serializers, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from members import codes, selectors, services
 from members.identities import mask_identity
 from members.models import Member, MemberIdentity, PointsEntry, Tag
-from retail import api_fields, roles
+from retail import api_fields, idempotency, roles
 from retail.api_base import BrandAPIView, BrandViewSet
 from retail.events import Actor
 from retail.models import Staff
+from retail.schema import IDEMPOTENCY_HEADER
 from retail.tenancy import get_for_brand_or_404
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="Unique per money-or-points-moving request; a replay returns the first result.",
-)
 
 
 class IdentitySerializer(serializers.Serializer):
@@ -149,15 +142,6 @@ class TagSerializer(serializers.ModelSerializer):
 
 class CodeSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=200)
-
-
-def _idempotency_key(request) -> str:
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        raise exceptions.ValidationError({"Idempotency-Key": [_("This header is required.")]})
-    if len(key) > 100 or not key.isprintable():
-        raise exceptions.ValidationError({"Idempotency-Key": [_("At most 100 printable characters.")]})
-    return f"api:{key}"
 
 
 class CanMovePoints(permissions.BasePermission):
@@ -323,7 +307,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
         return self.get_paginated_response(PointsEntrySerializer(page, many=True).data)
 
     def _points(self, request, serializer_class, fn):
-        source = _idempotency_key(request)
+        source = idempotency.read_key(request, self.staff)
         member = _brand_member(self.brand, self.staff, self.kwargs["pk"])
         s = serializer_class(data=request.data)
         s.is_valid(raise_exception=True)
@@ -334,11 +318,10 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
             actor=Actor.from_request(request),
             **s.validated_data,
         )
-        headers = {"Idempotent-Replayed": "true"} if entry.replayed else {}
         return Response(
             PointsEntrySerializer(entry).data,
-            status=status.HTTP_200_OK if entry.replayed else status.HTTP_201_CREATED,
-            headers=headers,
+            status=idempotency.answer_status(entry),
+            headers=idempotency.answer_headers(entry),
         )
 
     @extend_schema(

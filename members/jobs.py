@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,7 +46,7 @@ from members.models import (
     Tag,
     Tier,
 )
-from retail import csv_export, private_files, roles
+from retail import csv_export, outbox, private_files, roles
 from retail.events import Actor
 from retail.models import Brand, Staff
 from retail.phones import normalize_phone
@@ -179,9 +178,8 @@ def export_start(*, brand: Brand, viewer: Staff, actor: Actor, filters: selector
 
 
 def _queue(brand: Brand, job: MemberJob) -> None:
-    from members.tasks import run_member_job
-
-    transaction.on_commit(lambda: run_member_job.delay(brand.pk, job.pk))
+    """Run the job after commit, through its task named (tasks import jobs, not the reverse)."""
+    outbox.enqueue_on_commit("members.tasks.run_member_job", brand.pk, job.pk)
 
 
 def _filters_to_json(f: selectors.MemberFilters) -> dict:

@@ -12,37 +12,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from members.api import IDEMPOTENCY_HEADER
-from members.services import request_fingerprint
 from redpackets import exports, selectors
 from redpackets.models import PayoutAccount, RedPacket, TopUp, Withdrawal
 from redpackets.services import accounts, funding, packets, withdrawals
-from retail import api_fields, roles
+from retail import api_fields, idempotency, roles
 from retail.api_base import BrandAPIView
 from retail.events import Actor
 from retail.models import Staff
 from retail.pagination import page_number
+from retail.schema import IDEMPOTENCY_HEADER
 from retail.tenancy import brand_scope, get_for_brand_or_404
-
-
-def _key(request, staff: Staff) -> str:
-    """The request's idempotency key, namespaced by the caller (two people never share one)."""
-    from rest_framework import exceptions
-
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        raise exceptions.ValidationError({"Idempotency-Key": [_("This header is required.")]})
-    if len(key) > 100 or not key.isprintable():
-        raise exceptions.ValidationError({"Idempotency-Key": [_("At most 100 printable characters.")]})
-    return f"api:{staff.pk}:{key}"
-
-
-def _replayed_headers(obj) -> dict | None:
-    return {"Idempotent-Replayed": "true"} if getattr(obj, "replayed", False) else None
-
-
-def _created(obj) -> int:
-    return status.HTTP_200_OK if getattr(obj, "replayed", False) else status.HTTP_201_CREATED
 
 
 def _require_admin(view) -> None:
@@ -346,7 +325,7 @@ class TopUpListView(BrandAPIView):
     def post(self, request):
         """Start a top-up: pay at ``pay_url``; the pool is credited when the provider confirms."""
         _require_admin(self)
-        key = _key(request, self.staff)
+        key = idempotency.read_key(request, self.staff)
         s = TopUpCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         topup = funding.topup_start(
@@ -355,9 +334,13 @@ class TopUpListView(BrandAPIView):
             actor=Actor.from_request(request),
             amount_fen=s.validated_data["amount_fen"],
             key=key,
-            fingerprint=request_fingerprint({"op": "topup", **s.validated_data}),
+            fingerprint=idempotency.request_fingerprint({"op": "topup", **s.validated_data}),
         )
-        return Response(TopUpSerializer(topup).data, status=_created(topup), headers=_replayed_headers(topup))
+        return Response(
+            TopUpSerializer(topup).data,
+            status=idempotency.answer_status(topup),
+            headers=idempotency.answer_headers(topup),
+        )
 
 
 class TopUpDetailView(BrandAPIView):
@@ -394,7 +377,7 @@ class PacketListView(BrandAPIView):
     def post(self, request):
         """Send a red packet from the pool (brand admins; store managers to their stores' staff)."""
         _require_manager(self)
-        key = _key(request, self.staff)
+        key = idempotency.read_key(request, self.staff)
         s = PacketSendSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -403,13 +386,13 @@ class PacketListView(BrandAPIView):
             sender=self.staff,
             actor=Actor.from_request(request),
             key=key,
-            fingerprint=request_fingerprint({"op": "send", **d}),
+            fingerprint=idempotency.request_fingerprint({"op": "send", **d}),
             **d,
         )
         return Response(
             _packet_out(self.brand, self.staff, packet.pk),
-            status=_created(packet),
-            headers=_replayed_headers(packet),
+            status=idempotency.answer_status(packet),
+            headers=idempotency.answer_headers(packet),
         )
 
 
@@ -427,7 +410,7 @@ class PacketClaimView(BrandAPIView):
     def post(self, request, pk: int):
         """Claim your share into your wallet (no payout account needed); claiming again answers the same
         share. The answer carries the packet's counters; its list of claims is GET .../packets/{id}/."""
-        key = _key(request, self.staff)
+        key = idempotency.read_key(request, self.staff)
         packet = selectors.packet_get(brand=self.brand, staff=self.staff, packet_id=pk)
         share = packets.packet_claim(brand=self.brand, staff=self.staff, packet=packet, key=key)
         # Built from what the claim holds in memory: the packet stays locked until this request
@@ -439,7 +422,11 @@ class PacketClaimView(BrandAPIView):
             "already_claimed": share.replayed,
             "packet": share.packet,
         }
-        return Response(ShareSerializer(data).data, status=_created(share), headers=_replayed_headers(share))
+        return Response(
+            ShareSerializer(data).data,
+            status=idempotency.answer_status(share),
+            headers=idempotency.answer_headers(share),
+        )
 
 
 # --- the caller's wallet -----------------------------------------------------------------------------
@@ -530,7 +517,7 @@ class WithdrawalListView(BrandAPIView):
     )
     def post(self, request):
         """Withdraw to your bound, verified account. Usually paid at once; the status says when not."""
-        key = _key(request, self.staff)
+        key = idempotency.read_key(request, self.staff)
         s = WithdrawalCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         w = withdrawals.withdrawal_request(
@@ -538,14 +525,18 @@ class WithdrawalListView(BrandAPIView):
             staff=self.staff,
             amount_fen=s.validated_data["amount_fen"],
             key=key,
-            fingerprint=request_fingerprint({"op": "withdraw", **s.validated_data}),
+            fingerprint=idempotency.request_fingerprint({"op": "withdraw", **s.validated_data}),
         )
         w = (
             selectors.withdrawal_get(brand=self.brand, staff=self.staff, withdrawal_id=w.pk)
             if not w.replayed
             else w
         )
-        return Response(WithdrawalSerializer(w).data, status=_created(w), headers=_replayed_headers(w))
+        return Response(
+            WithdrawalSerializer(w).data,
+            status=idempotency.answer_status(w),
+            headers=idempotency.answer_headers(w),
+        )
 
 
 class WithdrawalDetailView(BrandAPIView):

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from retail.idempotency import CONFLICT_CODE
 from retail.tenancy import TenancyError
 
 
@@ -42,7 +43,7 @@ def _django_validation_fields(exc: DjangoValidationError) -> tuple[str, dict]:
 
 
 # Validation codes that mean "the request clashes with the state of the server".
-CONFLICT_CODES = {"idempotency_conflict"}
+CONFLICT_CODES = {CONFLICT_CODE}
 
 
 def _single_code(exc: DjangoValidationError) -> str | None:

@@ -9,9 +9,11 @@ from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.drainage import warn
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import is_serializer
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.viewsets import ViewSetMixin
 
+from retail import idempotency
 from retail.api_fields import local_time_fields, unbounded_fields
 
 # What each error status means, for every operation that can answer it.
@@ -21,10 +23,19 @@ ERROR_DESCRIPTIONS = {
     403: "not_authenticated (no session), no_brand, brand_suspended, or permission_denied "
     "(role not allowed, CSRF)",
     404: "not_found: the object, or an object the request names, does not exist in your brand",
-    409: "idempotency_conflict: the key (or external id) was already used for a different request",
+    409: f"{idempotency.CONFLICT_CODE}: the key (or external id) was already used for a different request",
     413: "payload_too_large: the request body is too large",
     429: "throttled: too many requests",
 }
+
+# The header of every operation that moves money or points (see retail.idempotency).
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    idempotency.HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Unique per money-or-points-moving request; a replay returns the first result.",
+)
 
 
 class ErrorBodySerializer(serializers.Serializer):
@@ -80,7 +91,7 @@ def error_statuses(method: str, operation: dict, extra=()) -> list[int]:
         statuses.add(400)
     if has_body or _has(operation, "path") or _has(operation, "query"):
         statuses.add(404)
-    if method in ("POST", "PUT", "PATCH") and "idempotency-key" in names:
+    if method in ("POST", "PUT", "PATCH") and idempotency.HEADER.lower() in names:
         statuses.add(409)
     if has_body:
         statuses.add(413)

@@ -14,12 +14,12 @@ from rest_framework.response import Response
 from cloudstore import selectors
 from cloudstore.models import Order, OrderLine
 from cloudstore.services import external_orders, order_status, refunds
-from members.api import IDEMPOTENCY_HEADER, _idempotency_key
 from members.models import MemberIdentity
-from members.services import request_fingerprint
-from retail import api_fields
+from retail import api_fields, idempotency
 from retail.api_base import BrandViewSet
 from retail.events import Actor
+from retail.idempotency import request_fingerprint
+from retail.schema import IDEMPOTENCY_HEADER
 
 
 class OrderLineSerializer(serializers.ModelSerializer):
@@ -267,8 +267,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         )
         return self._out(
             order,
-            status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-            None if created else {"Idempotent-Replayed": "true"},
+            idempotency.answer_status(not created),
+            idempotency.answer_headers(not created),
         )
 
     @extend_schema(request=OrderStatusSerializer, responses=OrderSerializer)
@@ -312,7 +312,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
     def refunds(self, request, pk=None):
         """Refund part or all of a paid order, by lines (restocking them if they came back) or by amount.
         Idempotency-Key required: a replay returns the first result; another body with the key gets 409."""
-        key = _idempotency_key(request)
+        key = idempotency.read_key(request, self.staff)
         order = self.get_object()
         s = RefundSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -332,6 +332,6 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         )
         return self._out(
             order,
-            status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
-            {"Idempotent-Replayed": "true"} if replayed else None,
+            idempotency.answer_status(replayed),
+            idempotency.answer_headers(replayed),
         )

@@ -15,7 +15,7 @@ from cloudstore.services import external_orders, promotions
 from members import selectors as member_selectors
 from members.api import MemberFilterSerializer
 from members.models import Member
-from retail import api_fields
+from retail import api_fields, idempotency
 from retail.api_base import BrandAPIView, BrandViewSet
 from retail.events import Actor
 from retail.tenancy import get_for_brand_or_404
@@ -110,8 +110,8 @@ class CouponRedeemView(BrandAPIView):
         )
         return Response(
             {**CouponSerializer(coupon).data, "discount_fen": discount},
-            status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
-            headers={"Idempotent-Replayed": "true"} if replayed else None,
+            status=idempotency.answer_status(replayed),
+            headers=idempotency.answer_headers(replayed),
         )
 
 

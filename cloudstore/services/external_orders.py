@@ -26,7 +26,7 @@ from cloudstore.services.order_status import (
 from members import codes
 from members import services as member_services
 from members.models import GuideBinding, Member
-from retail import roles
+from retail import idempotency, roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope
@@ -60,7 +60,7 @@ def member_from(brand: Brand, ref: dict | None) -> Member | None:
         except codes.CodeError as exc:
             raise error("member", str(exc), "invalid_member_code") from exc
         member = Member.objects.filter(pk=pk).first()
-        return member_services._active(member) if member else None
+        return member_services.member_active(member) if member else None
     return member_services.member_find(brand=brand, kind=ref.get("kind", ""), value=ref.get("value", ""))
 
 
@@ -224,11 +224,9 @@ def _external_paid(brand: Brand, order: Order, actor: Actor) -> None:
 
 
 def _replay(order: Order, fingerprint: str) -> Order:
-    if order.request_hash and order.request_hash != fingerprint:
-        raise member_services.IdempotencyConflict(
-            _("This external order id was already used for a different order."), code="idempotency_conflict"
-        )
-    return order
+    return idempotency.replay(
+        order, fingerprint, message=_("This external order id was already used for a different order.")
+    )
 
 
 def order_external_status(

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from cloudstore import events
 from cloudstore.models import Campaign, Coupon, Product, ShareLink, Touch
 from members.models import Member
-from members.services import can_serve
+from members.services.access import can_serve
 from retail import roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store

@@ -16,7 +16,7 @@ from cloudstore.services.order_status import (
 )
 from members import services as member_services
 from members.models import Member
-from retail import roles
+from retail import idempotency, roles
 from retail.events import Actor
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
@@ -69,12 +69,7 @@ def refund_create(
     with brand_scope(brand):
         existing = Refund.objects.filter(key=key).first()
         if existing is not None:
-            if existing.request_hash != fingerprint or existing.order_id != order.pk:
-                raise member_services.IdempotencyConflict(
-                    _("This idempotency key was already used for a different request."),
-                    code="idempotency_conflict",
-                )
-            return existing, True
+            return idempotency.replay(existing, fingerprint, same=existing.order_id == order.pk), True
         order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
         if order.status not in REFUNDABLE:
             raise error(None, _("Only a paid order can be refunded."), "not_refundable")

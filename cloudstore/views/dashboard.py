@@ -36,9 +36,9 @@ from cloudstore.staff_forms import (
     fen_to_yuan,
 )
 from cloudstore.views.staff import order_customer, order_timeline, store_today
-from members.services import request_fingerprint
 from retail import roles
 from retail.events import Actor
+from retail.idempotency import request_fingerprint
 from retail.models import Store
 from retail.pages import (
     admin_required,

@@ -49,6 +49,7 @@ from guides.services import settlement as settle
 from retail import roles
 from retail.csv_export import fen_cell, safe_cell, stream_csv
 from retail.events import Actor
+from retail.idempotency import page_key
 from retail.models import Staff
 from retail.pages import (
     admin_required,
@@ -710,7 +711,7 @@ def settlement_approve(request, pk: int):
                 staff=request.staff,
                 actor=Actor.from_request(request),
                 period=period,
-                key=f"page:{request.staff.pk}:{form.cleaned_data['key']}",
+                key=page_key(request.staff, form.cleaned_data["key"]),
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)

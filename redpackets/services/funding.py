@@ -19,9 +19,9 @@ from cloudstore import payments
 from redpackets import events
 from redpackets.models import Account, TopUp, Transaction
 from redpackets.services import ledger
-from redpackets.services.idempotency import digest, replayed
 from retail import roles
 from retail.events import Actor
+from retail.idempotency import digest, replayed
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
 

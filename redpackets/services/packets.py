@@ -21,14 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cloudstore.templatetags.shop import yuan
-from members.services import IdempotencyConflict
 from redpackets import events
 from redpackets.models import Account, PacketRecipient, PacketShare, RedPacket, Transaction
 from redpackets.services import ledger
-from redpackets.services.idempotency import digest, replayed
 from redpackets.services.limits import settings_get
 from retail import roles
 from retail.events import Actor
+from retail.idempotency import IdempotencyConflict, digest, replayed
 from retail.models import Brand, Staff, StaffStore, Store
 from retail.tenancy import brand_scope
 
@@ -275,10 +274,7 @@ def packet_claim(*, brand: Brand, staff: Staff, packet: RedPacket, key: str) -> 
         earlier = PacketShare.objects.for_brand(brand).filter(claim_key=key).first()
         if earlier is not None:
             if earlier.packet_id != packet.pk or earlier.staff_id != staff.pk:
-                raise IdempotencyConflict(
-                    _("This idempotency key was already used for a different request."),
-                    code="idempotency_conflict",
-                )
+                raise IdempotencyConflict()
             earlier.replayed = True
             return earlier
         try:

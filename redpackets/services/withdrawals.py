@@ -25,9 +25,9 @@ from cloudstore.templatetags.shop import yuan
 from redpackets import events, payouts
 from redpackets.models import Account, PayoutAccount, Transaction, Withdrawal
 from redpackets.services import ledger
-from redpackets.services.idempotency import digest, replayed
 from redpackets.services.limits import settings_get
 from retail import roles
+from retail.idempotency import digest, replayed
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
 

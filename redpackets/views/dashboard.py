@@ -17,7 +17,6 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from members.services import IdempotencyConflict, request_fingerprint
 from redpackets import exports, selectors
 from redpackets.dashboard_forms import (
     PACKET_STATUS_LABELS,
@@ -30,6 +29,7 @@ from redpackets.labels import transaction_label
 from redpackets.models import Account, RedPacket, TopUp, Transaction, Withdrawal
 from redpackets.services import funding, limits, packets, reconcile
 from retail.events import Actor
+from retail.idempotency import IdempotencyConflict, page_key, request_fingerprint
 from retail.models import Staff
 from retail.pages import (
     admin_required,
@@ -45,11 +45,6 @@ PAGE_SIZE = 50
 RECORDS_PAGE = 20
 TOPUPS_SHOWN = 8
 WITHDRAWALS_SHOWN = 20
-
-
-def _key(request, form) -> str:
-    """The form's one-time key, namespaced by the person submitting it."""
-    return f"page:{request.staff.pk}:{form.cleaned_data['key']}"
 
 
 def _conflict(form) -> None:
@@ -219,7 +214,7 @@ def pool(request):
                 staff=request.staff,
                 actor=Actor.from_request(request),
                 amount_fen=amount_fen,
-                key=_key(request, form),
+                key=page_key(request.staff, form.cleaned_data["key"]),
                 fingerprint=request_fingerprint({"op": "topup", "amount_fen": amount_fen}),
             )
         except IdempotencyConflict:
@@ -283,7 +278,7 @@ def send(request):
                 brand=brand,
                 sender=staff,
                 actor=Actor.from_request(request),
-                key=_key(request, form),
+                key=page_key(request.staff, form.cleaned_data["key"]),
                 fingerprint=request_fingerprint({"op": "send", **kwargs}),
                 **kwargs,
             )

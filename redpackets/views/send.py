@@ -9,13 +9,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from members.services import IdempotencyConflict, request_fingerprint
 from redpackets import selectors
 from redpackets.forms import SendForm, new_key
 from redpackets.models import RedPacket
 from redpackets.services import limits, packets
-from redpackets.views.wallet import page_key
 from retail.events import Actor
+from retail.idempotency import IdempotencyConflict, page_key, request_fingerprint
 from retail.pages import apply_service_errors, call_service, form_status, manager_required
 
 SENT_PAGE = 30
@@ -66,7 +65,7 @@ def send(request):
                 brand=brand,
                 sender=staff,
                 actor=Actor.from_request(request),
-                key=page_key(request, form.cleaned_data["key"]),
+                key=page_key(request.staff, form.cleaned_data["key"]),
                 fingerprint=request_fingerprint({"op": "send", **kwargs}),
                 **kwargs,
             )

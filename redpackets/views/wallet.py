@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cloudstore.staff_forms import fen_to_yuan
 from cloudstore.templatetags.shop import yuan
-from members.services import IdempotencyConflict, request_fingerprint
 from redpackets import exports, selectors
 from redpackets.forms import (
     AutoWithdrawForm,
@@ -36,6 +35,7 @@ from redpackets.forms import (
 from redpackets.models import RedPacket, Withdrawal
 from redpackets.services import accounts, limits, packets, withdrawals
 from retail.events import Actor
+from retail.idempotency import IdempotencyConflict, page_key, request_fingerprint
 from retail.pages import apply_service_errors, call_service, form_status, safe_next, staff_required
 
 RECORDS_PAGE = 30
@@ -43,11 +43,6 @@ RECEIVED_ON_WALLET = 10
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def page_key(request, key: str) -> str:
-    """The idempotency key a page form's one-time key stands for (namespaced by the person)."""
-    return f"page:{request.staff.pk}:{key}"
 
 
 def staff_tz(request) -> zoneinfo.ZoneInfo:
@@ -145,7 +140,7 @@ def packet(request, packet_id: int):
                     brand=brand,
                     staff=staff,
                     packet=pkt,
-                    key=page_key(request, form.cleaned_data["key"]),
+                    key=page_key(request.staff, form.cleaned_data["key"]),
                 )
             except IdempotencyConflict:
                 messages.error(request, _("This page was out of date. Please try again."))
@@ -324,7 +319,7 @@ def withdraw(request):
                     brand=brand,
                     staff=staff,
                     amount_fen=amount,
-                    key=page_key(request, confirm.cleaned_data["key"]),
+                    key=page_key(request.staff, confirm.cleaned_data["key"]),
                     fingerprint=request_fingerprint({"op": "withdraw", "amount_fen": amount}),
                 )
             except ValidationError as exc:

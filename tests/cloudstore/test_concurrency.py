@@ -9,8 +9,8 @@ from django.db import connection
 
 from cloudstore.models import Coupon, Inventory, Order, Payment, Refund
 from cloudstore.services import checkout, external_orders, order_payments, promotions, refunds
-from members.services import request_fingerprint
 from retail.events import Actor
+from retail.idempotency import request_fingerprint
 from retail.tenancy import brand_scope
 from tests.cloudstore.conftest import refresh
 from tests.factories import CampaignFactory, InventoryFactory, MemberFactory

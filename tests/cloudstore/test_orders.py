@@ -12,6 +12,7 @@ from cloudstore.services import checkout, order_payments, order_status, promotio
 from members import services as member_services
 from members.models import PointsEntry
 from retail.events import Actor
+from retail.idempotency import request_fingerprint
 from retail.tenancy import brand_scope
 from tests.cloudstore.conftest import pay, refresh
 from tests.factories import CampaignFactory, InventoryFactory, MemberFactory, SkuFactory, StaffFactory
@@ -308,7 +309,7 @@ def _refund(brand, staff, order, key="r1", **kw):
         actor=Actor(),
         order=order,
         key=key,
-        fingerprint=member_services.request_fingerprint({"k": key, **{k: str(v) for k, v in kw.items()}}),
+        fingerprint=request_fingerprint({"k": key, **{k: str(v) for k, v in kw.items()}}),
         **kw,
     )
 

@@ -24,6 +24,7 @@ from members.models import (
     Tier,
 )
 from retail.events import Actor
+from retail.idempotency import IdempotencyConflict
 from retail.models import AuditLog, Staff
 from retail.tenancy import brand_scope
 from tests.factories import MemberFactory, StaffFactory, StoreFactory
@@ -264,7 +265,7 @@ def test_points_are_applied_once_per_source(brand, member):
     e2 = services.points_earn(brand=brand, member=member, points=100, source="order:1")
     assert e1.pk == e2.pk and e2.replayed
     assert fresh(member).points_balance == 100
-    with pytest.raises(services.IdempotencyConflict):
+    with pytest.raises(IdempotencyConflict):
         services.points_earn(brand=brand, member=member, points=999, source="order:1")
     assert fresh(member).points_balance == 100
 

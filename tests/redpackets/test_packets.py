@@ -7,10 +7,10 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from members.services import IdempotencyConflict
 from redpackets.models import Account, Event, PacketShare, RedPacket
 from redpackets.services import limits, packets, reconcile
 from retail.events import Actor
+from retail.idempotency import IdempotencyConflict
 from retail.models import Staff
 from retail.tenancy import brand_scope
 from tests.conftest import refresh

@@ -8,11 +8,11 @@ from django.core.exceptions import ValidationError
 from django.test import TestCase
 from django.utils import timezone
 
-from members.services import IdempotencyConflict
 from redpackets import payouts
 from redpackets.models import Account, Event, PayoutAccount, Transaction, Withdrawal
 from redpackets.services import accounts, limits, reconcile, withdrawals
 from retail.events import Actor
+from retail.idempotency import IdempotencyConflict
 from retail.models import AuditLog
 from retail.tenancy import brand_scope
 from tests.conftest import refresh

@@ -1,0 +1,129 @@
+"""Idempotency of requests that move money or points: one key reader, one request fingerprint,
+replay of the first answer, and a conflict (409) when a key comes back with another request.
+
+A client's key is stored namespaced as ``<surface>:<staff id>:<key>`` (surface ``api`` for the
+``Idempotency-Key`` header, ``page`` for a form's one-time key), in the brand-owned row the request
+wrote, whose unique constraint includes the brand: so two brands or two people never share a key.
+The row keeps ``request_hash``; a replay with the same fingerprint answers that row again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions
+
+HEADER = "Idempotency-Key"
+KEY_MAX_CHARS = 100
+CONFLICT_CODE = "idempotency_conflict"
+# The answer's header when it replays the first result.
+REPLAYED_HEADERS = {"Idempotent-Replayed": "true"}
+
+T = TypeVar("T")
+
+
+class IdempotencyConflict(ValidationError):
+    """The key was used before for a different request (the API answers 409)."""
+
+    def __init__(self, message: str | None = None, code: str = CONFLICT_CODE):
+        super().__init__(
+            message or _("This idempotency key was already used for a different request."), code=code
+        )
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+def scoped_key(surface: str, staff_id: int, key: str) -> str:
+    """A client's key as stored: namespaced by where it came from and who sent it."""
+    return f"{surface}:{staff_id}:{key}"
+
+
+def read_key(request, staff) -> str:
+    """The request's ``Idempotency-Key`` header (required, at most 100 printable characters),
+    namespaced by the calling staff member."""
+    key = (request.headers.get(HEADER) or "").strip()
+    if not key:
+        raise exceptions.ValidationError({HEADER: [gettext_lazy("This header is required.")]})
+    if len(key) > KEY_MAX_CHARS or not key.isprintable():
+        raise exceptions.ValidationError({HEADER: [gettext_lazy("At most 100 printable characters.")]})
+    return scoped_key("api", staff.pk, key)
+
+
+def page_key(staff, key: str) -> str:
+    """The key a page form's one-time key stands for, namespaced by the person submitting it."""
+    return scoped_key("page", staff.pk, key)
+
+
+# --- fingerprints ---------------------------------------------------------------------------------
+
+
+def request_fingerprint(payload: dict[str, Any]) -> str:
+    """What a request asks for, as a hash: the same payload gives the same fingerprint."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def digest(fingerprint: str) -> str:
+    """A fingerprint as stored in ``request_hash`` (64 characters at most: longer ones are hashed)."""
+    return fingerprint if len(fingerprint) <= 64 else hashlib.sha256(fingerprint.encode()).hexdigest()
+
+
+# --- replay and conflict --------------------------------------------------------------------------
+
+
+def replay(row: T, fingerprint: str | None = None, *, same: bool = True, message: str | None = None) -> T:
+    """``row``, written earlier under the request's key, marked ``replayed`` to be answered again.
+
+    IdempotencyConflict when it was written for a different request: another fingerprint (a row
+    kept without one, from before fingerprints were stored, is not compared) or ``same`` False."""
+    stored = getattr(row, "request_hash", "") if fingerprint is not None else ""
+    if not same or (stored and stored != digest(fingerprint)):
+        raise IdempotencyConflict(message)
+    row.replayed = True
+    return row
+
+
+def replayed(model: type[models.Model], brand, key: str, fingerprint: str, *, field: str = "key"):
+    """The ``model`` row of ``brand`` written under ``key`` (as a replay), or None if there is none."""
+    row = model.objects.for_brand(brand).filter(**{field: key}).first()
+    return None if row is None else replay(row, fingerprint)
+
+
+def once(find: Callable[[], T | None], write: Callable[[], T]) -> T:
+    """The row ``find`` returns (a replay), else what ``write`` makes in a savepoint, marked not
+    replayed. When a concurrent request with the same key wins the unique constraint, its row is
+    the answer (the caller's transaction stays usable)."""
+    row = find()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            row = write()
+    except IntegrityError:
+        row = find()
+        if row is None:
+            raise
+        return row
+    if row is not None:
+        row.replayed = False
+    return row
+
+
+def _replayed(answer) -> bool:
+    return answer if isinstance(answer, bool) else getattr(answer, "replayed", False)
+
+
+def answer_status(answer) -> int:
+    """201 for a row just written, 200 for a replay (``answer``: the row, or whether it replays)."""
+    return 200 if _replayed(answer) else 201
+
+
+def answer_headers(answer) -> dict[str, str] | None:
+    """``Idempotent-Replayed: true`` on a replay (``answer``: the row, or whether it replays)."""
+    return dict(REPLAYED_HEADERS) if _replayed(answer) else None
