@@ -27,7 +27,7 @@ from redpackets.services import ledger
 from redpackets.services.limits import settings_get
 from retail import roles
 from retail.events import Actor
-from retail.idempotency import IdempotencyConflict, digest, replayed
+from retail.idempotency import digest, replay, replayed
 from retail.models import Brand, Staff, StaffStore, Store
 from retail.tenancy import brand_scope
 
@@ -273,10 +273,7 @@ def packet_claim(*, brand: Brand, staff: Staff, packet: RedPacket, key: str) -> 
     with brand_scope(brand):
         earlier = PacketShare.objects.for_brand(brand).filter(claim_key=key).first()
         if earlier is not None:
-            if earlier.packet_id != packet.pk or earlier.staff_id != staff.pk:
-                raise IdempotencyConflict()
-            earlier.replayed = True
-            return earlier
+            return replay(earlier, same=earlier.packet_id == packet.pk and earlier.staff_id == staff.pk)
         try:
             with transaction.atomic():
                 share = _claim(brand, staff, packet.pk, key)
