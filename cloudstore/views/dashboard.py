@@ -38,7 +38,7 @@ from cloudstore.staff_forms import (
 from cloudstore.views.staff import order_customer, order_timeline, store_today
 from retail import roles
 from retail.events import Actor
-from retail.idempotency import request_fingerprint
+from retail.idempotency import page_key, request_fingerprint
 from retail.models import Store
 from retail.pages import (
     admin_required,
@@ -605,7 +605,7 @@ def order_refund(request, order_id: int):
                 staff=request.staff,
                 actor=_actor(request),
                 order=order,
-                key=form.cleaned_data["key"],
+                key=page_key(request.staff, form.cleaned_data["key"]),
                 fingerprint=fingerprint,
                 **kwargs,
             )
