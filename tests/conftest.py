@@ -1,14 +1,16 @@
-import contextlib
 import os
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 
-from retail.middleware import SESSION_BRAND_KEY
 from retail.models import Staff
 from tests.factories import BrandFactory, StaffFactory, StoreFactory
+from tests.helpers.auth import login_as
+from tests.helpers.sandbox import fresh_cache_keys, keep_workers_apart
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+keep_workers_apart(django_settings)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -45,8 +47,11 @@ def _locale_and_outbox(settings):
 
 
 @pytest.fixture(autouse=True)
-def _private_files(settings, tmp_path_factory):
-    """Files with personal data go to a temporary private folder, never the working tree's var/."""
+def _own_cache_and_files(settings, tmp_path_factory):
+    """Each test has its own cache keys (one-time codes, cool-downs, throttles, the payment and
+    payout simulators' records) and its own media and private folders, never the working tree's."""
+    fresh_cache_keys(settings)
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     settings.PRIVATE_MEDIA_ROOT = tmp_path_factory.mktemp("private")
 
 
@@ -90,24 +95,6 @@ def other_admin(other_brand):
     return StaffFactory(brand=other_brand, role=Staff.Role.BRAND_ADMIN, name="孙磊")
 
 
-def refresh(obj):
-    """Reload a brand-owned object inside its brand's scope (the way code outside a request must)."""
-    from retail.tenancy import brand_scope
-
-    with brand_scope(obj.brand_id):
-        obj.refresh_from_db()
-    return obj
-
-
-def login_as(client, staff: Staff):
-    """Log the staff member's user in and pick the staff member's brand."""
-    client.force_login(staff.user, backend="retail.auth_backends.PhoneOrUsernameBackend")
-    session = client.session
-    session[SESSION_BRAND_KEY] = staff.brand_id
-    session.save()
-    return client
-
-
 @pytest.fixture
 def as_admin(client, brand_admin):
     return login_as(client, brand_admin)
@@ -116,29 +103,3 @@ def as_admin(client, brand_admin):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
-
-
-def _forget_queues(app) -> None:
-    # Celery caches the default queue and the routing table the first time it sends a task.
-    for name in ("default_queue", "queues", "router"):
-        app.amqp.__dict__.pop(name, None)
-
-
-@contextlib.contextmanager
-def real_worker():
-    """A Celery worker thread consuming a fresh queue on the real broker, for the block."""
-    import time
-
-    from celery.contrib.testing.worker import start_worker
-
-    from retail.celery import app
-
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = "test-" + str(time.time_ns())
-    _forget_queues(app)
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
-    finally:
-        app.conf.task_default_queue = "celery"
-        _forget_queues(app)

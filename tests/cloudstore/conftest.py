@@ -1,8 +1,6 @@
 import pytest
 
-from cloudstore import payments
-from cloudstore.services import order_payments
-from retail.tenancy import brand_scope
+from retail import payments
 from tests.factories import InventoryFactory, MemberFactory, ProductFactory, SkuFactory
 
 
@@ -29,18 +27,3 @@ def member(brand):
 @pytest.fixture
 def sim():
     return payments.provider("sim")
-
-
-def refresh(obj):
-    with brand_scope(obj.brand_id):
-        obj.refresh_from_db()
-    return obj
-
-
-def pay(brand, order, outcome="succeeded"):
-    """Pay an order through the simulated provider and deliver its notice."""
-    payment, _url = order_payments.payment_start(brand=brand, order=order)
-    sim = payments.provider("sim")
-    sim.settle(payment.reference, outcome)
-    body, sig = sim.signed_notice(payment.reference)
-    return order_payments.payment_notice(brand=brand, provider_name="sim", notice=sim.parse_notice(body, sig))

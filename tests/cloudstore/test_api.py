@@ -12,24 +12,13 @@ from cloudstore.services import checkout, external_orders, promotions
 from members import codes
 from retail.events import Actor
 from retail.tenancy import brand_scope
-from tests.cloudstore.conftest import pay, refresh
-from tests.conftest import login_as
 from tests.factories import CampaignFactory, InventoryFactory, MemberFactory, ProductFactory, SkuFactory
+from tests.helpers.api import api_error, send_json
+from tests.helpers.auth import login_as
+from tests.helpers.shop import pay
+from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.django_db
-
-
-def _error(resp, status, code=None):
-    assert resp.status_code == status, resp.content
-    body = resp.json()["error"]
-    if code:
-        assert body["code"] == code, body
-    return body
-
-
-def _post(client, url, data, key=None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(url, data, content_type="application/json", **headers)
 
 
 @pytest.fixture
@@ -53,10 +42,10 @@ def pos_order(store, sku, external_id="POS-1", **extra):
 
 
 def test_product_and_sku_crud(as_admin, brand):
-    resp = _post(as_admin, "/api/v1/products/", {"name": "玻尿酸精华", "description": "补水"})
+    resp = send_json(as_admin, "/api/v1/products/", {"name": "玻尿酸精华", "description": "补水"})
     assert resp.status_code == 201, resp.content
     pid = resp.json()["id"]
-    resp = _post(
+    resp = send_json(
         as_admin,
         "/api/v1/skus/",
         {"product_id": pid, "code": "HA-30", "spec": "30ml", "list_price_fen": 19900},
@@ -96,31 +85,32 @@ def test_product_list_constant_queries(as_admin, brand):
 def test_bad_sku_input(as_admin, brand, product, body):
     if isinstance(body, dict):
         body["product_id"] = product.pk
-    _error(_post(as_admin, "/api/v1/skus/", body), 400)
+    api_error(send_json(as_admin, "/api/v1/skus/", body), 400)
     with brand_scope(brand):
         assert not Sku.objects.exists()
 
 
 def test_guide_cannot_write_catalogue(client, guide):
     login_as(client, guide)
-    _error(_post(client, "/api/v1/products/", {"name": "x"}), 403)
+    api_error(send_json(client, "/api/v1/products/", {"name": "x"}), 403)
 
 
 def test_other_brands_product_is_404(as_admin, other_brand):
     foreign = ProductFactory(brand=other_brand)
-    _error(as_admin.get(f"/api/v1/products/{foreign.pk}/"), 404)
-    _error(
+    api_error(as_admin.get(f"/api/v1/products/{foreign.pk}/"), 404)
+    api_error(
         as_admin.patch(f"/api/v1/products/{foreign.pk}/", {"name": "x"}, content_type="application/json"), 404
     )
-    _error(
-        _post(as_admin, "/api/v1/skus/", {"product_id": foreign.pk, "code": "X", "list_price_fen": 1}), 404
+    api_error(
+        send_json(as_admin, "/api/v1/skus/", {"product_id": foreign.pk, "code": "X", "list_price_fen": 1}),
+        404,
     )
     assert refresh(foreign).name != "x"
 
 
 def test_malformed_json(as_admin):
     resp = as_admin.post("/api/v1/products/", "{not json", content_type="application/json")
-    _error(resp, 400)
+    api_error(resp, 400)
 
 
 # --- inventory ---------------------------------------------------------------------------------
@@ -135,7 +125,7 @@ def test_inventory_read_and_bulk(as_manager, brand, store, sku, stock):
             {"store": store.code, "sku": other.code, "on_hand": 8, "price_fen": 100, "low_stock_at": 1},
         ],
     }
-    resp = _post(as_manager, "/api/v1/inventory/bulk/", body)
+    resp = send_json(as_manager, "/api/v1/inventory/bulk/", body)
     assert resp.status_code == 200, resp.content
     assert resp.json() == {"rows": 2, "created": 1, "updated": 1}
     rows = as_manager.get(f"/api/v1/inventory/?store={store.code}").json()["results"]
@@ -157,25 +147,25 @@ def test_inventory_read_and_bulk(as_manager, brand, store, sku, stock):
     ],
 )
 def test_bulk_bad_rows_write_nothing(as_admin, brand, store, sku, stock, rows):
-    resp = _post(as_admin, "/api/v1/inventory/bulk/", {"rows": rows})
-    _error(resp, 400)
+    resp = send_json(as_admin, "/api/v1/inventory/bulk/", {"rows": rows})
+    api_error(resp, 400)
     with brand_scope(brand):
         assert Inventory.objects.get(pk=stock.pk).on_hand == 10
 
 
 def test_bulk_too_many_rows(as_admin, store, sku):
     rows = [{"store": store.code, "sku": sku.code, "on_hand": 1}] * 50_001
-    _error(_post(as_admin, "/api/v1/inventory/bulk/", {"rows": rows}), 400)
+    api_error(send_json(as_admin, "/api/v1/inventory/bulk/", {"rows": rows}), 400)
 
 
 def test_inventory_of_other_brand_store_is_404(as_admin, other_store):
-    _error(as_admin.get(f"/api/v1/inventory/?store={other_store.code}"), 404)
+    api_error(as_admin.get(f"/api/v1/inventory/?store={other_store.code}"), 404)
 
 
 def test_guide_cannot_bulk_update(client, guide, store, sku, stock):
     login_as(client, guide)
-    _error(
-        _post(
+    api_error(
+        send_json(
             client,
             "/api/v1/inventory/bulk/",
             {"rows": [{"store": store.code, "sku": sku.code, "on_hand": 1}]},
@@ -190,14 +180,14 @@ def test_guide_cannot_bulk_update(client, guide, store, sku, stock):
 def test_pos_order_is_idempotent_on_external_id(as_manager, brand, store, sku, stock):
     member = MemberFactory(brand=brand, phone="13812345678")
     body = pos_order(store, sku, member={"kind": "phone", "value": "+86 138 1234 5678"})
-    first = _post(as_manager, "/api/v1/orders/", body)
+    first = send_json(as_manager, "/api/v1/orders/", body)
     assert first.status_code == 201, first.content
     order = first.json()
     assert (
         order["status"] == "completed" and order["member"]["id"] == member.pk and order["total_fen"] == 59800
     )
     assert order["points_earned"] == 598
-    again = _post(as_manager, "/api/v1/orders/", body)
+    again = send_json(as_manager, "/api/v1/orders/", body)
     assert (
         again.status_code == 200
         and again["Idempotent-Replayed"] == "true"
@@ -208,7 +198,7 @@ def test_pos_order_is_idempotent_on_external_id(as_manager, brand, store, sku, s
         lines=[{"sku": sku.code, "quantity": 1, "unit_price_fen": 29900}],
         payments=[{"amount_fen": 29900}],
     )
-    _error(_post(as_manager, "/api/v1/orders/", changed), 409, "idempotency_conflict")
+    api_error(send_json(as_manager, "/api/v1/orders/", changed), 409, "idempotency_conflict")
     with brand_scope(brand):
         assert Order.objects.count() == 1
         assert Inventory.objects.get(pk=stock.pk).on_hand == 8
@@ -227,7 +217,7 @@ def test_flagship_order_by_member_code_credits_nothing_in_store_stock(
         "payments": [{"method": "alipay", "amount_fen": 25000}],
         "status": "paid",
     }
-    resp = _post(as_admin, "/api/v1/orders/", body)
+    resp = send_json(as_admin, "/api/v1/orders/", body)
     assert resp.status_code == 201, resp.content
     assert resp.json()["member"]["id"] == member.pk and resp.json()["store"] is None
     with brand_scope(brand):
@@ -246,46 +236,54 @@ def test_external_order_bad_input(as_manager, brand, store, sku, other_brand, st
         (dict(pos_order(store, sku), member={"member_code": "forged-code-123"}), "invalid_member_code"),
     ]
     for body, code in cases:
-        _error(_post(as_manager, "/api/v1/orders/", body), 400, code)
+        api_error(send_json(as_manager, "/api/v1/orders/", body), 400, code)
     with brand_scope(brand):
         assert not Order.objects.exists()
 
 
 def test_unpaid_external_order_then_paid(as_admin, brand, store, sku, stock):
     body = pos_order(store, sku, status="created", payments=[])
-    oid = _post(as_admin, "/api/v1/orders/", body).json()["id"]
-    _error(
-        _post(as_admin, f"/api/v1/orders/{oid}/status/", {"status": "paid", "payments": [{"amount_fen": 5}]}),
+    oid = send_json(as_admin, "/api/v1/orders/", body).json()["id"]
+    api_error(
+        send_json(
+            as_admin, f"/api/v1/orders/{oid}/status/", {"status": "paid", "payments": [{"amount_fen": 5}]}
+        ),
         400,
         "payments_mismatch",
     )
-    resp = _post(
+    resp = send_json(
         as_admin, f"/api/v1/orders/{oid}/status/", {"status": "paid", "payments": [{"amount_fen": 59800}]}
     )
     assert resp.json()["status"] == "paid"
-    resp = _post(as_admin, f"/api/v1/orders/{oid}/status/", {"status": "completed"})
+    resp = send_json(as_admin, f"/api/v1/orders/{oid}/status/", {"status": "completed"})
     assert resp.json()["status"] == "completed"
-    _error(
-        _post(as_admin, f"/api/v1/orders/{oid}/status/", {"status": "cancelled"}), 400, "invalid_transition"
+    api_error(
+        send_json(as_admin, f"/api/v1/orders/{oid}/status/", {"status": "cancelled"}),
+        400,
+        "invalid_transition",
     )
 
 
 def test_refund_through_the_api(as_manager, brand, store, sku, stock, member):
     body = pos_order(store, sku, member={"kind": "phone", "value": f"137{member.pk:08d}"})
-    oid = _post(as_manager, "/api/v1/orders/", body).json()["id"]
+    oid = send_json(as_manager, "/api/v1/orders/", body).json()["id"]
     line = as_manager.get(f"/api/v1/orders/{oid}/").json()["lines"][0]["id"]
     url = f"/api/v1/orders/{oid}/refunds/"
-    _error(_post(as_manager, url, {"amount_fen": 1, "reason": "x"}), 400)  # no Idempotency-Key
+    api_error(send_json(as_manager, url, {"amount_fen": 1, "reason": "x"}), 400)  # no Idempotency-Key
     body = {"lines": [{"line": line, "quantity": 1}], "reason": "顾客退货", "restock": True}
-    resp = _post(as_manager, url, body, key="ref-1")
+    resp = send_json(as_manager, url, body, key="ref-1")
     assert resp.status_code == 201, resp.content
     assert resp.json()["refunded_fen"] == 29900 and resp.json()["points_reversed"] == 299
     assert refresh(member).points_balance == 299
-    again = _post(as_manager, url, body, key="ref-1")
+    again = send_json(as_manager, url, body, key="ref-1")
     assert again.status_code == 200 and again.json()["refunded_fen"] == 29900
-    _error(_post(as_manager, url, {"amount_fen": 5, "reason": "x"}, key="ref-1"), 409, "idempotency_conflict")
-    _error(
-        _post(as_manager, url, {"amount_fen": 29901, "reason": "x"}, key="ref-2"), 400, "refund_exceeds_paid"
+    api_error(
+        send_json(as_manager, url, {"amount_fen": 5, "reason": "x"}, key="ref-1"), 409, "idempotency_conflict"
+    )
+    api_error(
+        send_json(as_manager, url, {"amount_fen": 29901, "reason": "x"}, key="ref-2"),
+        400,
+        "refund_exceeds_paid",
     )
     with brand_scope(brand):
         assert Inventory.objects.get(pk=stock.pk).on_hand == 9
@@ -303,11 +301,13 @@ def test_cloud_store_order_status_only_moves_forward(as_manager, brand, store, s
         phone="1",
         address="b",
     )
-    _error(
-        _post(as_manager, f"/api/v1/orders/{order.pk}/status/", {"status": "paid"}), 400, "invalid_transition"
+    api_error(
+        send_json(as_manager, f"/api/v1/orders/{order.pk}/status/", {"status": "paid"}),
+        400,
+        "invalid_transition",
     )
     pay(brand, order)
-    resp = _post(as_manager, f"/api/v1/orders/{order.pk}/status/", {"status": "fulfilled"})
+    resp = send_json(as_manager, f"/api/v1/orders/{order.pk}/status/", {"status": "fulfilled"})
     assert resp.json()["status"] == "fulfilled"
 
 
@@ -316,7 +316,7 @@ def test_order_list_filters_roles_and_queries(
 ):
     login_as(client, store_manager)
     for i in range(3):
-        _post(client, "/api/v1/orders/", pos_order(store, sku, external_id=f"P{i}"))
+        send_json(client, "/api/v1/orders/", pos_order(store, sku, external_id=f"P{i}"))
 
     def count():
         with CaptureQueriesContext(connection) as ctx:
@@ -326,10 +326,10 @@ def test_order_list_filters_roles_and_queries(
 
     few, n = count()
     for i in range(3, 12):
-        _post(client, "/api/v1/orders/", pos_order(store, sku, external_id=f"P{i}"))
+        send_json(client, "/api/v1/orders/", pos_order(store, sku, external_id=f"P{i}"))
     many, n2 = count()
     assert (n, n2) == (3, 12) and many == few
-    _error(client.get("/api/v1/orders/?status=bogus"), 400)
+    api_error(client.get("/api/v1/orders/?status=bogus"), 400)
 
 
 def test_other_brands_order_is_404(as_admin, other_brand, other_admin, other_store):
@@ -349,9 +349,10 @@ def test_other_brands_order_is_404(as_admin, other_brand, other_admin, other_sto
         },
         fingerprint="f",
     )
-    _error(as_admin.get(f"/api/v1/orders/{order.pk}/"), 404)
-    _error(
-        _post(as_admin, f"/api/v1/orders/{order.pk}/refunds/", {"amount_fen": 1, "reason": "x"}, key="k"), 404
+    api_error(as_admin.get(f"/api/v1/orders/{order.pk}/"), 404)
+    api_error(
+        send_json(as_admin, f"/api/v1/orders/{order.pk}/refunds/", {"amount_fen": 1, "reason": "x"}, key="k"),
+        404,
     )
     assert refresh(order).refunded_fen == 0
 
@@ -361,29 +362,34 @@ def test_other_brands_order_is_404(as_admin, other_brand, other_admin, other_sto
 
 def test_coupon_validate_issue_and_redeem(as_manager, brand, member):
     campaign = CampaignFactory(brand=brand)
-    resp = _post(as_manager, "/api/v1/coupons/", {"campaign_id": campaign.pk, "member_id": member.pk})
+    resp = send_json(as_manager, "/api/v1/coupons/", {"campaign_id": campaign.pk, "member_id": member.pk})
     assert resp.status_code == 201, resp.content
     code = resp.json()["code"]
     ref = {"kind": "phone", "value": f"137{member.pk:08d}"}
-    quote = _post(
+    quote = send_json(
         as_manager, "/api/v1/coupons/validate/", {"code": code, "subtotal_fen": 12000, "member": ref}
     )
     assert quote.json()["discount_fen"] == 2000
-    _error(
-        _post(as_manager, "/api/v1/coupons/validate/", {"code": code, "subtotal_fen": 100, "member": ref}),
+    api_error(
+        send_json(
+            as_manager, "/api/v1/coupons/validate/", {"code": code, "subtotal_fen": 100, "member": ref}
+        ),
         400,
         "coupon_invalid",
     )
     body = {"code": code, "subtotal_fen": 12000, "member": ref, "reference": "POS-77"}
-    assert _post(as_manager, "/api/v1/coupons/redeem/", body).status_code == 201
-    assert _post(as_manager, "/api/v1/coupons/redeem/", body).status_code == 200
-    _error(_post(as_manager, "/api/v1/coupons/redeem/", dict(body, reference="POS-78")), 400, "coupon_used")
+    assert send_json(as_manager, "/api/v1/coupons/redeem/", body).status_code == 201
+    assert send_json(as_manager, "/api/v1/coupons/redeem/", body).status_code == 200
+    api_error(
+        send_json(as_manager, "/api/v1/coupons/redeem/", dict(body, reference="POS-78")), 400, "coupon_used"
+    )
 
 
 def test_other_brands_campaign_and_coupon(as_admin, brand, other_brand, member):
     foreign_campaign = CampaignFactory(brand=other_brand)
-    _error(
-        _post(as_admin, "/api/v1/coupons/", {"campaign_id": foreign_campaign.pk, "member_id": member.pk}), 404
+    api_error(
+        send_json(as_admin, "/api/v1/coupons/", {"campaign_id": foreign_campaign.pk, "member_id": member.pk}),
+        404,
     )
     foreign = promotions.coupon_issue(
         brand=other_brand,
@@ -392,8 +398,8 @@ def test_other_brands_campaign_and_coupon(as_admin, brand, other_brand, member):
         issued_by=None,
         actor=Actor(),
     )
-    _error(
-        _post(as_admin, "/api/v1/coupons/validate/", {"code": foreign.code, "subtotal_fen": 99999}),
+    api_error(
+        send_json(as_admin, "/api/v1/coupons/validate/", {"code": foreign.code, "subtotal_fen": 99999}),
         400,
         "coupon_invalid",
     )
@@ -438,7 +444,7 @@ def test_campaign_create_edit_and_issue_to_a_segment(as_admin, brand, store, gui
         "starts_at": "2026-01-01T00:00:00+08:00",
         "ends_at": "2030-01-01T00:00:00+08:00",
     }
-    resp = _post(as_admin, "/api/v1/campaigns/", body)
+    resp = send_json(as_admin, "/api/v1/campaigns/", body)
     assert resp.status_code == 201, resp.content
     cid = resp.json()["id"]
     resp = as_admin.patch(f"/api/v1/campaigns/{cid}/", {"name": "会员日2"}, content_type="application/json")
@@ -448,9 +454,9 @@ def test_campaign_create_edit_and_issue_to_a_segment(as_admin, brand, store, gui
         vip = Tag.objects.create(brand=brand, name="VIP")
         for m in members[:4]:
             MemberTag.objects.create(brand=brand, member=m, tag=vip)
-    resp = _post(as_admin, f"/api/v1/campaigns/{cid}/issue/", {"tag": [vip.pk]})
+    resp = send_json(as_admin, f"/api/v1/campaigns/{cid}/issue/", {"tag": [vip.pk]})
     assert resp.json() == {"issued": 3, "skipped": 1}  # total limit 3
-    resp = _post(as_admin, f"/api/v1/campaigns/{cid}/issue/", {})
+    resp = send_json(as_admin, f"/api/v1/campaigns/{cid}/issue/", {})
     assert resp.json()["issued"] == 0
     with brand_scope(brand):
         assert Coupon.objects.filter(campaign_id=cid).count() == 3
@@ -465,18 +471,19 @@ def test_campaign_bad_input_and_roles(as_admin, client, brand, guide, other_bran
         "starts_at": "2026-01-01T00:00:00Z",
         "ends_at": "2030-01-01T00:00:00Z",
     }
-    _error(_post(as_admin, "/api/v1/campaigns/", bad), 400)
-    _error(
-        _post(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, ends_at="2025-01-01T00:00:00Z")), 400
+    api_error(send_json(as_admin, "/api/v1/campaigns/", bad), 400)
+    api_error(
+        send_json(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, ends_at="2025-01-01T00:00:00Z")),
+        400,
     )
-    _error(_post(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, per_member_limit=0)), 400)
+    api_error(send_json(as_admin, "/api/v1/campaigns/", dict(bad, percent_off=10, per_member_limit=0)), 400)
     foreign = CampaignFactory(brand=other_brand)
-    _error(as_admin.get(f"/api/v1/campaigns/{foreign.pk}/"), 404)
-    _error(_post(as_admin, f"/api/v1/campaigns/{foreign.pk}/issue/", {}), 404)
+    api_error(as_admin.get(f"/api/v1/campaigns/{foreign.pk}/"), 404)
+    api_error(send_json(as_admin, f"/api/v1/campaigns/{foreign.pk}/issue/", {}), 404)
     assert refresh(foreign).issued_count == 0
     login_as(client, guide)
     assert client.get("/api/v1/campaigns/").status_code == 200
-    _error(_post(client, "/api/v1/campaigns/", dict(bad, percent_off=10)), 403)
+    api_error(send_json(client, "/api/v1/campaigns/", dict(bad, percent_off=10)), 403)
 
 
 def test_bulk_update_with_csrf_enforced_and_over_the_json_cap(

@@ -1,41 +1,19 @@
 """Races on PostgreSQL with real concurrent transactions: the last units, one coupon, duplicate
 external orders, duplicate payment notices, concurrent refunds."""
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from cloudstore.models import Coupon, Inventory, Order, Payment, Refund
 from cloudstore.services import checkout, external_orders, order_payments, promotions, refunds
 from retail.events import Actor
 from retail.idempotency import request_fingerprint
 from retail.tenancy import brand_scope
-from tests.cloudstore.conftest import refresh
 from tests.factories import CampaignFactory, InventoryFactory, MemberFactory
+from tests.helpers.concurrency import race
+from tests.helpers.tenancy import refresh
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(n, fn):
-    """Run fn(i) in n threads released together; returns (results, errors)."""
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(fn(i))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    return results, errors
 
 
 def test_shoppers_racing_for_the_last_units(brand, store, sku):

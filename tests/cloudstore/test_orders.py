@@ -3,19 +3,22 @@
 import datetime
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import TestCase
 from django.utils import timezone
 
-from cloudstore import events, payments
 from cloudstore.models import Coupon, Inventory, Order, OrderEvent, Payment, StockMovement
 from cloudstore.services import checkout, order_payments, order_status, promotions, refunds
 from members import services as member_services
 from members.models import PointsEntry
+from retail import payments
 from retail.events import Actor
 from retail.idempotency import request_fingerprint
 from retail.tenancy import brand_scope
-from tests.cloudstore.conftest import pay, refresh
 from tests.factories import CampaignFactory, InventoryFactory, MemberFactory, SkuFactory, StaffFactory
+from tests.helpers.shop import pay
+from tests.helpers.tenancy import refresh
 
 
 def _inv(brand, pk):
@@ -219,7 +222,8 @@ def test_late_payment_after_stock_sold_is_returned(brand, store, sku, member, si
     other = MemberFactory(brand=brand)
     second = _checkout(brand, store, other, [(sku.pk, 1)], key="k2")
     pay(brand, second)
-    order_payments.payments_poll(brand=brand, older_than_seconds=0)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the return is sent after the commit
+        order_payments.payments_poll(brand=brand, older_than_seconds=0)
     assert refresh(first).status == Order.Status.CANCELLED
     assert refresh(payment).status == Payment.Status.REFUNDED
     assert sim.record(payment.reference)["refunded_fen"] == payment.amount_fen
@@ -303,15 +307,17 @@ def _paid(brand, store, member, items, key="k1"):
 
 def _refund(brand, staff, order, key="r1", **kw):
     kw.setdefault("reason", "客户退货")
-    return refunds.refund_create(
-        brand=brand,
-        staff=staff,
-        actor=Actor(),
-        order=order,
-        key=key,
-        fingerprint=request_fingerprint({"k": key, **{k: str(v) for k, v in kw.items()}}),
-        **kw,
-    )
+    # The provider is called once the refund is committed (here: the callbacks run at the end).
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return refunds.refund_create(
+            brand=brand,
+            staff=staff,
+            actor=Actor(),
+            order=order,
+            key=key,
+            fingerprint=request_fingerprint({"k": key, **{k: str(v) for k, v in kw.items()}}),
+            **kw,
+        )
 
 
 def test_partial_then_full_refund(brand, store, stock, member, sku, store_manager, sim):
@@ -419,10 +425,15 @@ def test_events_reach_subscribers_after_commit(
     brand, store, stock, member, sku, store_manager, monkeypatch, django_capture_on_commit_callbacks
 ):
     seen = []
-    monkeypatch.setitem(events.SUBSCRIBERS, "order.paid", [lambda b, o, d: seen.append(("paid", o))])
-    monkeypatch.setitem(
-        events.SUBSCRIBERS, "order.refunded", [lambda b, o, d: seen.append(("refunded", o, d["amount_fen"]))]
-    )
+
+    def paid(*, brand_id, name, payload):
+        seen.append(("paid", payload["order_id"]))
+
+    def refunded(*, brand_id, name, payload):
+        seen.append(("refunded", payload["order_id"], payload["amount_fen"]))
+
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.paid", [paid])
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.refunded", [refunded])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         order = _paid(brand, store, member, [(sku.pk, 1)])
         assert seen == []  # queued for the commit, not run inside the transaction

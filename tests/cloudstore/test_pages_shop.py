@@ -28,9 +28,7 @@ from members import shopper
 from members.models import Member
 from retail.events import Actor
 from retail.models import Staff, Store
-from retail.notify import ConsoleSender
 from retail.tenancy import brand_scope
-from tests.cloudstore.conftest import pay, refresh
 from tests.factories import (
     CampaignFactory,
     CategoryFactory,
@@ -41,28 +39,17 @@ from tests.factories import (
     StaffFactory,
     StoreFactory,
 )
+from tests.helpers.otp import last_code
+from tests.helpers.pages import text
+from tests.helpers.shop import pay
+from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 SYS = Actor.system()
 
 
-@pytest.fixture(autouse=True)
-def _own_cache_and_media(settings, tmp_path):
-    """One-time codes, their cool-downs and the payment simulator's records live in the cache:
-    fresh keys per test (same backend, Redis when configured). Photos go to a temporary folder."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"shop-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 # --- helpers ---
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def url(name, *args) -> str:
@@ -84,10 +71,6 @@ def add(client, brand, store, sku, qty=1, **extra):
     return client.post(
         url("shop-cart", brand.slug, store.code), {"op": "add", "sku": sku.pk, "qty": qty}, **extra
     )
-
-
-def last_code() -> str:
-    return re.search(r"\b(\d{6})\b", ConsoleSender.outbox[-1]["text"]).group(1)
 
 
 def send_code(client, brand, phone):
@@ -918,7 +901,8 @@ def test_an_expired_order_cannot_be_paid(client, shop, member):
 
 
 def test_yuan_filter():
-    from cloudstore.templatetags.shop import distance, yuan
+    from cloudstore.templatetags.shop import distance
+    from retail.money import yuan
 
     assert yuan(1234) == "¥12.34" and yuan(5) == "¥0.05" and yuan(123456) == "¥1,234.56"
     assert yuan(-300) == "-¥3.00" and yuan(None) == "—" and yuan(Decimal("100")) == "¥1.00"

@@ -35,8 +35,6 @@ from cloudstore.services import checkout, external_orders, order_status, refunds
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.cloudstore.conftest import pay, refresh
-from tests.conftest import login_as
 from tests.factories import (
     CampaignFactory,
     InventoryFactory,
@@ -46,26 +44,16 @@ from tests.factories import (
     StaffFactory,
     StoreFactory,
 )
+from tests.helpers.auth import login_as
+from tests.helpers.pages import count, text
+from tests.helpers.shop import pay
+from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def text(response) -> str:
-    return response.content.decode()
-
-
-def count(brand, model, **filters) -> int:
-    with brand_scope(brand):
-        return model.objects.for_brand(brand).filter(**filters).count()
 
 
 def paid_order(brand, store, member, sku, *, fulfilment="pickup", qty=1, key=None) -> Order:

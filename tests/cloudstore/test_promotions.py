@@ -11,8 +11,8 @@ from cloudstore.services import checkout, promotions
 from members import services as member_services
 from retail.events import Actor
 from retail.tenancy import brand_scope
-from tests.cloudstore.conftest import refresh
 from tests.factories import CampaignFactory, MemberFactory, StaffFactory
+from tests.helpers.tenancy import refresh
 
 
 @pytest.fixture(autouse=True)

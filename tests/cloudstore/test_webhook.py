@@ -4,7 +4,7 @@ import pytest
 
 from cloudstore.models import Order, Payment
 from cloudstore.services import checkout, order_payments
-from tests.cloudstore.conftest import refresh
+from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.django_db
 

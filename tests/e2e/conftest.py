@@ -9,6 +9,7 @@ import pytest
 
 from retail.models import Staff
 from tests.factories import BrandFactory, StaffFactory, StoreFactory, UserFactory
+from tests.helpers.browser import DESKTOP, PHONE
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -21,9 +22,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 900}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -74,26 +72,6 @@ def browse(browser, live_server):
     b = Browse(browser, live_server.url)
     yield b
     b.close()
-
-
-def shot(page, name: str) -> Path:
-    """Save a full-page screenshot as artifacts/screenshots/<name>-<size>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}-{page.size_name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def login(page, login_name: str, password: str):
-    page.goto("/login/")
-    page.fill("input[name=username]", login_name)
-    page.fill("input[name=password]", password)
-    page.click("form.form button[type=submit]")
-    page.wait_for_load_state()
-
-
-def no_horizontal_overflow(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 @pytest.fixture

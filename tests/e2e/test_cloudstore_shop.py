@@ -8,39 +8,22 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import get_resolver
 from PIL import Image, ImageDraw
 
 from cloudstore.models import Order, Touch
 from cloudstore.services import catalogue, promotions
 from retail.events import Actor
 from retail.models import Store
-from retail.notify import ConsoleSender
 from retail.tenancy import brand_scope
-from tests.e2e.conftest import DESKTOP, PHONE, no_horizontal_overflow, shot
 from tests.factories import CampaignFactory, CategoryFactory, InventoryFactory, ProductFactory, SkuFactory
+from tests.helpers.browser import DESKTOP, PHONE, no_horizontal_overflow, shot
+from tests.helpers.otp import last_code
 
 pytestmark = pytest.mark.e2e
 SYS = Actor.system()
-
-
-@pytest.fixture(autouse=True)
-def _own_cache_and_media(settings, tmp_path, monkeypatch):
-    """Fresh cache keys (one-time codes, the payment simulator's records) and a temporary media
-    folder, which the development media route serves too."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"e2e-shop-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
-    media = tmp_path / "media"
-    settings.MEDIA_ROOT = media
-    for pattern in get_resolver().url_patterns:
-        if "document_root" in getattr(pattern, "default_args", {}):
-            monkeypatch.setitem(pattern.default_args, "document_root", media)
 
 
 def photo(color, label: str) -> SimpleUploadedFile:
@@ -51,10 +34,6 @@ def photo(color, label: str) -> SimpleUploadedFile:
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return SimpleUploadedFile(f"{label}.png", buf.getvalue(), content_type="image/png")
-
-
-def last_code() -> str:
-    return re.search(r"\b(\d{6})\b", ConsoleSender.outbox[-1]["text"]).group(1)
 
 
 def check(page, name: str):

@@ -13,16 +13,12 @@ import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import get_resolver
 from PIL import Image, ImageDraw
 
 from cloudstore.models import Campaign, Inventory, Order, Product, ProductImage, Refund, ShareLink, Sku
 from cloudstore.services import catalogue, checkout
 from retail.events import Actor
 from retail.tenancy import brand_scope
-from tests.cloudstore.conftest import pay, refresh
-from tests.e2e.conftest import login, no_horizontal_overflow, shot
-from tests.e2e.test_browser import assert_chinese
 from tests.factories import (
     PASSWORD,
     CampaignFactory,
@@ -32,24 +28,12 @@ from tests.factories import (
     ProductFactory,
     SkuFactory,
 )
+from tests.helpers.browser import assert_chinese, login, no_horizontal_overflow, shot
+from tests.helpers.shop import pay
+from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.e2e
 SYS = Actor.system()
-
-
-@pytest.fixture(autouse=True)
-def _own_cache_and_media(settings, tmp_path, monkeypatch):
-    """Fresh cache keys (the payment simulator's records) and a temporary media folder, which the
-    development media route serves too."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"e2e-staff-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
-    media = tmp_path / "media"
-    settings.MEDIA_ROOT = media
-    for pattern in get_resolver().url_patterns:
-        if "document_root" in getattr(pattern, "default_args", {}):
-            monkeypatch.setitem(pattern.default_args, "document_root", media)
 
 
 def jpeg(path, color=(214, 92, 120), label="SG") -> str:

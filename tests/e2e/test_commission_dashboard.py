@@ -9,7 +9,6 @@ Hooks are data-testid attributes and form names, not wording: the Chinese comes 
 from __future__ import annotations
 
 import datetime
-import uuid
 import zoneinfo
 
 import pytest
@@ -20,24 +19,15 @@ from guides.models import AttributionRule, CommissionRule, SettlementPeriod, Sta
 from guides.services import rules as rule_services
 from guides.services import settlement
 from retail.tenancy import brand_scope
-from tests.e2e.conftest import login, no_horizontal_overflow, shot
 from tests.factories import PASSWORD, CategoryFactory, ProductFactory, SkuFactory
-from tests.guides.conftest import external, join
-from tests.redpackets.conftest import balance, top_up
+from tests.helpers.browser import login, no_horizontal_overflow, shot
+from tests.helpers.commission import external, join
+from tests.helpers.packets import balance, top_up
 
 pytestmark = pytest.mark.e2e
 
 # Members joined before the orders they are credited for (orders go back to the last period).
 LONG_AGO = datetime.timedelta(days=75)
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    """Fresh cache keys: the payment simulator keeps its records in the cache."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"e2e-cd-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
 
 
 def check(page, name: str):
@@ -239,7 +229,7 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
 def test_the_commission_pages_work_at_phone_size(browse, demo, goods):
     brand, admin, guide2 = demo["brand"], demo["admin"], demo["guide2"]
     last_start, last_end, last_label = settlement.last_complete_period(brand=brand)
-    from tests.guides.conftest import rule
+    from tests.helpers.commission import rule
 
     rule(brand, admin, name="全场 3%", rate_bp=300)
     rule(brand, admin, name="精华 8%", rate_bp=800, sku=goods["serum"].pk, cap_fen=2000)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -21,24 +20,15 @@ from guides.services import settlement
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.e2e.conftest import login, no_horizontal_overflow, shot
 from tests.factories import PASSWORD, ProductFactory, SkuFactory, StaffFactory, UserFactory
-from tests.guides.conftest import external, join, refund, rule
-from tests.redpackets.conftest import top_up
+from tests.helpers.browser import login, no_horizontal_overflow, shot
+from tests.helpers.commission import external, join, refund, rule
+from tests.helpers.packets import top_up
 
 pytestmark = pytest.mark.e2e
 
 # Members joined before the orders they are credited for (orders go back to the last period).
 LONG_AGO = datetime.timedelta(days=75)
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    """Fresh cache keys: the payment simulator keeps its records in the cache."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"e2e-cm-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
 
 
 def check(page, name: str):

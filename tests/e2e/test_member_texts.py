@@ -4,26 +4,16 @@ the member's QR; on a desktop a brand admin publishes a new version of the priva
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from members.demo import seed_policies
 from members.models import ConsentRecord, MemberPolicy
 from retail.tenancy import brand_scope
-from tests.e2e.conftest import login, shot
 from tests.e2e.test_members import check, join_path, last_code
 from tests.factories import PASSWORD
+from tests.helpers.browser import login, shot
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"e2e-texts-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
 
 
 def test_shopper_reads_the_texts_joins_and_a_guide_types_the_member_code(browse, demo):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 
 import pytest
 
@@ -17,20 +16,11 @@ from redpackets.models import RedPacket, TopUp
 from redpackets.services import packets
 from retail.events import Actor
 from retail.tenancy import brand_scope
-from tests.e2e.conftest import login, no_horizontal_overflow, shot
 from tests.factories import PASSWORD
-from tests.redpackets.conftest import top_up
+from tests.helpers.browser import login, no_horizontal_overflow, shot
+from tests.helpers.packets import top_up
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    """Fresh cache keys: the payment simulator keeps its records in the cache."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"e2e-rp-dash-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
 
 
 def check(page, name: str):

@@ -9,27 +9,18 @@ come separately."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from redpackets.models import PacketShare, RedPacket, Withdrawal
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.e2e.conftest import login, no_horizontal_overflow, shot
 from tests.factories import PASSWORD, StaffFactory, UserFactory
-from tests.redpackets.conftest import claim, new_account_no, send, top_up
+from tests.helpers.browser import login, no_horizontal_overflow, shot, wait_for_animations
+from tests.helpers.packets import claim, new_account_no, send, top_up
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    """Fresh cache keys: the payment and payout simulators keep their records in the cache."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"e2e-rp-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
 
 
 @pytest.fixture
@@ -81,11 +72,12 @@ def test_guide_opens_a_packet_binds_withdraws_and_reads_records(browse, team):
     check(page, "rp-packet-closed")
     page.get_by_test_id("open-button").click()
     page.wait_for_url(re.compile(rf"/m/wallet/packets/{packet.pk}/\?opened=1$"))
-    page.wait_for_timeout(2_600)  # the flap opens, the amount counts up, the list rises
     with brand_scope(brand):
         mine = PacketShare.objects.get(packet=packet, staff=guide)
     amount = f"{mine.amount_fen // 100:,}.{mine.amount_fen % 100:02d}"
-    assert amount in page.get_by_test_id("claimed-amount").inner_text()
+    # The flap opens, the amount counts up to the share, the list rises: wait until all has played.
+    expect(page.get_by_test_id("claimed-amount")).to_contain_text(amount)
+    wait_for_animations(page)
     claims = page.get_by_test_id("claims")
     assert claims.locator("li").count() == 3
     assert page.get_by_test_id("best-luck").count() == 1  # a finished lucky packet has one best share

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import no_horizontal_overflow, shot
 from tests.factories import BrandFactory, InventoryFactory, SkuFactory, StoreFactory
+from tests.helpers.browser import no_horizontal_overflow, shot
 
 pytestmark = pytest.mark.e2e
 

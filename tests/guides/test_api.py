@@ -5,38 +5,19 @@ import datetime
 import json
 
 import pytest
-from django.test import TestCase
 from django.utils import timezone
 
 from guides.models import AttributionRule, CommissionRule, Statement
 from guides.services import settlement
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import SkuFactory
-from tests.guides.conftest import LONG_AGO, external, join, rule
-from tests.redpackets.conftest import top_up
+from tests.helpers.api import api_error, send_json
+from tests.helpers.auth import login_as
+from tests.helpers.commission import LONG_AGO, external, join, rule
+from tests.helpers.packets import top_up
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
-
-
-def _error(resp, status, code=None):
-    assert resp.status_code == status, resp.content
-    body = resp.json()["error"]
-    if code:
-        assert body["code"] == code, body
-    return body
-
-
-def _post(client, url, data=None, key=None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(
-            url,
-            data if isinstance(data, str) else json.dumps(data or {}),
-            content_type="application/json",
-            **headers,
-        )
 
 
 @pytest.fixture
@@ -68,8 +49,8 @@ def test_order_attribution_by_role(client, brand, brand_admin, guide, guide2, st
     assert body["lines"][0]["commission_fen"] == 1000 and body["entries"][0]["kind"] == "earn"
     assert body["rule_version"] == 1
     assert login_as(client, guide).get(url).status_code == 200  # the guide credited
-    _error(login_as(client, guide2).get(url), 403)  # another guide
-    _error(login_as(client, store_manager).get(url), 403)  # a flagship order has no store of theirs
+    api_error(login_as(client, guide2).get(url), 403)  # another guide
+    api_error(login_as(client, store_manager).get(url), 403)  # a flagship order has no store of theirs
 
 
 def test_another_brands_ids_are_404(client, brand, other_brand, other_admin, brand_admin, settled):
@@ -77,21 +58,29 @@ def test_another_brands_ids_are_404(client, brand, other_brand, other_admin, bra
     with brand_scope(brand):
         statement = Statement.objects.get()
     login_as(client, other_admin)
-    _error(client.get(f"/api/v1/orders/{order.pk}/attribution/"), 404)
-    _error(client.get(f"/api/v1/commission/statements/{statement.pk}/"), 404)
-    _error(client.get(f"/api/v1/commission/periods/{period.pk}/"), 404)
-    _error(_post(client, f"/api/v1/commission/periods/{period.pk}/approve/", key="x"), 404)
-    _error(_post(client, f"/api/v1/commission/statements/{statement.pk}/hold/", {"reason": "x"}), 404)
-    _error(client.get(f"/api/v1/commission/statements/?period={period.pk}"), 404)
+    api_error(client.get(f"/api/v1/orders/{order.pk}/attribution/"), 404)
+    api_error(client.get(f"/api/v1/commission/statements/{statement.pk}/"), 404)
+    api_error(client.get(f"/api/v1/commission/periods/{period.pk}/"), 404)
+    api_error(
+        send_json(client, f"/api/v1/commission/periods/{period.pk}/approve/", key="x", commit=True), 404
+    )
+    api_error(
+        send_json(
+            client, f"/api/v1/commission/statements/{statement.pk}/hold/", {"reason": "x"}, commit=True
+        ),
+        404,
+    )
+    api_error(client.get(f"/api/v1/commission/statements/?period={period.pk}"), 404)
     assert client.get("/api/v1/commission/statements/").json()["count"] == 0
 
 
 def test_commission_rules_api(client, brand, brand_admin, guide, other_brand, category, sku):
     login_as(client, brand_admin)
-    r = _post(
+    r = send_json(
         client,
         "/api/v1/commission/rules/",
         {"name": "护肤 8%", "kind": "percent", "rate_bp": 800, "category": category.pk},
+        commit=True,
     )
     assert r.status_code == 201, r.content
     rule_id = r.json()["id"]
@@ -117,27 +106,35 @@ def test_commission_rules_api(client, brand, brand_admin, guide, other_brand, ca
             "effective_to",
         ),
     ]:
-        body = _error(_post(client, "/api/v1/commission/rules/", bad), 400)
+        body = api_error(send_json(client, "/api/v1/commission/rules/", bad, commit=True), 400)
         assert field in body.get("fields", {}), (bad, body)
-    _error(_post(client, "/api/v1/commission/rules/", "{not json"), 400)
+    api_error(send_json(client, "/api/v1/commission/rules/", "{not json", commit=True), 400)
     with brand_scope(brand):
         assert CommissionRule.objects.count() == 1
-    r = _post(client, f"/api/v1/commission/rules/{rule_id}/end/", {})
+    r = send_json(client, f"/api/v1/commission/rules/{rule_id}/end/", {}, commit=True)
     assert r.status_code == 200 and r.json()["effective_to"]
-    _error(_post(client, f"/api/v1/commission/rules/{rule_id}/end/", {}), 400, "already_ended")
-    _error(login_as(client, guide).get("/api/v1/commission/rules/"), 403)
+    api_error(
+        send_json(client, f"/api/v1/commission/rules/{rule_id}/end/", {}, commit=True), 400, "already_ended"
+    )
+    api_error(login_as(client, guide).get("/api/v1/commission/rules/"), 403)
 
 
 def test_attribution_rule_versions_api(client, brand, brand_admin):
     login_as(client, brand_admin)
-    r = _post(
+    r = send_json(
         client,
         "/api/v1/commission/attribution-rules/",
         {"cloud_store": "exclusive>touch", "touch_window_days": 7},
+        commit=True,
     )
     assert r.status_code == 201 and r.json()["version"] == 2
-    _error(_post(client, "/api/v1/commission/attribution-rules/", {"touch_window_days": 31}), 400)
-    _error(_post(client, "/api/v1/commission/attribution-rules/", {"pos": "whoever"}), 400)
+    api_error(
+        send_json(client, "/api/v1/commission/attribution-rules/", {"touch_window_days": 31}, commit=True),
+        400,
+    )
+    api_error(
+        send_json(client, "/api/v1/commission/attribution-rules/", {"pos": "whoever"}, commit=True), 400
+    )
     versions = client.get("/api/v1/commission/attribution-rules/").json()
     assert [v["version"] for v in versions] == [2, 1] and versions[0]["touch_window_days"] == 7
     with brand_scope(brand):
@@ -148,13 +145,13 @@ def test_approval_api_is_idempotent_and_pays_once(client, brand, brand_admin, gu
     _order, period = settled
     login_as(client, brand_admin)
     url = f"/api/v1/commission/periods/{period.pk}/approve/"
-    _error(_post(client, url), 400)  # no key
-    _error(_post(client, url, key="a1"), 400, "insufficient_funds")
+    api_error(send_json(client, url, commit=True), 400)  # no key
+    api_error(send_json(client, url, key="a1", commit=True), 400, "insufficient_funds")
     top_up(brand, brand_admin, 10_000)
-    r = _post(client, url, key="a1")
+    r = send_json(client, url, key="a1", commit=True)
     assert r.status_code == 200 and r.json()["status"] == "approved"  # paid by a task after commit
     assert client.get(f"/api/v1/commission/periods/{period.pk}/").json()["status"] == "paid"
-    r = _post(client, url, key="a1")
+    r = send_json(client, url, key="a1", commit=True)
     assert r.status_code == 200 and r["Idempotent-Replayed"] == "true"
     statements = client.get(f"/api/v1/commission/statements/?period={period.pk}").json()["results"]
     assert [(s["status"], s["total_fen"]) for s in statements] == [("paid", 1000)]
@@ -174,14 +171,25 @@ def test_hold_and_release_api(client, brand, brand_admin, guide, settled):
     with brand_scope(brand):
         statement = Statement.objects.get()
     login_as(client, brand_admin)
-    _error(_post(client, f"/api/v1/commission/statements/{statement.pk}/hold/", {}), 400)
-    _error(_post(client, f"/api/v1/commission/statements/{statement.pk}/hold/", {"reason": "x" * 201}), 400)
-    r = _post(client, f"/api/v1/commission/statements/{statement.pk}/hold/", {"reason": "核对"})
+    api_error(send_json(client, f"/api/v1/commission/statements/{statement.pk}/hold/", {}, commit=True), 400)
+    api_error(
+        send_json(
+            client, f"/api/v1/commission/statements/{statement.pk}/hold/", {"reason": "x" * 201}, commit=True
+        ),
+        400,
+    )
+    r = send_json(
+        client, f"/api/v1/commission/statements/{statement.pk}/hold/", {"reason": "核对"}, commit=True
+    )
     assert r.status_code == 200 and r.json()["status"] == "held"
-    r = _post(client, f"/api/v1/commission/statements/{statement.pk}/release/")
+    r = send_json(client, f"/api/v1/commission/statements/{statement.pk}/release/", commit=True)
     assert r.json()["status"] == "pending"
-    _error(_post(client, f"/api/v1/commission/statements/{statement.pk}/release/"), 400, "not_held")
-    _error(
+    api_error(
+        send_json(client, f"/api/v1/commission/statements/{statement.pk}/release/", commit=True),
+        400,
+        "not_held",
+    )
+    api_error(
         login_as(client, guide).post(f"/api/v1/commission/statements/{statement.pk}/hold/", {"reason": "x"}),
         403,
     )
@@ -190,10 +198,10 @@ def test_hold_and_release_api(client, brand, brand_admin, guide, settled):
 def test_guides_see_only_their_statements(client, brand, guide, guide2, settled):
     with brand_scope(brand):
         statement = Statement.objects.get()
-    _error(login_as(client, guide2).get(f"/api/v1/commission/statements/{statement.pk}/"), 404)
+    api_error(login_as(client, guide2).get(f"/api/v1/commission/statements/{statement.pk}/"), 404)
     assert client.get(f"/api/v1/commission/statements/?guide={guide.pk}").json()["count"] == 0
-    _error(client.get("/api/v1/commission/statements/?status=bogus"), 400)
-    _error(client.get("/api/v1/commission/statements/?period=abc"), 400)
+    api_error(client.get("/api/v1/commission/statements/?status=bogus"), 400)
+    api_error(client.get("/api/v1/commission/statements/?period=abc"), 400)
 
 
 def test_my_commission(client, brand, guide, settled, django_assert_max_num_queries):
@@ -207,26 +215,29 @@ def test_my_commission(client, brand, guide, settled, django_assert_max_num_quer
 def test_reattribution_api(client, brand, brand_admin, settled):
     login_as(client, brand_admin)
     now = timezone.now()
-    _error(
-        _post(
+    api_error(
+        send_json(
             client,
             "/api/v1/commission/reattributions/",
             {"start": now.isoformat(), "end": (now - DAY).isoformat(), "reason": "x"},
+            commit=True,
         ),
         400,
     )
-    _error(
-        _post(
+    api_error(
+        send_json(
             client,
             "/api/v1/commission/reattributions/",
             {"start": (now - DAY).isoformat(), "end": now.isoformat(), "reason": ""},
+            commit=True,
         ),
         400,
     )
-    r = _post(
+    r = send_json(
         client,
         "/api/v1/commission/reattributions/",
         {"start": (now - 30 * DAY).isoformat(), "end": now.isoformat(), "reason": "新规则"},
+        commit=True,
     )
     assert r.status_code == 201, r.content
     runs = client.get("/api/v1/commission/reattributions/").json()
@@ -238,12 +249,12 @@ def test_settings_api_refuses_bad_values_and_changes_nothing(client, brand, bran
     url = "/api/v1/commission/settings/"
     assert client.get(url).json()["period"] == "monthly"
     for bad in ({"timezone": "Mars/Olympus"}, {"period": "daily"}, {"greeting": "x" * 61}):
-        _error(client.patch(url, json.dumps(bad), content_type="application/json"), 400)
-    _error(client.patch(url, "{oops", content_type="application/json"), 400)
+        api_error(client.patch(url, json.dumps(bad), content_type="application/json"), 400)
+    api_error(client.patch(url, "{oops", content_type="application/json"), 400)
     assert client.get(url).json() == {"period": "monthly", "timezone": "Asia/Shanghai", "greeting": ""}
     r = client.patch(url, json.dumps({"period": "weekly"}), content_type="application/json")
     assert r.status_code == 200 and r.json()["period"] == "weekly"
-    _error(
+    api_error(
         login_as(client, guide).patch(
             url, json.dumps({"period": "monthly"}), content_type="application/json"
         ),
@@ -260,19 +271,19 @@ def test_closing_the_running_period_early_through_the_api(client, brand, brand_a
     )
     url = "/api/v1/commission/periods/running/"
     login_as(client, guide)
-    _error(client.get(url), 403)
-    _error(_post(client, url, {"start": timezone.now().isoformat()}), 403)
+    api_error(client.get(url), 403)
+    api_error(send_json(client, url, {"start": timezone.now().isoformat()}, commit=True), 403)
     login_as(client, brand_admin)
     running = client.get(url).json()
     assert running["length"] == "monthly" and running["start"] < running["end"]
     for bad in ({}, {"start": "soon"}, {"start": "2020-01-01T00:00:00Z"}):
-        assert _post(client, url, bad).status_code == 400
-    r = _post(client, url, {"start": running["start"]})
+        assert send_json(client, url, bad, commit=True).status_code == 400
+    r = send_json(client, url, {"start": running["start"]}, commit=True)
     assert r.status_code == 201, r.content
     body = r.json()
     assert body["statements"] == 1 and body["total_fen"] == 1000
     assert client.get(url).json()["start"] == body["end"]  # the next period starts where it ended
-    replay = _post(client, url, {"start": running["start"]})
+    replay = send_json(client, url, {"start": running["start"]}, commit=True)
     assert (
         replay.status_code == 200
         and replay["Idempotent-Replayed"] == "true"

@@ -12,7 +12,7 @@ from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
 from tests.factories import StaffFactory
-from tests.guides.conftest import (
+from tests.helpers.commission import (
     LONG_AGO,
     attribution_of,
     cloud_order,

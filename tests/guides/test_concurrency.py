@@ -14,10 +14,10 @@ from redpackets.services import reconcile
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.cloudstore.test_concurrency import race
 from tests.factories import StaffFactory
-from tests.guides.conftest import LONG_AGO, external, join, on_the_books, refund, rule
-from tests.redpackets.conftest import top_up
+from tests.helpers.commission import LONG_AGO, external, join, on_the_books, refund, rule
+from tests.helpers.concurrency import race
+from tests.helpers.packets import top_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 DAY = datetime.timedelta(days=1)

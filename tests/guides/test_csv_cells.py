@@ -3,27 +3,19 @@ formula is written as text; the money columns stay numbers."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from django.urls import reverse
 
 from retail.models import Staff, Store
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import StaffFactory
-from tests.guides.conftest import external, on_the_books, rule
+from tests.helpers.auth import login_as
+from tests.helpers.commission import external, on_the_books, rule
+from tests.helpers.pages import csv_rows
 
 pytestmark = pytest.mark.django_db
 
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1", "-2", "@x"]
-
-
-def csv_rows(response) -> list[list[str]]:
-    body = b"".join(response.streaming_content)
-    assert body.startswith("\ufeff".encode())
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
 
 
 def test_the_commission_report_writes_formula_names_as_text(client, brand, brand_admin, store, sku):

@@ -20,10 +20,10 @@ from members import services as member_services
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import SkuFactory, StaffFactory, StoreFactory
-from tests.guides.conftest import external, join, refund, rule
-from tests.redpackets.conftest import top_up
+from tests.helpers.auth import login_as
+from tests.helpers.commission import external, join, refund, rule
+from tests.helpers.packets import top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -329,7 +329,8 @@ def test_notifications_list_and_mark_read(client, brand, guide, sales):
     with brand_scope(brand):
         notes = list(Notification.objects.filter(staff=guide))
     assert notes and all(f'data-testid="notification-{n.pk}"' in html for n in notes)
-    assert "You earned ¥39.90" in html or "You earned ¥29.90" in html
+    # One notification per order: 10 % of the ¥299.00 flagship order and of the ¥100.00 till order.
+    assert "You earned ¥29.90 from 李娜." in html and "You earned ¥10.00 from 李娜." in html
     assert "of commission was taken back: order" in html
     assert 'data-read="0"' in html and 'data-testid="mark-read"' in html
     assert f'href="{reverse("performance")}"' in html

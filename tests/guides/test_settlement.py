@@ -15,7 +15,7 @@ from redpackets.services import reconcile
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.guides.conftest import (
+from tests.helpers.commission import (
     LONG_AGO,
     attribution_of,
     committed,
@@ -26,7 +26,7 @@ from tests.guides.conftest import (
     refund,
     rule,
 )
-from tests.redpackets.conftest import top_up
+from tests.helpers.packets import top_up
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)

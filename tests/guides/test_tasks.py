@@ -1,17 +1,15 @@
 """Commission on Celery: a paid order is attributed by a real worker after commit; the beat's
 sweep attributes orders whose task was lost."""
 
-import time
-
 import pytest
 from django.conf import settings
 
-from cloudstore import events as order_events
 from guides import tasks
 from guides.models import Attribution
 from retail.tenancy import brand_scope
-from tests.conftest import real_worker
-from tests.guides.conftest import LONG_AGO, external, join, rule
+from tests.helpers.commission import LONG_AGO, external, join, rule
+from tests.helpers.waiting import wait_until
+from tests.helpers.worker import real_worker
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")
 
@@ -22,15 +20,14 @@ needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (se
 def test_a_paid_order_is_attributed_by_a_real_worker_after_commit(brand, brand_admin, guide, sku):
     rule(brand, brand_admin, rate_bp=1000)
     member = join(brand, guide, since=LONG_AGO)
-    att = None
     with real_worker():
         order = external(brand, brand_admin, "flagship", member=member, lines=[(sku, 1, 10000)])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and att is None:
+
+        def attributed():
             with brand_scope(brand):
-                att = Attribution.objects.filter(order=order).first()
-            time.sleep(0.05)
-    assert att is not None, "the worker did not attribute the order"
+                return Attribution.objects.filter(order=order).first()
+
+        att = wait_until(attributed, 20, "the worker to attribute the order")
     assert (att.guide_id, att.commission_fen) == (guide.pk, 1000)
 
 
@@ -41,7 +38,7 @@ def test_the_sweep_attributes_orders_whose_task_was_lost(brand, brand_admin, gui
     from django.utils import timezone
 
     rule(brand, brand_admin, rate_bp=1000)
-    monkeypatch.setitem(order_events.SUBSCRIBERS, "order.paid", [])  # the task never ran
+    monkeypatch.setitem(settings.OUTBOX_SUBSCRIBERS, "order.paid", [])  # the task never ran
     order = external(
         brand,
         brand_admin,

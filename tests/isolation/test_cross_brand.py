@@ -22,8 +22,8 @@ from retail.api_base import BrandAPIView
 from retail.middleware import SESSION_BRAND_KEY
 from retail.models import AuditLog, Invitation, Staff, StaffStore, Store
 from retail.tenancy import brand_owned_models, rls_bypass
-from tests.conftest import login_as
 from tests.factories import StaffFactory, StoreFactory
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -10,25 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from members import codes, services
 from members.models import Member, PointsEntry
 from retail.events import Actor
-from retail.tenancy import brand_scope
-from tests.conftest import login_as
+from retail.tenancy import TenancyError, brand_scope
 from tests.factories import MemberFactory, StaffFactory
+from tests.helpers.api import api_error, send_json
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
 SYS = Actor.system()
-
-
-def _error(resp, status, code=None):
-    assert resp.status_code == status, resp.content
-    body = resp.json()["error"]
-    if code:
-        assert body["code"] == code, body
-    return body
-
-
-def _post(client, url, data, key=None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(url, data, content_type="application/json", **headers)
 
 
 def _balance(member):
@@ -55,9 +43,9 @@ def test_create_then_find_by_any_identity(as_admin, brand):
     for kind, value in [("phone", "13712345678"), ("card", "VIP88"), ("phone", "+8613712345678")]:
         r = as_admin.get("/api/v1/members/lookup/", {"kind": kind, "value": value})
         assert r.status_code == 200 and r.json()["id"] == mid
-    _error(as_admin.get("/api/v1/members/lookup/", {"kind": "shop", "value": "nobody"}), 404)
-    _error(as_admin.get("/api/v1/members/lookup/", {"kind": "phone", "value": "12"}), 400)
-    _error(as_admin.get("/api/v1/members/lookup/", {"kind": "ssn", "value": "1"}), 400)
+    api_error(as_admin.get("/api/v1/members/lookup/", {"kind": "shop", "value": "nobody"}), 404)
+    api_error(as_admin.get("/api/v1/members/lookup/", {"kind": "phone", "value": "12"}), 400)
+    api_error(as_admin.get("/api/v1/members/lookup/", {"kind": "ssn", "value": "1"}), 400)
 
 
 def test_create_with_known_identity_returns_the_existing_member(as_admin, member):
@@ -89,10 +77,12 @@ def test_create_bad_input_changes_nothing(as_admin, brand, payload):
 
 
 def test_other_brand_members_are_invisible(as_admin, other_member):
-    _error(as_admin.get(f"/api/v1/members/{other_member.pk}/"), 404)
-    _error(as_admin.get("/api/v1/members/lookup/", {"kind": "phone", "value": "13711112222"}), 404)
-    _error(_post(as_admin, f"/api/v1/members/{other_member.pk}/points/earn/", {"points": 5}, "k1"), 404)
-    _error(
+    api_error(as_admin.get(f"/api/v1/members/{other_member.pk}/"), 404)
+    api_error(as_admin.get("/api/v1/members/lookup/", {"kind": "phone", "value": "13711112222"}), 404)
+    api_error(
+        send_json(as_admin, f"/api/v1/members/{other_member.pk}/points/earn/", {"points": 5}, "k1"), 404
+    )
+    api_error(
         as_admin.patch(f"/api/v1/members/{other_member.pk}/", {"name": "x"}, content_type="application/json"),
         404,
     )
@@ -105,7 +95,7 @@ def test_guide_sees_own_members_but_can_identify_anyone_at_checkout(client, bran
     theirs = MemberFactory(brand=brand, phone="13700000002")
     login_as(client, guide)
     assert [m["id"] for m in client.get("/api/v1/members/").json()["results"]] == [mine.pk]
-    _error(client.get(f"/api/v1/members/{theirs.pk}/"), 404)
+    api_error(client.get(f"/api/v1/members/{theirs.pk}/"), 404)
     found = client.get("/api/v1/members/lookup/", {"kind": "phone", "value": "13700000002"}).json()
     assert found["id"] == theirs.pk and found["identities"][0]["value"] == "137****0002"  # masked for guides
 
@@ -119,8 +109,8 @@ def test_filters(as_admin, brand, guide, brand_admin):
     assert [m["id"] for m in as_admin.get(f"/api/v1/members/?guide={guide.pk}").json()["results"]] == [a.pk]
     assert as_admin.get("/api/v1/members/?q=王五").json()["count"] == 1
     assert as_admin.get("/api/v1/members/?q=0002").json()["count"] == 1
-    _error(as_admin.get("/api/v1/members/?joined_from=yesterday"), 400)
-    _error(as_admin.get("/api/v1/members/?tag=abc"), 400)
+    api_error(as_admin.get("/api/v1/members/?joined_from=yesterday"), 400)
+    api_error(as_admin.get("/api/v1/members/?tag=abc"), 400)
 
 
 def test_member_list_query_count_is_constant(as_admin, brand, brand_admin, guide):
@@ -152,10 +142,10 @@ def test_update_member(as_admin, member):
         content_type="application/json",
     )
     assert r.status_code == 200 and r.json()["name"] == "张三丰" and r.json()["birthday"] == "1990-05-01"
-    _error(
+    api_error(
         as_admin.patch(f"/api/v1/members/{member.pk}/", {"gender": "x"}, content_type="application/json"), 400
     )
-    _error(
+    api_error(
         as_admin.patch(
             f"/api/v1/members/{member.pk}/", {"birthday": "1990-13-01"}, content_type="application/json"
         ),
@@ -190,7 +180,7 @@ def test_tags_api(as_admin, brand, brand_admin, member, other_brand):
     assert [t["name"] for t in r.json()] == ["VIP"]
     other_admin = StaffFactory(brand=other_brand, role="brand_admin")
     foreign = services.tag_create(brand=other_brand, manager=other_admin, actor=SYS, name="别家")
-    _error(
+    api_error(
         as_admin.post(
             f"/api/v1/members/{member.pk}/tags/", {"add": [foreign.pk]}, content_type="application/json"
         ),
@@ -203,34 +193,38 @@ def test_tags_api(as_admin, brand, brand_admin, member, other_brand):
 
 
 def test_points_need_an_idempotency_key(as_admin, member):
-    err = _error(_post(as_admin, f"/api/v1/members/{member.pk}/points/earn/", {"points": 10}), 400)
+    err = api_error(send_json(as_admin, f"/api/v1/members/{member.pk}/points/earn/", {"points": 10}), 400)
     assert "Idempotency-Key" in err["fields"]
     assert _balance(member) == 0
 
 
 def test_points_replay_returns_first_result_and_other_body_is_refused(as_admin, member):
     url = f"/api/v1/members/{member.pk}/points/earn/"
-    first = _post(as_admin, url, {"points": 10, "spend_fen": 1000}, "order-1")
+    first = send_json(as_admin, url, {"points": 10, "spend_fen": 1000}, "order-1")
     assert first.status_code == 201
-    again = _post(as_admin, url, {"points": 10, "spend_fen": 1000}, "order-1")
+    again = send_json(as_admin, url, {"points": 10, "spend_fen": 1000}, "order-1")
     assert (
         again.status_code == 200 and again.json() == first.json() and again["Idempotent-Replayed"] == "true"
     )
-    _error(_post(as_admin, url, {"points": 11, "spend_fen": 1000}, "order-1"), 409, "idempotency_conflict")
-    _error(_post(as_admin, f"/api/v1/members/{member.pk}/points/redeem/", {"points": 10}, "order-1"), 409)
+    api_error(
+        send_json(as_admin, url, {"points": 11, "spend_fen": 1000}, "order-1"), 409, "idempotency_conflict"
+    )
+    api_error(
+        send_json(as_admin, f"/api/v1/members/{member.pk}/points/redeem/", {"points": 10}, "order-1"), 409
+    )
     assert _balance(member) == 10
 
 
 def test_redeem_more_than_balance_is_refused(as_admin, member):
-    _post(as_admin, f"/api/v1/members/{member.pk}/points/earn/", {"points": 10}, "e1")
-    err = _error(
-        _post(as_admin, f"/api/v1/members/{member.pk}/points/redeem/", {"points": 11}, "r1"),
+    send_json(as_admin, f"/api/v1/members/{member.pk}/points/earn/", {"points": 10}, "e1")
+    err = api_error(
+        send_json(as_admin, f"/api/v1/members/{member.pk}/points/redeem/", {"points": 11}, "r1"),
         400,
         "insufficient_points",
     )
     assert "points" in err["fields"]
     assert (
-        _post(as_admin, f"/api/v1/members/{member.pk}/points/redeem/", {"points": 10}, "r2").status_code
+        send_json(as_admin, f"/api/v1/members/{member.pk}/points/redeem/", {"points": 10}, "r2").status_code
         == 201
     )
     assert _balance(member) == 0
@@ -249,20 +243,22 @@ def test_redeem_more_than_balance_is_refused(as_admin, member):
     ],
 )
 def test_points_bad_input(as_admin, member, payload):
-    _error(_post(as_admin, f"/api/v1/members/{member.pk}/points/earn/", payload, str(uuid.uuid4())), 400)
+    api_error(
+        send_json(as_admin, f"/api/v1/members/{member.pk}/points/earn/", payload, str(uuid.uuid4())), 400
+    )
     assert _balance(member) == 0
 
 
 def test_guides_cannot_move_points_through_the_api(client, brand, guide):
     m = services.member_join(brand=brand, phone="13700000001", guide=guide, consent=False).member
     login_as(client, guide)
-    _error(_post(client, f"/api/v1/members/{m.pk}/points/earn/", {"points": 10}, "g1"), 403)
+    api_error(send_json(client, f"/api/v1/members/{m.pk}/points/earn/", {"points": 10}, "g1"), 403)
     assert client.get(f"/api/v1/members/{m.pk}/points/").status_code == 200
 
 
 def test_points_history(as_admin, member):
     for i in range(3):
-        _post(as_admin, f"/api/v1/members/{member.pk}/points/earn/", {"points": 10 + i}, f"h{i}")
+        send_json(as_admin, f"/api/v1/members/{member.pk}/points/earn/", {"points": 10 + i}, f"h{i}")
     rows = as_admin.get(f"/api/v1/members/{member.pk}/points/").json()["results"]
     assert [r["amount"] for r in rows] == [12, 11, 10] and rows[0]["balance_after"] == 33
 
@@ -275,7 +271,7 @@ def test_member_code_resolves_within_its_brand_only(as_admin, brand, other_brand
     r = as_admin.post("/api/v1/member-codes/resolve/", {"code": code}, content_type="application/json")
     assert r.status_code == 200 and r.json()["id"] == member.pk
     foreign = codes.member_code_issue(brand_id=other_brand.pk, member_id=other_member.pk)
-    _error(
+    api_error(
         as_admin.post("/api/v1/member-codes/resolve/", {"code": foreign}, content_type="application/json"),
         400,
         "invalid_code",
@@ -293,7 +289,7 @@ def test_member_code_resolves_within_its_brand_only(as_admin, brand, other_brand
 )
 def test_forged_codes_are_refused(as_admin, brand, member, mangle):
     code = mangle(codes.member_code_issue(brand_id=brand.pk, member_id=member.pk))
-    _error(
+    api_error(
         as_admin.post("/api/v1/member-codes/resolve/", {"code": code}, content_type="application/json"),
         400,
         "invalid_code",
@@ -303,7 +299,7 @@ def test_forged_codes_are_refused(as_admin, brand, member, mangle):
 def test_expired_code_is_refused(as_admin, brand, member, monkeypatch):
     code = codes.member_code_issue(brand_id=brand.pk, member_id=member.pk)
     monkeypatch.setattr(codes, "CODE_MAX_AGE", -1)
-    _error(
+    api_error(
         as_admin.post("/api/v1/member-codes/resolve/", {"code": code}, content_type="application/json"),
         400,
         "expired_code",
@@ -313,13 +309,14 @@ def test_expired_code_is_refused(as_admin, brand, member, monkeypatch):
 def test_code_of_an_erased_member_is_refused(as_admin, brand, member):
     code = codes.member_code_issue(brand_id=brand.pk, member_id=member.pk)
     services.member_erase(brand=brand, member=member, actor=SYS, source="staff")
-    _error(
+    api_error(
         as_admin.post("/api/v1/member-codes/resolve/", {"code": code}, content_type="application/json"), 404
     )
 
 
 def test_points_ledger_rows_cannot_be_created_for_another_brand(brand, other_brand, other_member):
-    with pytest.raises(Exception), brand_scope(brand):  # noqa: B017 - either wall refuses
+    # The application's wall refuses first (the database's row-level security would refuse too).
+    with pytest.raises(TenancyError, match="written inside brand scope"), brand_scope(brand):
         PointsEntry.objects.create(
             brand=other_brand, member=other_member, kind="earn", amount=5, balance_after=5, source="x"
         )

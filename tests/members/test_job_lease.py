@@ -21,7 +21,7 @@ from members.tasks import sweep_jobs
 from retail.celery import BrandTask
 from retail.events import Actor
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
 

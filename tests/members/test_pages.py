@@ -35,31 +35,17 @@ from retail.events import Actor
 from retail.models import Brand, Staff
 from retail.notify import ConsoleSender
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import MemberFactory, StaffFactory, StoreFactory
+from tests.helpers.auth import login_as
+from tests.helpers.otp import last_code
+from tests.helpers.pages import text
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 SYS = Actor.system()
 
 
-@pytest.fixture(autouse=True)
-def _own_cache_and_media(settings, tmp_path):
-    """One-time codes, resend cool-downs and job progress live in the cache: give each test its
-    own keys (same backend, Redis when configured) so tests do not see each other's codes; job
-    files go to a temporary media folder."""
-    settings.CACHES = {
-        name: {**conf, "KEY_PREFIX": f"pages-{uuid.uuid4().hex[:12]}"}
-        for name, conf in settings.CACHES.items()
-    }
-    settings.MEDIA_ROOT = tmp_path / "media"  # uploaded and generated CSV files
-
-
 # --- helpers ---
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def fresh(member: Member) -> Member:
@@ -76,10 +62,6 @@ def join_url(brand, staff) -> str:
     return reverse(
         "member-join", args=[brand.slug, codes.guide_join_token(brand_id=brand.pk, staff_id=staff.pk)]
     )
-
-
-def last_code() -> str:
-    return re.search(r"\b(\d{6})\b", ConsoleSender.outbox[-1]["text"]).group(1)
 
 
 def as_shopper(client, brand, member):
@@ -299,7 +281,7 @@ def test_member_code_partial_rotates(client, brand, member):
         == codes.member_code_read(c2, brand_id=brand.pk)
         == member.pk
     )
-    assert "no-cache" in first["Cache-Control"] or "no-store" in first["Cache-Control"]
+    assert first["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
 
 
 def test_a_merged_member_follows_the_merge(client, brand, member):
@@ -936,7 +918,7 @@ def test_import_a_small_csv_with_a_bad_row_then_download_the_error_report(
     report = client.get(reverse("dash-member-job-file", args=[job_id]))
     rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:2] == ["line", "error"] and rows[1][0] == "3" and "12345" in rows[1]
-    assert f"import-{job_id}" in report["Content-Disposition"] or "errors" in report["Content-Disposition"]
+    assert report["Content-Disposition"] == f'attachment; filename="member-import-{job_id}-errors.csv"'
 
 
 def test_import_refuses_bad_files_and_non_admins(client, brand, brand_admin, store_manager):

@@ -21,14 +21,9 @@ from retail import private_files
 from retail.events import Actor
 from retail.models import AuditLog
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def export(brand, viewer, capture) -> MemberJob:
@@ -74,7 +69,7 @@ def test_job_files_live_in_private_storage_under_random_names(
         with pytest.raises(ValueError):
             field.url  # noqa: B018  (no URL exists for a private file)
     assert len(set(names)) == 3
-    assert not media_root.exists() or not any(media_root.rglob("*.csv"))
+    assert not any(media_root.rglob("*.csv"))
     ttl = datetime.timedelta(days=7)
     assert timezone.now() + ttl - exp.files_expire_at < datetime.timedelta(minutes=1)
 

@@ -10,34 +10,16 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cloudstore import payments
 from redpackets.models import Account, RedPacket, TopUp, Withdrawal
+from retail import payments
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import StaffFactory
-from tests.redpackets.conftest import balance, bind, claim, fill_wallet, new_account_no, send
+from tests.helpers.api import api_error, send_json
+from tests.helpers.auth import login_as
+from tests.helpers.packets import balance, bind, claim, fill_wallet, new_account_no, send
 
 pytestmark = pytest.mark.django_db
 K = Account.Kind
-
-
-def _error(resp, status, code=None):
-    assert resp.status_code == status, resp.content
-    body = resp.json()["error"]
-    if code:
-        assert body["code"] == code, body
-    return body
-
-
-def _post(client, url, data, key=None, method="post"):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        return getattr(client, method)(
-            url,
-            json.dumps(data) if not isinstance(data, str) else data,
-            content_type="application/json",
-            **headers,
-        )
 
 
 # --- pool and top-ups ----------------------------------------------------------------------------------
@@ -50,28 +32,32 @@ def test_pool_by_role(client, brand, funded, brand_admin, store_manager, guide):
     )
     r = login_as(client, store_manager).get("/api/v1/redpackets/pool/")
     assert r.json() == {"pool_fen": 1_000_000}
-    _error(login_as(client, guide).get("/api/v1/redpackets/pool/"), 403)
+    api_error(login_as(client, guide).get("/api/v1/redpackets/pool/"), 403)
     client.logout()
-    _error(client.get("/api/v1/redpackets/pool/"), 403)
+    api_error(client.get("/api/v1/redpackets/pool/"), 403)
 
 
 def test_top_up_through_the_provider(client, brand, brand_admin, guide):
     login_as(client, brand_admin)
-    _error(_post(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 50_000}), 400)  # no key
+    api_error(
+        send_json(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 50_000}, commit=True), 400
+    )  # no key
     for bad in ({"amount_fen": 0}, {"amount_fen": "lots"}, {"amount_fen": 10**12}, {}, "{nope"):
-        _error(_post(client, "/api/v1/redpackets/pool/top-ups/", bad, key="bad"), 400)
-    r = _post(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 50_000}, key="t1")
+        api_error(send_json(client, "/api/v1/redpackets/pool/top-ups/", bad, key="bad", commit=True), 400)
+    r = send_json(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 50_000}, key="t1", commit=True)
     assert r.status_code == 201, r.content
     topup = r.json()
     assert topup["status"] == "pending" and topup["pay_url"].startswith("/pay/sim/")
-    again = _post(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 50_000}, key="t1")
+    again = send_json(
+        client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 50_000}, key="t1", commit=True
+    )
     assert (
         again.status_code == 200
         and again["Idempotent-Replayed"] == "true"
         and again.json()["id"] == topup["id"]
     )
-    _error(
-        _post(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 60_000}, key="t1"),
+    api_error(
+        send_json(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 60_000}, key="t1", commit=True),
         409,
         "idempotency_conflict",
     )
@@ -85,8 +71,15 @@ def test_top_up_through_the_provider(client, brand, brand_admin, guide):
     assert [(r["kind"], r["amount_fen"], r["balance_after_fen"]) for r in records["results"]] == [
         ("topup", 50_000, 50_000)
     ]
-    _error(
-        _post(login_as(client, guide), "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 1}, key="g"), 403
+    api_error(
+        send_json(
+            login_as(client, guide),
+            "/api/v1/redpackets/pool/top-ups/",
+            {"amount_fen": 1},
+            key="g",
+            commit=True,
+        ),
+        403,
     )
 
 
@@ -94,7 +87,9 @@ def test_top_up_notice_held_back_is_found_by_the_poll(client, brand, brand_admin
     from redpackets.services import funding
 
     login_as(client, brand_admin)
-    topup = _post(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 8_800}, key="t").json()
+    topup = send_json(
+        client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 8_800}, key="t", commit=True
+    ).json()
     client.post(topup["pay_url"], {"action": "late"})
     assert balance(brand, K.POOL) == 0
     with brand_scope(brand):
@@ -106,7 +101,9 @@ def test_top_up_notice_held_back_is_found_by_the_poll(client, brand, brand_admin
 
 def test_top_up_notice_for_another_brand_or_amount_is_refused(client, brand, other_brand, brand_admin):
     login_as(client, brand_admin)
-    topup = _post(client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 8_800}, key="t").json()
+    topup = send_json(
+        client, "/api/v1/redpackets/pool/top-ups/", {"amount_fen": 8_800}, key="t", commit=True
+    ).json()
     sim = payments.provider("sim")
     sim.settle(topup["reference"], "succeeded")
     body, sig = sim.signed_notice(topup["reference"])
@@ -141,13 +138,16 @@ def test_send_and_status(client, brand, funded, brand_admin, guide, other_admin)
         "total_fen": 888,
         "greeting": "加油",
     }
-    r = _post(client, "/api/v1/redpackets/packets/", body, key="p1")
+    r = send_json(client, "/api/v1/redpackets/packets/", body, key="p1", commit=True)
     assert r.status_code == 201, r.content
     packet = r.json()
     assert packet["total_fen"] == 888 and packet["shares"] == 1 and packet["claims"] == []
     assert packet["sender"] == {"id": brand_admin.pk, "name": brand_admin.name}
-    assert _post(client, "/api/v1/redpackets/packets/", body, key="p1").status_code == 200
-    _error(_post(client, "/api/v1/redpackets/packets/", {**body, "total_fen": 999}, key="p1"), 409)
+    assert send_json(client, "/api/v1/redpackets/packets/", body, key="p1", commit=True).status_code == 200
+    api_error(
+        send_json(client, "/api/v1/redpackets/packets/", {**body, "total_fen": 999}, key="p1", commit=True),
+        409,
+    )
     for bad in (
         {**body, "kind": "huge"},
         {**body, "total_fen": "8.88"},
@@ -161,7 +161,9 @@ def test_send_and_status(client, brand, funded, brand_admin, guide, other_admin)
         [1, 2],
         "nonsense",
     ):
-        _error(_post(client, "/api/v1/redpackets/packets/", bad, key=f"bad-{bad!s:.40}"), 400)
+        api_error(
+            send_json(client, "/api/v1/redpackets/packets/", bad, key=f"bad-{bad!s:.40}", commit=True), 400
+        )
     with brand_scope(brand):
         assert RedPacket.objects.count() == 1
     assert client.get(f"/api/v1/redpackets/packets/{packet['id']}/").json()["status"] == "active"
@@ -173,8 +175,8 @@ def test_claim_over_the_api(client, brand, funded, brand_admin, guides, store_ma
     p = send(brand, brand_admin, guides[:2], kind="lucky", total_fen=1_000)
     login_as(client, guides[0])
     url = f"/api/v1/redpackets/packets/{p.pk}/claim/"
-    _error(_post(client, url, {}), 400)  # no key
-    r = _post(client, url, {}, key="c1")
+    api_error(send_json(client, url, {}, commit=True), 400)  # no key
+    r = send_json(client, url, {}, key="c1", commit=True)
     assert r.status_code == 201, r.content
     first = r.json()
     assert 1 <= first["amount_fen"] <= 999 and not first["already_claimed"]
@@ -184,7 +186,7 @@ def test_claim_over_the_api(client, brand, funded, brand_admin, guides, store_ma
     )
     claims = client.get(f"/api/v1/redpackets/packets/{p.pk}/").json()["claims"]
     assert [c["name"] for c in claims] == [guides[0].name]
-    again = _post(client, url, {}, key="c2")
+    again = send_json(client, url, {}, key="c2", commit=True)
     assert (
         again.status_code == 200
         and again.json()["already_claimed"]
@@ -192,9 +194,9 @@ def test_claim_over_the_api(client, brand, funded, brand_admin, guides, store_ma
     )
     assert balance(brand, guides[0]) == first["amount_fen"]
     # Not for them: as if it did not exist.
-    _error(_post(login_as(client, guides[2]), url, {}, key="c3"), 404)
+    api_error(send_json(login_as(client, guides[2]), url, {}, key="c3", commit=True), 404)
     # The last share; then the packet is finished and the list shows the best luck.
-    r = _post(login_as(client, guides[1]), url, {}, key="c4")
+    r = send_json(login_as(client, guides[1]), url, {}, key="c4", commit=True)
     assert r.json()["packet"]["status"] == "finished"
     claims = client.get(f"/api/v1/redpackets/packets/{p.pk}/").json()["claims"]
     assert sum(c["amount_fen"] for c in claims) == 1_000 and sum(c["best"] for c in claims) == 1
@@ -204,12 +206,16 @@ def test_claim_refusals(client, brand, funded, brand_admin, guides):
     p = send(brand, brand_admin, guides[:2], amount_each_fen=100, shares=1)
     claim(brand, guides[0], p)
     url = f"/api/v1/redpackets/packets/{p.pk}/claim/"
-    _error(_post(login_as(client, guides[1]), url, {}, key="late"), 400, "packet_empty")
+    api_error(send_json(login_as(client, guides[1]), url, {}, key="late", commit=True), 400, "packet_empty")
     q = send(brand, brand_admin, guides[:2], amount_each_fen=100)
     with brand_scope(brand):
         RedPacket.objects.filter(pk=q.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
-    _error(_post(client, f"/api/v1/redpackets/packets/{q.pk}/claim/", {}, key="exp"), 400, "packet_expired")
-    _error(_post(client, "/api/v1/redpackets/packets/999999/claim/", {}, key="none"), 404)
+    api_error(
+        send_json(client, f"/api/v1/redpackets/packets/{q.pk}/claim/", {}, key="exp", commit=True),
+        400,
+        "packet_expired",
+    )
+    api_error(send_json(client, "/api/v1/redpackets/packets/999999/claim/", {}, key="none", commit=True), 404)
 
 
 def test_another_brands_ids_are_not_found(
@@ -229,8 +235,8 @@ def test_another_brands_ids_are_not_found(
         f"/api/v1/redpackets/wallets/{guide.pk}/records/",
         f"/api/v1/wallet/withdrawals/{w.pk}/",
     ):
-        _error(client.get(url), 404)
-    _error(_post(client, f"/api/v1/redpackets/packets/{p.pk}/claim/", {}, key="x"), 404)
+        api_error(client.get(url), 404)
+    api_error(send_json(client, f"/api/v1/redpackets/packets/{p.pk}/claim/", {}, key="x", commit=True), 404)
     assert balance(brand, guide) == 300
 
 
@@ -248,8 +254,8 @@ def test_wallet_records_and_export(client, brand, funded, brand_admin, guide):
     assert page["results"][0]["title"] and page["results"][0]["balance_after_fen"] == 510
     rest = client.get(f"/api/v1/wallet/records/?limit=3&before={page['next_before']}").json()
     assert [r["amount_fen"] for r in rest["results"]] == [101, 100] and rest["next_before"] is None
-    _error(client.get("/api/v1/wallet/records/?limit=0"), 400)
-    _error(client.get("/api/v1/wallet/records/?before=abc"), 400)
+    api_error(client.get("/api/v1/wallet/records/?limit=0"), 400)
+    api_error(client.get("/api/v1/wallet/records/?before=abc"), 400)
     csv = client.get("/api/v1/wallet/records/export/")
     assert csv["Content-Type"].startswith("text/csv")
     lines = b"".join(csv.streaming_content).decode("utf-8-sig").strip().splitlines()
@@ -274,48 +280,66 @@ def test_wallet_records_query_count_is_constant(client, brand, funded, brand_adm
 def test_payout_account_and_withdrawal(client, brand, funded, brand_admin, guide, payout_sim):
     fill_wallet(brand, brand_admin, guide, 10_000)
     login_as(client, guide)
-    _error(client.get("/api/v1/wallet/payout-account/"), 404)
-    _error(
-        _post(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 1_000}, key="w0"),
+    api_error(client.get("/api/v1/wallet/payout-account/"), 404)
+    api_error(
+        send_json(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 1_000}, key="w0", commit=True),
         400,
         "no_payout_account",
     )
     no = new_account_no()
-    _error(
-        _post(
-            client, "/api/v1/wallet/payout-account/", {"account_no": no, "real_name": "别人"}, method="put"
+    api_error(
+        send_json(
+            client,
+            "/api/v1/wallet/payout-account/",
+            {"account_no": no, "real_name": "别人"},
+            method="put",
+            commit=True,
         ),
         400,
         "name_mismatch",
     )
-    _error(
-        _post(
+    api_error(
+        send_json(
             client,
             "/api/v1/wallet/payout-account/",
             {"account_no": "abc", "real_name": guide.name},
             method="put",
+            commit=True,
         ),
         400,
     )
-    r = _post(
-        client, "/api/v1/wallet/payout-account/", {"account_no": no, "real_name": guide.name}, method="put"
+    r = send_json(
+        client,
+        "/api/v1/wallet/payout-account/",
+        {"account_no": no, "real_name": guide.name},
+        method="put",
+        commit=True,
     )
     assert r.status_code == 200 and r.json()["account"] == f"{no[:3]}****{no[-4:]}"
-    r = _post(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 3_000}, key="w1")
+    r = send_json(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 3_000}, key="w1", commit=True)
     assert r.status_code == 201, r.content
     # Handed to the provider once the request commits; the status says where it is.
-    assert r.json()["status"] in ("pending", "succeeded") and r.json()["account"].endswith(no[-4:])
-    again = _post(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 3_000}, key="w1")
+    assert r.json()["status"] == "pending" and r.json()["account"].endswith(no[-4:])
+    again = send_json(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 3_000}, key="w1", commit=True)
     assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
-    _error(_post(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 3_001}, key="w1"), 409)
-    _error(_post(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 70_000}, key="w2"), 400)
-    _error(_post(client, "/api/v1/wallet/withdrawals/", {"amount_fen": "all"}, key="w3"), 400)
+    api_error(
+        send_json(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 3_001}, key="w1", commit=True), 409
+    )
+    api_error(
+        send_json(client, "/api/v1/wallet/withdrawals/", {"amount_fen": 70_000}, key="w2", commit=True), 400
+    )
+    api_error(
+        send_json(client, "/api/v1/wallet/withdrawals/", {"amount_fen": "all"}, key="w3", commit=True), 400
+    )
     assert client.get(f"/api/v1/wallet/withdrawals/{r.json()['id']}/").json()["status"] == "succeeded"
     assert [w["id"] for w in client.get("/api/v1/wallet/withdrawals/").json()] == [r.json()["id"]]
     # Automatic withdrawal opens after that first one by hand.
-    r = _post(client, "/api/v1/wallet/", {"auto_withdraw": True}, method="patch")
+    r = send_json(client, "/api/v1/wallet/", {"auto_withdraw": True}, method="patch", commit=True)
     assert r.status_code == 200 and r.json()["auto_withdraw"] is True
-    assert _post(client, "/api/v1/wallet/payout-account/", {}, method="delete").status_code == 204
+    assert (
+        send_json(client, "/api/v1/wallet/payout-account/", {}, method="delete", commit=True).status_code
+        == 204
+    )
     assert client.get("/api/v1/wallet/").json()["auto_withdraw"] is False
     assert balance(brand, guide) == 7_000
     with brand_scope(brand):
@@ -324,12 +348,14 @@ def test_payout_account_and_withdrawal(client, brand, funded, brand_admin, guide
 
 def test_auto_withdraw_refused_before_a_first_one_by_hand(client, brand, guide):
     login_as(client, guide)
-    _error(
-        _post(client, "/api/v1/wallet/", {"auto_withdraw": True}, method="patch"),
+    api_error(
+        send_json(client, "/api/v1/wallet/", {"auto_withdraw": True}, method="patch", commit=True),
         400,
         "first_withdrawal_by_hand",
     )
-    _error(_post(client, "/api/v1/wallet/", {"auto_withdraw": "maybe"}, method="patch"), 400)
+    api_error(
+        send_json(client, "/api/v1/wallet/", {"auto_withdraw": "maybe"}, method="patch", commit=True), 400
+    )
 
 
 def test_staff_wallets_for_brand_finance(client, brand, funded, brand_admin, store_manager, guide):
@@ -340,8 +366,8 @@ def test_staff_wallets_for_brand_finance(client, brand, funded, brand_admin, sto
         client.get(f"/api/v1/redpackets/wallets/{guide.pk}/records/").json()["results"][0]["amount_fen"]
         == 1_234
     )
-    _error(login_as(client, store_manager).get(f"/api/v1/redpackets/wallets/{guide.pk}/"), 403)
-    _error(login_as(client, guide).get(f"/api/v1/redpackets/wallets/{guide.pk}/"), 403)
+    api_error(login_as(client, store_manager).get(f"/api/v1/redpackets/wallets/{guide.pk}/"), 403)
+    api_error(login_as(client, guide).get(f"/api/v1/redpackets/wallets/{guide.pk}/"), 403)
 
 
 def test_pool_export_for_admins_only(client, brand, funded, brand_admin, guide):
@@ -350,7 +376,7 @@ def test_pool_export_for_admins_only(client, brand, funded, brand_admin, guide):
     text = b"".join(r.streaming_content).decode("utf-8-sig")
     assert text.count("\n") == 3
     assert ",=cmd" not in text  # a formula never reaches a spreadsheet as a formula
-    _error(login_as(client, guide).get("/api/v1/redpackets/pool/records/export/"), 403)
+    api_error(login_as(client, guide).get("/api/v1/redpackets/pool/records/export/"), 403)
 
 
 def test_schema_lists_red_packet_endpoints(as_admin):

@@ -10,10 +10,10 @@ from redpackets.models import Account, PacketShare, RedPacket, Transaction, With
 from redpackets.services import packets, reconcile, withdrawals
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.cloudstore.test_concurrency import race
-from tests.conftest import refresh
 from tests.factories import StaffFactory
-from tests.redpackets.conftest import balance, bind, claim, fill_wallet, send, top_up
+from tests.helpers.concurrency import race
+from tests.helpers.packets import balance, bind, claim, fill_wallet, send, top_up
+from tests.helpers.tenancy import refresh
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

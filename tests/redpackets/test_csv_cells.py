@@ -3,26 +3,18 @@ written as text, while amounts (negative ones too) stay numbers."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from django.urls import reverse
 
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
-from tests.redpackets.conftest import claim, send
+from tests.helpers.auth import login_as
+from tests.helpers.packets import claim, send
+from tests.helpers.pages import csv_rows
 
 pytestmark = pytest.mark.django_db
 
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1", "-2", "@x"]
-
-
-def csv_rows(response) -> list[list[str]]:
-    body = b"".join(response.streaming_content)
-    assert body.startswith("\ufeff".encode())
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
 
 
 def test_wallet_and_pool_records_write_formula_cells_as_text(client, brand, brand_admin, funded, guides):

@@ -12,7 +12,7 @@ from retail.events import Actor
 from retail.models import AuditLog
 from retail.notify import ConsoleSender
 from retail.tenancy import brand_scope
-from tests.redpackets.conftest import balance, claim, send
+from tests.helpers.packets import balance, claim, send
 
 K = Account.Kind
 

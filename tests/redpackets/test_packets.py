@@ -13,9 +13,9 @@ from retail.events import Actor
 from retail.idempotency import IdempotencyConflict
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.conftest import refresh
 from tests.factories import StaffFactory, StoreFactory
-from tests.redpackets.conftest import balance, claim, send
+from tests.helpers.packets import balance, claim, send
+from tests.helpers.tenancy import refresh
 
 K = Account.Kind
 

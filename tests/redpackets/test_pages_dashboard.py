@@ -5,10 +5,6 @@ Assertions read data-testid hooks and form errors, not wording (the Chinese come
 
 from __future__ import annotations
 
-import csv
-import io
-import uuid
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,9 +15,10 @@ from redpackets.services import funding, withdrawals
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import StaffFactory, StoreFactory
-from tests.redpackets.conftest import balance, bind, claim, fill_wallet, send, top_up
+from tests.helpers.auth import login_as
+from tests.helpers.packets import balance, bind, claim, fill_wallet, send, top_up
+from tests.helpers.pages import count, csv_rows, key
 
 POOL = reverse("dash-rp-pool")
 SEND = reverse("dash-rp-send")
@@ -30,20 +27,6 @@ WALLETS = reverse("dash-rp-wallets")
 SETTINGS = reverse("dash-rp-settings")
 EXPORT = reverse("dash-rp-pool-export")
 RECONCILE = reverse("dash-rp-reconcile")
-
-
-def key() -> str:
-    return str(uuid.uuid4())
-
-
-def count(brand, model, **filters) -> int:
-    with brand_scope(brand):
-        return model.objects.filter(**filters).count()
-
-
-def csv_rows(response) -> list[list[str]]:
-    body = b"".join(response.streaming_content).decode("utf-8-sig")
-    return list(csv.reader(io.StringIO(body)))
 
 
 @pytest.fixture

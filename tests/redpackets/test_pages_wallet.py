@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import uuid
 
 import pytest
 from django.conf import settings
@@ -21,20 +20,13 @@ from redpackets import selectors
 from redpackets.models import Account, PacketShare, PayoutAccount, RedPacket, Withdrawal
 from retail.models import AuditLog
 from retail.tenancy import brand_scope
-from tests.conftest import login_as, refresh
-from tests.redpackets.conftest import balance, bind, claim, fill_wallet, new_account_no, send, top_up
+from tests.helpers.auth import login_as
+from tests.helpers.packets import balance, bind, claim, fill_wallet, new_account_no, send, top_up
+from tests.helpers.pages import count, key
+from tests.helpers.tenancy import refresh
 
 K = Account.Kind
 BAD_AMOUNTS = ["abc", "1.234", "-5", "0", "0.00", "1e30", "99999999999999999999", "NaN", "Infinity", " "]
-
-
-def key() -> str:
-    return str(uuid.uuid4())
-
-
-def count(brand, model, **filters) -> int:
-    with brand_scope(brand):
-        return model.objects.filter(**filters).count()
 
 
 def english(client):

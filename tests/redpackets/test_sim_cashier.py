@@ -10,12 +10,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from cloudstore import payments
 from redpackets.models import Account, TopUp
 from redpackets.services import funding
+from retail import payments
 from retail.events import Actor
 from retail.tenancy import brand_scope
-from tests.redpackets.conftest import balance
+from tests.helpers.packets import balance
 
 
 def start(brand, admin, amount_fen=50_000) -> TopUp:

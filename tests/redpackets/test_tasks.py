@@ -7,14 +7,14 @@ import pytest
 from django.test import TestCase
 from django.utils import timezone
 
-from cloudstore import payments
 from redpackets import tasks
 from redpackets.models import Event, Reconciliation, RedPacket, TopUp, Withdrawal
 from redpackets.services import accounts, funding, withdrawals
+from retail import payments
 from retail.events import Actor
 from retail.tenancy import brand_scope
-from tests.conftest import refresh
-from tests.redpackets.conftest import balance, bind, claim, fill_wallet, send
+from tests.helpers.packets import balance, bind, claim, fill_wallet, send
+from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.django_db
 

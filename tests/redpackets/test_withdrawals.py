@@ -15,8 +15,8 @@ from retail.events import Actor
 from retail.idempotency import IdempotencyConflict
 from retail.models import AuditLog
 from retail.tenancy import brand_scope
-from tests.conftest import refresh
-from tests.redpackets.conftest import balance, bind, claim, fill_wallet, new_account_no, send
+from tests.helpers.packets import balance, bind, claim, fill_wallet, new_account_no, send
+from tests.helpers.tenancy import refresh
 
 K = Account.Kind
 W = Withdrawal.Status

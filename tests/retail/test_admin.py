@@ -37,7 +37,7 @@ def test_operator_suspends_a_brand_from_admin(client, operator, brand, guide):
 
 
 def test_brand_staff_cannot_open_admin(client, brand_admin):
-    from tests.conftest import login_as
+    from tests.helpers.auth import login_as
 
     login_as(client, brand_admin)
     resp = client.get("/admin/retail/store/")

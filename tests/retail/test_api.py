@@ -8,19 +8,11 @@ from django.test.utils import CaptureQueriesContext
 
 from retail.models import AuditLog, Staff, Store
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import StaffFactory, StoreFactory
+from tests.helpers.api import api_error
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
-
-
-def _error(resp, status, code=None):
-    assert resp.status_code == status, resp.content
-    body = resp.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    if code:
-        assert body["error"]["code"] == code
-    return body["error"]
 
 
 def _count(brand, model):
@@ -29,16 +21,16 @@ def _count(brand, model):
 
 
 def test_anonymous_gets_401_in_the_error_shape(client):
-    _error(client.get("/api/v1/stores/"), 403, "not_authenticated")
+    api_error(client.get("/api/v1/stores/"), 403, "not_authenticated")
 
 
 def test_logged_in_without_brand_gets_no_brand(client, guide):
     client.force_login(guide.user, backend="retail.auth_backends.PhoneOrUsernameBackend")
-    _error(client.get("/api/v1/stores/"), 403, "no_brand")
+    api_error(client.get("/api/v1/stores/"), 403, "no_brand")
 
 
 def test_unknown_api_url_is_json_404(as_admin):
-    _error(as_admin.get("/api/v1/nope/"), 404, "not_found")
+    api_error(as_admin.get("/api/v1/nope/"), 404, "not_found")
 
 
 def test_store_list_and_filters(as_admin, brand, store, other_store):
@@ -47,7 +39,7 @@ def test_store_list_and_filters(as_admin, brand, store, other_store):
     assert data["count"] == 2 and {s["code"] for s in data["results"]} == {"SH001", "BJ001"}
     assert as_admin.get("/api/v1/stores/?q=三里屯").json()["count"] == 1
     assert as_admin.get("/api/v1/stores/?status=closed").json()["count"] == 1
-    _error(as_admin.get("/api/v1/stores/?status=bogus"), 400, "invalid")
+    api_error(as_admin.get("/api/v1/stores/?status=bogus"), 400, "invalid")
 
 
 def test_store_create_validates_and_audits(as_admin, brand, brand_admin):
@@ -70,7 +62,9 @@ def test_store_create_validates_and_audits(as_admin, brand, brand_admin):
             action="store.created", target_id=str(store.pk), actor=brand_admin.user
         ).exists()
     # Duplicate code in the same brand: a field error, nothing created.
-    err = _error(as_admin.post("/api/v1/stores/", payload, content_type="application/json"), 400, "invalid")
+    err = api_error(
+        as_admin.post("/api/v1/stores/", payload, content_type="application/json"), 400, "invalid"
+    )
     assert "code" in err["fields"]
     assert _count(brand, Store) == 1
 
@@ -97,31 +91,33 @@ def test_store_code_may_repeat_across_brands(as_admin, brand, other_store):
     ],
 )
 def test_store_create_bad_input(as_admin, brand, payload, field):
-    err = _error(as_admin.post("/api/v1/stores/", payload, content_type="application/json"), 400, "invalid")
+    err = api_error(
+        as_admin.post("/api/v1/stores/", payload, content_type="application/json"), 400, "invalid"
+    )
     if field:
         assert field in err["fields"]
     assert _count(brand, Store) == 0
 
 
 def test_malformed_json_and_wrong_content(as_admin, brand):
-    _error(
+    api_error(
         as_admin.post("/api/v1/stores/", "{not json", content_type="application/json"),
         400,
         "parse_error",
     )
-    _error(as_admin.post("/api/v1/stores/", "[1, 2]", content_type="application/json"), 400, "invalid")
+    api_error(as_admin.post("/api/v1/stores/", "[1, 2]", content_type="application/json"), 400, "invalid")
     assert _count(brand, Store) == 0
 
 
 def test_oversized_body_is_refused(as_admin, brand):
     big = json.dumps({"code": "A1", "name": "x" * (11 * 1024 * 1024)})
-    _error(
+    api_error(
         as_admin.post("/api/v1/stores/", big, content_type="application/json"),
         413,
         "payload_too_large",
     )
     medium = json.dumps({"code": "A1", "name": "x" * (2 * 1024 * 1024)})
-    _error(
+    api_error(
         as_admin.post("/api/v1/stores/", medium, content_type="application/json"),
         413,
         "payload_too_large",
@@ -130,7 +126,7 @@ def test_oversized_body_is_refused(as_admin, brand):
 
 
 def test_store_update_other_brand_is_404_and_unchanged(as_admin, other_brand, other_store):
-    _error(
+    api_error(
         as_admin.patch(f"/api/v1/stores/{other_store.pk}/", {"name": "x"}, content_type="application/json"),
         404,
         "not_found",
@@ -144,11 +140,11 @@ def test_guide_cannot_change_stores_and_sees_only_own(client, brand, guide, stor
     login_as(client, guide)
     data = client.get("/api/v1/stores/").json()
     assert [s["code"] for s in data["results"]] == ["SH001"]
-    _error(
+    api_error(
         client.post("/api/v1/stores/", {"code": "N1", "name": "n"}, content_type="application/json"),
         403,
     )
-    _error(
+    api_error(
         client.patch(f"/api/v1/stores/{store.pk}/", {"name": "n"}, content_type="application/json"),
         403,
     )
@@ -160,7 +156,7 @@ def test_csrf_is_enforced_for_session_writes(brand_admin):
     c = Client(enforce_csrf_checks=True)
     login_as(c, brand_admin)
     resp = c.post("/api/v1/stores/", {"code": "C1", "name": "c"}, content_type="application/json")
-    _error(resp, 403, "permission_denied")
+    api_error(resp, 403, "permission_denied")
 
 
 # --- staff --------------------------------------------------------------------------------
@@ -178,7 +174,7 @@ def test_staff_list_by_role(client, brand, brand_admin, store_manager, guide, st
     login_as(client, guide)
     results = client.get("/api/v1/staff/").json()["results"]
     assert [s["id"] for s in results] == [guide.pk]
-    _error(client.get(f"/api/v1/staff/{store_manager.pk}/"), 404)
+    api_error(client.get(f"/api/v1/staff/{store_manager.pk}/"), 404)
 
 
 def test_staff_phone_masked_for_guides_in_full_for_managers(client, brand_admin, guide):
@@ -193,9 +189,9 @@ def test_staff_filters_and_pagination(as_admin, brand, store):
     assert r["count"] == 7 and len(r["results"]) == 5 and r["next"]
     assert as_admin.get("/api/v1/staff/?q=保洁").json()["count"] == 1
     assert as_admin.get(f"/api/v1/staff/?store_id={store.pk}").json()["count"] == 8
-    _error(as_admin.get("/api/v1/staff/?role=king"), 400, "invalid")
-    _error(as_admin.get("/api/v1/staff/?store_id=abc"), 400, "invalid")
-    _error(as_admin.get("/api/v1/staff/?page=999"), 404)
+    api_error(as_admin.get("/api/v1/staff/?role=king"), 400, "invalid")
+    api_error(as_admin.get("/api/v1/staff/?store_id=abc"), 400, "invalid")
+    api_error(as_admin.get("/api/v1/staff/?page=999"), 404)
 
 
 def test_staff_list_query_count_is_constant(as_admin, brand, store):
@@ -234,13 +230,13 @@ def test_invite_staff_via_api(as_admin, brand, store):
     ],
 )
 def test_invite_bad_input_changes_nothing(as_admin, brand, store, payload, field):
-    err = _error(as_admin.post("/api/v1/staff/", payload, content_type="application/json"), 400, "invalid")
+    err = api_error(as_admin.post("/api/v1/staff/", payload, content_type="application/json"), 400, "invalid")
     assert field in err["fields"], err
     assert _count(brand, Staff) == 1  # only the admin
 
 
 def test_invite_with_another_brands_store_is_refused(as_admin, brand, other_store):
-    err = _error(
+    err = api_error(
         as_admin.post(
             "/api/v1/staff/",
             {"name": "a", "phone": "13600001111", "role": "guide", "store_ids": [other_store.pk]},
@@ -255,7 +251,7 @@ def test_invite_with_another_brands_store_is_refused(as_admin, brand, other_stor
 def test_invite_same_person_twice_is_refused(as_admin, brand, store):
     payload = {"name": "a", "phone": "13600001111", "role": "guide", "store_ids": [store.pk]}
     assert as_admin.post("/api/v1/staff/", payload, content_type="application/json").status_code == 201
-    err = _error(as_admin.post("/api/v1/staff/", payload, content_type="application/json"), 400)
+    err = api_error(as_admin.post("/api/v1/staff/", payload, content_type="application/json"), 400)
     assert "phone" in err["fields"]
     assert _count(brand, Staff) == 2
 
@@ -266,15 +262,15 @@ def test_store_manager_invites_only_guides_into_own_store(client, brand, store_m
     ok = {"name": "a", "phone": "13600001111", "role": "guide", "store_ids": [store.pk]}
     assert client.post("/api/v1/staff/", ok, content_type="application/json").status_code == 201
     admin = {**ok, "phone": "13600002222", "role": "brand_admin"}
-    _error(client.post("/api/v1/staff/", admin, content_type="application/json"), 400)
+    api_error(client.post("/api/v1/staff/", admin, content_type="application/json"), 400)
     elsewhere = {**ok, "phone": "13600003333", "store_ids": [far.pk]}
-    _error(client.post("/api/v1/staff/", elsewhere, content_type="application/json"), 400)
+    api_error(client.post("/api/v1/staff/", elsewhere, content_type="application/json"), 400)
 
 
 def test_guide_cannot_invite(client, guide, store):
     login_as(client, guide)
     payload = {"name": "a", "phone": "13600001111", "role": "guide", "store_ids": [store.pk]}
-    _error(client.post("/api/v1/staff/", payload, content_type="application/json"), 403)
+    api_error(client.post("/api/v1/staff/", payload, content_type="application/json"), 403)
 
 
 def test_update_and_deactivate_staff(as_admin, brand, guide, store):
@@ -295,7 +291,7 @@ def test_update_and_deactivate_staff(as_admin, brand, guide, store):
 
 
 def test_admin_cannot_deactivate_self(as_admin, brand_admin):
-    _error(as_admin.post(f"/api/v1/staff/{brand_admin.pk}/deactivate/"), 403)
+    api_error(as_admin.post(f"/api/v1/staff/{brand_admin.pk}/deactivate/"), 403)
 
 
 def test_staff_actions_on_another_brand_are_404(as_admin, other_admin, other_brand):
@@ -306,7 +302,7 @@ def test_staff_actions_on_another_brand_are_404(as_admin, other_admin, other_bra
         ("post", f"/api/v1/staff/{other_admin.pk}/reactivate/"),
         ("post", f"/api/v1/staff/{other_admin.pk}/reinvite/"),
     ]:
-        _error(getattr(as_admin, method)(url, {"name": "x"}, content_type="application/json"), 404)
+        api_error(getattr(as_admin, method)(url, {"name": "x"}, content_type="application/json"), 404)
     with brand_scope(other_brand):
         assert Staff.objects.get(pk=other_admin.pk).status == Staff.Status.ACTIVE
 
@@ -349,4 +345,4 @@ def test_audit_log_api_is_for_brand_admins_of_that_brand(
     rows = client.get("/api/v1/audit-log/?action=store.").json()["results"]
     assert [(r["action"], r["target_repr"]) for r in rows] == [("store.created", "a (A1)")]
     login_as(client, guide)
-    _error(client.get("/api/v1/audit-log/"), 403)
+    api_error(client.get("/api/v1/audit-log/"), 403)

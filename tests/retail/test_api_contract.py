@@ -16,8 +16,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
 
 from retail.api_fields import unbounded_fields
-from tests.conftest import login_as
 from tests.factories import InventoryFactory, ProductFactory, SkuFactory
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
 

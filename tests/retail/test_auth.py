@@ -9,8 +9,8 @@ from retail.middleware import SESSION_BRAND_KEY
 from retail.models import AuditLog, Brand, Staff
 from retail.notify import ConsoleSender
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
 from tests.factories import PASSWORD, StaffFactory
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from django.test import Client
 from django.utils import timezone
 
 from retail.models import Staff
-from tests.conftest import login_as
 from tests.factories import MemberFactory, StaffFactory, StoreFactory
+from tests.helpers.auth import login_as
 from tests.isolation.test_cross_brand import _fill, _params, all_routes
 
 pytestmark = pytest.mark.django_db(transaction=False)

@@ -11,7 +11,7 @@ from django.test import Client
 
 from retail.asgi import application
 from retail.consumers import staff_group
-from tests.conftest import login_as
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,7 @@ from django.test import Client
 from retail.events import Actor
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
-from tests.conftest import login_as
+from tests.helpers.auth import login_as
 from tests.isolation.test_cross_brand import _fill, _params, all_routes
 
 pytestmark = pytest.mark.django_db
@@ -245,8 +245,7 @@ def _day_of_work(brand: Brand) -> dict:
 
 
 @pytest.fixture
-def demo(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
+def demo():
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     brand = Brand.objects.get(slug="yueyan")
     return {"brand": brand, **_day_of_work(brand)}
@@ -497,7 +496,7 @@ def commission(brand, brand_admin, guide):
     """A guide credited for an order of a member who gave no name; the push outbox emptied."""
     from guides.push import LogPush
     from tests.factories import ProductFactory, SkuFactory
-    from tests.guides.conftest import LONG_AGO, external, join, on_the_books, rule
+    from tests.helpers.commission import LONG_AGO, external, join, on_the_books, rule
 
     on_the_books(guide)
     rule(brand, brand_admin, rate_bp=1000)

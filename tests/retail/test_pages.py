@@ -11,8 +11,10 @@ from django.urls import reverse
 
 from retail.models import AuditLog, Staff, Store
 from retail.tenancy import brand_scope
-from tests.conftest import login_as, refresh
 from tests.factories import PASSWORD, StaffFactory, StoreFactory, UserFactory
+from tests.helpers.auth import login_as
+from tests.helpers.pages import text
+from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +22,6 @@ STAFF_PAGES = ["home", "members-tab", "messages-tab", "me-tab", "password-change
 MANAGER_PAGES = ["team", "dashboard", "dash-stores", "dash-staff", "dash-staff-new"]
 ADMIN_PAGES = ["dash-store-new", "dash-audit"]
 HX = {"HX-Request": "true"}
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def status_of(staff: Staff) -> str:

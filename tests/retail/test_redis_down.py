@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.core.cache import cache, caches
+from django.core.cache import cache
 
 from retail import cache as failopen
 from retail import throttling
-from tests.conftest import login_as
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +76,5 @@ def test_the_fail_open_cache_finds_nothing_drops_writes_and_warns_once_a_minute(
 
 def test_the_throttle_still_limits_while_its_cache_works(client, brand_admin, monkeypatch):
     monkeypatch.setattr(throttling.UserRateThrottle, "THROTTLE_RATES", {"user": "2/min"})
-    caches["default"].clear()
-    login_as(client, brand_admin)
+    login_as(client, brand_admin)  # the test's own cache keys (tests/conftest.py): no requests counted yet
     assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]

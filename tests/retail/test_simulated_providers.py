@@ -19,7 +19,7 @@ import json, django
 django.setup()
 from django.conf import settings
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
-from cloudstore import payments
+from retail import payments
 from redpackets import payouts
 
 out = {"enabled": settings.SIMULATED_PROVIDERS_ENABLED}

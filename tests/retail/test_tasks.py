@@ -1,8 +1,6 @@
 """Celery: a task queued on commit travels through the real Redis broker to a worker, which
 runs it inside the task's brand scope (row-level security included)."""
 
-import time
-
 import pytest
 from django.conf import settings
 
@@ -10,7 +8,8 @@ from retail import services
 from retail.events import Actor
 from retail.models import Staff
 from retail.notify import ConsoleSender
-from tests.conftest import real_worker
+from tests.helpers.waiting import wait_until
+from tests.helpers.worker import real_worker
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")
 
@@ -29,10 +28,7 @@ def test_invitation_is_delivered_by_a_real_worker(brand, brand_admin, store):
             role=Staff.Role.GUIDE,
             store_ids=[store.pk],
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not ConsoleSender.outbox:
-            time.sleep(0.05)
-    assert ConsoleSender.outbox, "the worker did not deliver the invitation"
+        wait_until(lambda: ConsoleSender.outbox, 20, "the worker to deliver the invitation")
     assert ConsoleSender.outbox[-1]["phone"] == "13612340000"
     assert link in ConsoleSender.outbox[-1]["text"] and brand.name in ConsoleSender.outbox[-1]["text"]
 
