@@ -24,9 +24,10 @@ from guides.models import (
     Statement,
 )
 from guides.services import attribution, rules, settlement
-from retail import api_fields, idempotency, roles
+from retail import api_fields, filters, idempotency, roles
 from retail.api_base import BrandAPIView
 from retail.events import Actor
+from retail.models import Staff
 from retail.pagination import Pagination
 from retail.schema import IDEMPOTENCY_HEADER
 from retail.tenancy import brand_scope, get_for_brand_or_404
@@ -493,48 +494,39 @@ class PeriodApproveView(BrandAPIView):
         return Response(PeriodSerializer(period).data, headers=idempotency.answer_headers(period))
 
 
-class StatementListView(BrandAPIView):
-    pagination_class = Pagination
+class StatementFilter(filters.SelectorFilterSet):
+    period = filters.IdFilter()
+    guide = filters.IdFilter(help_text="Brand admins: one guide's statements (others see their own).")
+    status = filters.ChoiceFilter(choices=Statement.Status.choices)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("period", int),
-            OpenApiParameter("guide", int),
-            OpenApiParameter("status", str, enum=Statement.Status.values),
-        ],
-        responses=StatementSerializer(many=True),
-    )
-    def get(self, request):
-        """Statements: a brand admin's filter, or the caller's own."""
-        params = request.query_params
-        ints = {}
-        for name in ("period", "guide"):
-            raw = params.get(name)
-            if raw:
-                if not raw.isdigit():
-                    from rest_framework.exceptions import ValidationError
+    class Meta:
+        model = Statement
+        fields: list = []
 
-                    raise ValidationError({name: [_("A whole number.")]})
-                ints[name] = int(raw)
-        st = params.get("status") or None
-        if st and st not in Statement.Status.values:
-            from rest_framework.exceptions import ValidationError
 
-            raise ValidationError({"status": [_("Unknown status.")]})
+class StatementListView(filters.FilteredListView):
+    serializer_class = StatementSerializer
+    filterset_class = StatementFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Statement.unscoped.none()
+        d = self.filter_values()
         period = guide = None
         with brand_scope(self.brand):
-            if "period" in ints:
-                period = get_for_brand_or_404(SettlementPeriod, self.brand, pk=ints["period"])
+            if "period" in d:
+                period = get_for_brand_or_404(SettlementPeriod, self.brand, pk=d["period"])
             if self.staff.is_brand_admin:
-                if "guide" in ints:
-                    from retail.models import Staff
-
-                    guide = get_for_brand_or_404(Staff, self.brand, pk=ints["guide"])
+                if "guide" in d:
+                    guide = get_for_brand_or_404(Staff, self.brand, pk=d["guide"])
             else:
                 guide = self.staff
-        qs = selectors.statements_list(brand=self.brand, period=period, guide=guide, status=st)
+        return selectors.statements_list(brand=self.brand, period=period, guide=guide, status=d.get("status"))
+
+    def get(self, request):
+        """Statements: a brand admin's filter, or the caller's own."""
         with brand_scope(self.brand):
-            return _page(self, request, qs, StatementSerializer)
+            return self.list(request)
 
 
 class StatementDetailView(BrandAPIView):

@@ -6,15 +6,14 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, permissions, serializers, status
-from rest_framework.decorators import action
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 
 from members import codes, selectors, services
 from members.identities import mask_identity
 from members.models import Member, MemberIdentity, PointsEntry, Tag
-from retail import api_fields, idempotency, roles
-from retail.api_base import BrandAPIView, BrandViewSet
+from retail import api_fields, filters, idempotency, roles
+from retail.api_base import BrandAPIView
 from retail.events import Actor
 from retail.models import Staff
 from retail.schema import IDEMPOTENCY_HEADER
@@ -88,21 +87,20 @@ class MemberUpdateSerializer(serializers.Serializer):
     birthday = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
 
-class MemberFilterSerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    tag = serializers.ListField(child=api_fields.IdField(), required=False, max_length=20)
-    tier = api_fields.IdField(required=False)
-    store = api_fields.IdField(required=False)
-    guide = api_fields.IdField(required=False)
-    joined_from = api_fields.DateField(required=False)
-    joined_to = api_fields.DateField(required=False)
-    purchased_from = api_fields.DateField(required=False)
-    purchased_to = api_fields.DateField(required=False)
+class MemberFilter(filters.SelectorFilterSet):
+    q = filters.CharFilter(max_length=64)
+    tag = filters.IdListFilter(max_length=20)
+    tier = filters.IdFilter()
+    store = filters.IdFilter()
+    guide = filters.IdFilter()
+    joined_from = filters.DateFilter()
+    joined_to = filters.DateFilter()
+    purchased_from = filters.DateFilter()
+    purchased_to = filters.DateFilter()
 
-    def to_internal_value(self, data):
-        if hasattr(data, "getlist"):
-            data = {**{k: data.get(k) for k in data}, "tag": data.getlist("tag")}
-        return super().to_internal_value(data)
+    class Meta:
+        model = Member
+        fields: list = []
 
 
 class LookupSerializer(serializers.Serializer):
@@ -148,21 +146,14 @@ class CanMovePoints(permissions.BasePermission):
     message = _("Only store managers and brand admins may move points through the API.")
 
     def has_permission(self, request, view):
-        return (
-            request.method in permissions.SAFE_METHODS
-            or view.action not in ("points_earn", "points_redeem")
-            or (roles.can_manage_staff(view.staff))
-        )
+        return roles.can_manage_staff(view.staff)
 
 
-class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+class _MemberView(filters.BrandGenericView):
     """Members of the caller's brand: a guide sees their own members, a store manager those
     served in their stores, a brand admin all."""
 
     serializer_class = MemberSerializer
-    lookup_value_regex = r"[0-9]+"
-    permission_classes = [permissions.IsAuthenticated, CanMovePoints]
-    filter_backends: list = []
 
     def get_serializer_context(self):
         return {
@@ -173,13 +164,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
     def get_queryset(self) -> QuerySet[Member]:
         if getattr(self, "swagger_fake_view", False):
             return Member.unscoped.none()
-        f = MemberFilterSerializer(data=self.request.query_params)
-        f.is_valid(raise_exception=True)
-        d = dict(f.validated_data)
-        d["tags"] = d.pop("tag", [])
-        return selectors.member_list(
-            brand=self.brand, viewer=self.staff, filters=selectors.MemberFilters(**d)
-        )
+        return selectors.member_list(brand=self.brand, viewer=self.staff)
 
     def get_object(self) -> Member:
         return selectors.member_get(brand=self.brand, viewer=self.staff, member_id=self.kwargs["pk"])
@@ -188,9 +173,31 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
         member = selectors.member_get(brand=self.brand, viewer=self.staff, member_id=member.pk)
         return Response({**self.get_serializer(member).data, **extra}, status=code)
 
-    @extend_schema(parameters=[MemberFilterSerializer])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    def _brand_wide_out(
+        self, member: Member, code=status.HTTP_200_OK, refetch: bool = True, **extra
+    ) -> Response:
+        """A member found by identity or code, shown to any staff of the brand (checkout)."""
+        if refetch:
+            member = selectors.member_by_id(brand=self.brand, viewer=self.staff, member_id=member.pk)
+        if member is None:
+            raise Http404
+        return Response({**self.get_serializer(member).data, **extra}, status=code)
+
+
+class MemberListView(filters.FilteredListView, _MemberView):
+    """Members of the caller's brand: a guide sees their own members, a store manager those
+    served in their stores, a brand admin all."""
+
+    filterset_class = MemberFilter
+
+    def get_queryset(self) -> QuerySet[Member]:
+        if getattr(self, "swagger_fake_view", False):
+            return Member.unscoped.none()
+        d = self.filter_values()
+        d["tags"] = d.pop("tag", [])
+        return selectors.member_list(
+            brand=self.brand, viewer=self.staff, filters=selectors.MemberFilters(**d)
+        )
 
     @extend_schema(
         request=MemberCreateSerializer,
@@ -198,7 +205,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
         description="Create a member from channel identities. If an identity already belongs to a "
         "member, that member is returned (200) with the missing identities added.",
     )
-    def create(self, request):
+    def post(self, request):
         s = MemberCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -218,18 +225,13 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
             member, status.HTTP_201_CREATED if created else status.HTTP_200_OK, created=created
         )
 
-    def _brand_wide_out(
-        self, member: Member, code=status.HTTP_200_OK, refetch: bool = True, **extra
-    ) -> Response:
-        """A member found by identity or code, shown to any staff of the brand (checkout)."""
-        if refetch:
-            member = selectors.member_by_id(brand=self.brand, viewer=self.staff, member_id=member.pk)
-        if member is None:
-            raise Http404
-        return Response({**self.get_serializer(member).data, **extra}, status=code)
+
+class MemberDetailView(_MemberView):
+    def get(self, request, pk: int):
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=MemberUpdateSerializer, responses=MemberSerializer)
-    def partial_update(self, request, pk=None):
+    def patch(self, request, pk: int):
         member = self.get_object()
         s = MemberUpdateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -242,9 +244,10 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
         )
         return self._out(member)
 
+
+class MemberLookupView(_MemberView):
     @extend_schema(parameters=[LookupSerializer], responses=MemberSerializer)
-    @action(detail=False, methods=["get"])
-    def lookup(self, request):
+    def get(self, request):
         """Find a member by any channel identity (phone, card, shop, payment, open ids)."""
         s = LookupSerializer(data=request.query_params)
         s.is_valid(raise_exception=True)
@@ -256,14 +259,15 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
         )
         return self._brand_wide_out(member, refetch=False)
 
+
+class MemberIdentitiesView(_MemberView):
     @extend_schema(
         request=IdentitySerializer,
         responses=inline_serializer(
             "IdentityAdded", {"member": MemberSerializer(), "merged": serializers.BooleanField()}
         ),
     )
-    @action(detail=True, methods=["post"])
-    def identities(self, request, pk=None):
+    def post(self, request, pk: int):
         """Attach a channel identity. A verified phone or payment account that belongs to another
         member proves they are one person: the two records are merged."""
         member = self.get_object()
@@ -281,9 +285,12 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
         out = self._brand_wide_out(survivor).data
         return Response({"member": out, "merged": merge is not None})
 
+
+class MemberTagsView(_MemberView):
+    pagination_class = None  # the member's tags, all of them
+
     @extend_schema(request=TagsChangeSerializer, responses=TagSerializer(many=True))
-    @action(detail=True, methods=["post"])
-    def tags(self, request, pk=None):
+    def post(self, request, pk: int):
         member = self.get_object()
         s = TagsChangeSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -298,17 +305,22 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
         )
         return Response(TagSerializer(tags, many=True).data)
 
+
+class MemberPointsView(_MemberView):
     @extend_schema(responses=PointsEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def points(self, request, pk=None):
+    def get(self, request, pk: int):
         """The member's points ledger, newest first."""
         member = self.get_object()
         page = self.paginate_queryset(selectors.points_history(brand=self.brand, member=member))
         return self.get_paginated_response(PointsEntrySerializer(page, many=True).data)
 
-    def _points(self, request, serializer_class, fn):
+
+class _PointsMoveView(_MemberView):
+    permission_classes = [permissions.IsAuthenticated, CanMovePoints]
+
+    def _points(self, request, pk, serializer_class, fn):
         source = idempotency.read_key(request, self.staff)
-        member = _brand_member(self.brand, self.staff, self.kwargs["pk"])
+        member = _brand_member(self.brand, self.staff, pk)
         s = serializer_class(data=request.data)
         s.is_valid(raise_exception=True)
         entry = fn(
@@ -324,23 +336,25 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewS
             headers=idempotency.answer_headers(entry),
         )
 
+
+class MemberPointsEarnView(_PointsMoveView):
     @extend_schema(
         request=PointsEarnSerializer, responses={201: PointsEntrySerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
-    @action(detail=True, methods=["post"], url_path="points/earn")
-    def points_earn(self, request, pk=None):
+    def post(self, request, pk: int):
         """Add points (with the qualifying spend of the purchase, if any). Idempotency-Key required."""
-        return self._points(request, PointsEarnSerializer, services.points_earn)
+        return self._points(request, pk, PointsEarnSerializer, services.points_earn)
 
+
+class MemberPointsRedeemView(_PointsMoveView):
     @extend_schema(
         request=PointsRedeemSerializer,
         responses={201: PointsEntrySerializer},
         parameters=[IDEMPOTENCY_HEADER],
     )
-    @action(detail=True, methods=["post"], url_path="points/redeem")
-    def points_redeem(self, request, pk=None):
+    def post(self, request, pk: int):
         """Spend points; refused if the balance is short. Idempotency-Key required."""
-        return self._points(request, PointsRedeemSerializer, services.points_redeem)
+        return self._points(request, pk, PointsRedeemSerializer, services.points_redeem)
 
 
 def _brand_member(brand, staff, pk) -> Member:
@@ -371,15 +385,9 @@ class MemberCodeResolveView(BrandAPIView):
         return Response(MemberSerializer(member, context={"full_identities": full}).data)
 
 
-class TagViewSet(mixins.ListModelMixin, BrandViewSet):
+class TagListView(BrandAPIView):
     """The brand's member tags."""
 
-    serializer_class = TagSerializer
-    permission_classes = [permissions.IsAuthenticated]
-    filter_backends: list = []
-    pagination_class = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Tag.unscoped.none()
-        return selectors.tag_list(brand=self.brand)
+    @extend_schema(responses=TagSerializer(many=True))
+    def get(self, request):
+        return Response(TagSerializer(selectors.tag_list(brand=self.brand), many=True).data)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, permissions, serializers, status
-from rest_framework.decorators import action
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 
-from retail import api_fields, roles, selectors, services
-from retail.api_base import BrandAPIView, BrandViewSet
+from retail import api_fields, filters, roles, selectors, services
+from retail.api_base import BrandAPIView
 from retail.events import Actor
 from retail.models import AuditLog, Staff, Store
 from retail.phones import mask_phone
@@ -44,55 +43,70 @@ class StoreSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class StoreFilterSerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    status = serializers.ChoiceField(choices=Store.Status.choices, required=False)
+class StoreFilter(filters.SelectorFilterSet):
+    q = filters.CharFilter(max_length=100)
+    status = filters.ChoiceFilter(choices=Store.Status.choices)
+
+    class Meta:
+        model = Store
+        fields: list = []
 
 
-class StoreViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    BrandViewSet,
-):
+class StoreListView(filters.FilteredListView):
     """Stores of the caller's brand; guides and managers see the stores they work in."""
 
     serializer_class = StoreSerializer
-    lookup_value_regex = r"[0-9]+"
+    filterset_class = StoreFilter
     permission_classes = [permissions.IsAuthenticated, IsBrandAdminOrReadOnly]
-    filter_backends: list = []
-
-    @extend_schema(parameters=[StoreFilterSerializer])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no brand
             return Store.unscoped.none()
-        f = StoreFilterSerializer(data=self.request.query_params)
-        f.is_valid(raise_exception=True)
-        return selectors.store_list(brand=self.brand, viewer=self.staff, **f.validated_data)
+        return selectors.store_list(brand=self.brand, viewer=self.staff, **self.filter_values())
+
+    def post(self, request):
+        s = self.get_serializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        store = services.store_create(
+            brand=self.brand, manager=self.staff, actor=Actor.from_request(request), data=s.validated_data
+        )
+        return Response(self.get_serializer(store).data, status=status.HTTP_201_CREATED)
+
+
+class StoreDetailView(filters.BrandGenericView):
+    """Stores of the caller's brand; guides and managers see the stores they work in."""
+
+    serializer_class = StoreSerializer
+    permission_classes = [permissions.IsAuthenticated, IsBrandAdminOrReadOnly]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no brand
+            return Store.unscoped.none()
+        return selectors.store_list(brand=self.brand, viewer=self.staff)
 
     def get_object(self):
         return selectors.store_get(brand=self.brand, viewer=self.staff, store_id=self.kwargs["pk"])
 
-    def perform_create(self, serializer):
-        serializer.instance = services.store_create(
-            brand=self.brand,
-            manager=self.staff,
-            actor=Actor.from_request(self.request),
-            data=serializer.validated_data,
-        )
+    def get(self, request, pk: int):
+        return Response(self.get_serializer(self.get_object()).data)
 
-    def perform_update(self, serializer):
-        serializer.instance = services.store_update(
+    def _update(self, request, partial: bool) -> Response:
+        s = self.get_serializer(self.get_object(), data=request.data, partial=partial)
+        s.is_valid(raise_exception=True)
+        store = services.store_update(
             brand=self.brand,
             manager=self.staff,
-            actor=Actor.from_request(self.request),
-            store=serializer.instance,
-            data=serializer.validated_data,
+            actor=Actor.from_request(request),
+            store=s.instance,
+            data=s.validated_data,
         )
+        return Response(self.get_serializer(store).data)
+
+    def put(self, request, pk: int):
+        return self._update(request, partial=False)
+
+    def patch(self, request, pk: int):
+        return self._update(request, partial=True)
 
 
 class StaffSerializer(serializers.ModelSerializer):
@@ -144,35 +158,31 @@ class StaffDeactivateSerializer(serializers.Serializer):
     left_on = api_fields.DateField(required=False, allow_null=True, min_date=api_fields.EARLIEST_LIFE_DATE)
 
 
-class StaffFilterSerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    role = serializers.ChoiceField(choices=Staff.Role.choices, required=False)
-    status = serializers.ChoiceField(choices=Staff.Status.choices, required=False)
-    store_id = api_fields.IdField(required=False)
+class StaffFilter(filters.SelectorFilterSet):
+    q = filters.CharFilter(max_length=100)
+    role = filters.ChoiceFilter(choices=Staff.Role.choices)
+    status = filters.ChoiceFilter(choices=Staff.Status.choices)
+    store_id = filters.IdFilter()
+
+    class Meta:
+        model = Staff
+        fields: list = []
 
 
-class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+class _StaffView(filters.BrandGenericView):
     """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
     guide only themself."""
 
     serializer_class = StaffSerializer
-    lookup_value_regex = r"[0-9]+"
     permission_classes = [permissions.IsAuthenticated, CanManageStaffOrReadOnly]
-    filter_backends: list = []
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "viewer": self.staff}
 
-    @extend_schema(parameters=[StaffFilterSerializer])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no brand
             return Staff.unscoped.none()
-        f = StaffFilterSerializer(data=self.request.query_params)
-        f.is_valid(raise_exception=True)
-        return selectors.staff_list(brand=self.brand, viewer=self.staff, **f.validated_data)
+        return selectors.staff_list(brand=self.brand, viewer=self.staff)
 
     def get_object(self):
         return selectors.staff_get(brand=self.brand, viewer=self.staff, staff_id=self.kwargs["pk"])
@@ -181,11 +191,23 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         staff = selectors.staff_get(brand=self.brand, viewer=self.staff, staff_id=staff.pk)
         return Response({**self.get_serializer(staff).data, **extra}, status=code)
 
+
+class StaffListView(filters.FilteredListView, _StaffView):
+    """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
+    guide only themself."""
+
+    filterset_class = StaffFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no brand
+            return Staff.unscoped.none()
+        return selectors.staff_list(brand=self.brand, viewer=self.staff, **self.filter_values())
+
     @extend_schema(
         request=StaffInviteSerializer,
         responses={201: inline_serializer("StaffInvited", {"invite_link": serializers.CharField()})},
     )
-    def create(self, request):
+    def post(self, request):
         """Invite a person: creates the staff record and a one-time link to set up their login."""
         s = StaffInviteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -199,8 +221,16 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         )
         return self._out(staff, status.HTTP_201_CREATED, invite_link=request.build_absolute_uri(link))
 
+
+class StaffDetailView(_StaffView):
+    """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
+    guide only themself."""
+
+    def get(self, request, pk: int):
+        return Response(self.get_serializer(self.get_object()).data)
+
     @extend_schema(request=StaffUpdateSerializer, responses=StaffSerializer)
-    def partial_update(self, request, pk=None):
+    def patch(self, request, pk: int):
         target = self.get_object()
         s = StaffUpdateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -213,9 +243,10 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         )
         return self._out(staff)
 
+
+class StaffDeactivateView(_StaffView):
     @extend_schema(request=StaffDeactivateSerializer, responses=StaffSerializer)
-    @action(detail=True, methods=["post"])
-    def deactivate(self, request, pk=None):
+    def post(self, request, pk: int):
         """Mark as left: the person can no longer act for the brand; their history stays."""
         target = self.get_object()
         s = StaffDeactivateSerializer(data=request.data)
@@ -229,21 +260,23 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         )
         return self._out(staff)
 
+
+class StaffReactivateView(_StaffView):
     @extend_schema(request=None, responses=StaffSerializer)
-    @action(detail=True, methods=["post"])
-    def reactivate(self, request, pk=None):
+    def post(self, request, pk: int):
         target = self.get_object()
         staff = services.staff_reactivate(
             brand=self.brand, manager=self.staff, actor=Actor.from_request(request), staff=target
         )
         return self._out(staff)
 
+
+class StaffReinviteView(_StaffView):
     @extend_schema(
         request=None,
         responses=inline_serializer("InviteLink", {"invite_link": serializers.CharField()}),
     )
-    @action(detail=True, methods=["post"])
-    def reinvite(self, request, pk=None):
+    def post(self, request, pk: int):
         """Revoke the open invitation and issue a new one-time link."""
         target = self.get_object()
         link = services.invitation_resend(
@@ -281,27 +314,25 @@ class AuditLogSerializer(serializers.ModelSerializer):
         return str(obj.actor) if obj.actor_id else ""
 
 
-class AuditLogFilterSerializer(serializers.Serializer):
-    action = serializers.CharField(required=False, allow_blank=True, max_length=64)
+class AuditLogFilter(filters.SelectorFilterSet):
+    action = filters.CharFilter(max_length=64)
+
+    class Meta:
+        model = AuditLog
+        fields: list = []
 
 
-class AuditLogViewSet(mixins.ListModelMixin, BrandViewSet):
+class AuditLogListView(filters.FilteredListView):
     """The brand's audit log (append-only), newest first; brand admins only."""
 
     serializer_class = AuditLogSerializer
+    filterset_class = AuditLogFilter
     permission_classes = [permissions.IsAuthenticated, IsBrandAdmin]
-    filter_backends: list = []
-
-    @extend_schema(parameters=[AuditLogFilterSerializer])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return AuditLog.unscoped.none()
-        f = AuditLogFilterSerializer(data=self.request.query_params)
-        f.is_valid(raise_exception=True)
-        return selectors.audit_log_list(brand=self.brand, **f.validated_data)
+        return selectors.audit_log_list(brand=self.brand, **self.filter_values())
 
 
 class MeView(BrandAPIView):

@@ -1,43 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
-from cloudstore.api import catalogue, inventory, orders, promotions
-from guides.urls import api_urlpatterns as guides_api
-from members import api as members_api
-from redpackets.urls import api_urlpatterns as redpackets_api
-from retail import api, private_files, views
+from retail import private_files, views
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
-router.register("stores", api.StoreViewSet, basename="store")
-router.register("staff", api.StaffViewSet, basename="staff")
-router.register("audit-log", api.AuditLogViewSet, basename="audit-log")
-router.register("members", members_api.MemberViewSet, basename="member")
-router.register("tags", members_api.TagViewSet, basename="tag")
-router.register("products", catalogue.ProductViewSet, basename="product")
-router.register("skus", catalogue.SkuViewSet, basename="sku")
-router.register("orders", orders.OrderViewSet, basename="order")
-router.register("campaigns", promotions.CampaignViewSet, basename="campaign")
-
+# The REST API: each app lists its own endpoints in <app>/api_urls.py.
 api_v1 = [
-    path("", include(router.urls)),
-    path("me/", api.MeView.as_view(), name="api-me"),
-    path(
-        "member-codes/resolve/", members_api.MemberCodeResolveView.as_view(), name="api-member-code-resolve"
-    ),
-    path("inventory/", inventory.InventoryView.as_view(), name="api-inventory"),
-    path("inventory/bulk/", inventory.InventoryBulkView.as_view(), name="api-inventory-bulk"),
-    path("coupons/", promotions.CouponIssueView.as_view(), name="api-coupon-issue"),
-    path("coupons/validate/", promotions.CouponValidateView.as_view(), name="api-coupon-validate"),
-    path("coupons/redeem/", promotions.CouponRedeemView.as_view(), name="api-coupon-redeem"),
-    *redpackets_api,
-    *guides_api,
-    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("", include("retail.api_urls")),
+    path("", include("members.api_urls")),
+    path("", include("cloudstore.api_urls")),
+    path("", include("redpackets.api_urls")),
+    path("", include("guides.api_urls")),
 ]
 
 urlpatterns = [

@@ -5,14 +5,13 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from cloudstore import selectors
 from cloudstore.models import Category, Product, Sku
 from cloudstore.services import catalogue
-from retail import api_fields
-from retail.api_base import BrandViewSet
+from retail import api_fields, filters
 from retail.events import Actor
 from retail.tenancy import get_for_brand_or_404
 
@@ -62,31 +61,34 @@ class ProductWriteSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Product.Status.choices, required=False)
 
 
-class ProductFilterSerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    category = api_fields.IdField(required=False)
-    status = serializers.ChoiceField(choices=Product.Status.choices, required=False)
+class ProductFilter(filters.SelectorFilterSet):
+    q = filters.CharFilter(max_length=64)
+    category = filters.IdFilter()
+    status = filters.ChoiceFilter(choices=Product.Status.choices)
+
+    class Meta:
+        model = Product
+        fields: list = []
 
 
-class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+class _ProductView(filters.BrandGenericView):
     """The brand's catalogue. Reads for any staff; writes for brand admins."""
 
     serializer_class = ProductSerializer
-    lookup_value_regex = r"[0-9]+"
-    filter_backends: list = []
+
+    def _products(self, **filters) -> QuerySet[Product]:
+        return selectors.product_list(brand=self.brand, **filters).prefetch_related("skus", "images")
 
     def get_queryset(self) -> QuerySet[Product]:
         if getattr(self, "swagger_fake_view", False):
             return Product.unscoped.none()
-        f = ProductFilterSerializer(data=self.request.query_params)
-        f.is_valid(raise_exception=True)
-        d = f.validated_data
-        return selectors.product_list(
-            brand=self.brand, q=d.get("q", ""), category_id=d.get("category"), status=d.get("status", "")
-        ).prefetch_related("skus", "images")
+        return self._products()
 
     def get_object(self) -> Product:
-        return get_for_brand_or_404(self.get_queryset(), self.brand, pk=self.kwargs["pk"])
+        return self.get_object_by_pk(self.kwargs["pk"])
+
+    def get_object_by_pk(self, pk):
+        return get_for_brand_or_404(self._products(), self.brand, pk=pk)
 
     def _save(self, request, product=None, code=status.HTTP_200_OK):
         s = ProductWriteSerializer(data=request.data, partial=product is not None)
@@ -102,40 +104,66 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandView
         )
         return Response(ProductSerializer(self.get_object_by_pk(product.pk)).data, status=code)
 
-    def get_object_by_pk(self, pk):
-        return get_for_brand_or_404(self.get_queryset(), self.brand, pk=pk)
 
-    @extend_schema(parameters=[ProductFilterSerializer])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+class ProductListView(filters.FilteredListView, _ProductView):
+    """The brand's catalogue. Reads for any staff; writes for brand admins."""
+
+    filterset_class = ProductFilter
+
+    def get_queryset(self) -> QuerySet[Product]:
+        if getattr(self, "swagger_fake_view", False):
+            return Product.unscoped.none()
+        d = self.filter_values()
+        return self._products(q=d.get("q", ""), category_id=d.get("category"), status=d.get("status", ""))
 
     @extend_schema(request=ProductWriteSerializer, responses={201: ProductSerializer})
-    def create(self, request):
+    def post(self, request):
         return self._save(request, code=status.HTTP_201_CREATED)
 
+
+class ProductDetailView(_ProductView):
+    def get(self, request, pk: int):
+        return Response(self.get_serializer(self.get_object()).data)
+
     @extend_schema(request=ProductWriteSerializer, responses=ProductSerializer)
-    def partial_update(self, request, pk=None):
+    def patch(self, request, pk: int):
         return self._save(request, product=self.get_object())
 
 
-class SkuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+class SkuFilter(filters.SelectorFilterSet):
+    q = filters.CharFilter(max_length=64)
+
+    class Meta:
+        model = Sku
+        fields: list = []
+
+
+class _SkuView(filters.BrandGenericView):
     """SKUs of the brand's products. Reads for any staff; writes for brand admins."""
 
     serializer_class = SkuSerializer
-    lookup_value_regex = r"[0-9]+"
-    filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Sku]:
         if getattr(self, "swagger_fake_view", False):
             return Sku.unscoped.none()
-        q = self.request.query_params.get("q", "")[:64]
-        return selectors.sku_list(brand=self.brand, q=q)
+        return selectors.sku_list(brand=self.brand)
 
     def get_object(self) -> Sku:
         return get_for_brand_or_404(Sku, self.brand, pk=self.kwargs["pk"])
 
+
+class SkuListView(filters.FilteredListView, _SkuView):
+    """SKUs of the brand's products. Reads for any staff; writes for brand admins."""
+
+    filterset_class = SkuFilter
+
+    def get_queryset(self) -> QuerySet[Sku]:
+        if getattr(self, "swagger_fake_view", False):
+            return Sku.unscoped.none()
+        return selectors.sku_list(brand=self.brand, **self.filter_values())
+
     @extend_schema(request=SkuWriteSerializer, responses={201: SkuSerializer})
-    def create(self, request):
+    def post(self, request):
         s = SkuWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = dict(s.validated_data)
@@ -148,8 +176,13 @@ class SkuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet)
         )
         return Response(SkuSerializer(sku).data, status=status.HTTP_201_CREATED)
 
+
+class SkuDetailView(_SkuView):
+    def get(self, request, pk: int):
+        return Response(self.get_serializer(self.get_object()).data)
+
     @extend_schema(request=SkuWriteSerializer, responses=SkuSerializer)
-    def partial_update(self, request, pk=None):
+    def patch(self, request, pk: int):
         sku = self.get_object()
         s = SkuWriteSerializer(data=request.data, partial=True)
         s.is_valid(raise_exception=True)

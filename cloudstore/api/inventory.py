@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -11,11 +12,10 @@ from rest_framework.response import Response
 from cloudstore import selectors
 from cloudstore.models import Inventory
 from cloudstore.services import inventory
-from retail import roles
+from retail import filters, roles
 from retail.api_base import BrandAPIView, PayloadTooLarge
 from retail.events import Actor
 from retail.models import Store
-from retail.pagination import Pagination
 from retail.parsers import load_json
 
 
@@ -90,31 +90,30 @@ def _bulk_rows(raw) -> list[dict]:
     return rows
 
 
-class InventoryView(BrandAPIView):
+class InventoryFilter(filters.SelectorFilterSet):
+    store = filters.CharFilter(max_length=32, required=True, help_text="The store's code.")
+    low = filters.BooleanFilter(help_text="Only rows at or below their low-stock level.")
+
+    class Meta:
+        model = Inventory
+        fields: list = []
+
+
+class InventoryView(filters.FilteredListView):
     """A store's stock and prices (GET ?store=CODE); bulk updates (POST .../bulk/)."""
 
-    pagination_class = Pagination
+    serializer_class = InventorySerializer
+    filterset_class = InventoryFilter
 
-    @extend_schema(
-        parameters=[
-            inline_serializer(
-                "InventoryQuery",
-                {"store": serializers.CharField(), "low": serializers.BooleanField(required=False)},
-            )
-        ],
-        responses=InventorySerializer(many=True),
-    )
-    def get(self, request):
-        code = request.query_params.get("store", "")[:32]
-        store = Store.objects.for_brand(self.brand).filter(code=code).first()
+    def get_queryset(self) -> QuerySet[Inventory]:
+        if getattr(self, "swagger_fake_view", False):
+            return Inventory.unscoped.none()
+        d = self.filter_values()
+        store = Store.objects.for_brand(self.brand).filter(code=d["store"]).first()
         if store is None or not roles.works_at(self.staff, store.pk):
             raise exceptions.NotFound(_("Unknown store."))
-        qs = selectors.store_stock(
-            brand=self.brand, store=store, low_only=request.query_params.get("low") in ("1", "true")
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs.select_related("store"), request, view=self)
-        return paginator.get_paginated_response(InventorySerializer(page, many=True).data)
+        qs = selectors.store_stock(brand=self.brand, store=store, low_only=d.get("low", False))
+        return qs.select_related("store")
 
 
 class BulkJSONParser(BaseParser):

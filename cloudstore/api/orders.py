@@ -7,16 +7,14 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
-from rest_framework.decorators import action
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from cloudstore import selectors
 from cloudstore.models import Order, OrderLine
 from cloudstore.services import external_orders, order_status, refunds
 from members.models import MemberIdentity
-from retail import api_fields, idempotency
-from retail.api_base import BrandViewSet
+from retail import api_fields, filters, idempotency
 from retail.events import Actor
 from retail.idempotency import request_fingerprint
 from retail.schema import IDEMPOTENCY_HEADER
@@ -200,33 +198,34 @@ class RefundSerializer(serializers.Serializer):
     )
 
 
-class OrderFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
-    channel = serializers.ChoiceField(choices=Order.Channel.choices, required=False)
-    store = api_fields.IdField(required=False)
-    member = api_fields.IdField(required=False)
-    number = serializers.CharField(max_length=64, required=False)
-    date_from = api_fields.DateField(required=False)
-    date_to = api_fields.DateField(required=False)
+class OrderFilter(filters.SelectorFilterSet):
+    status = filters.ChoiceFilter(choices=Order.Status.choices)
+    channel = filters.ChoiceFilter(choices=Order.Channel.choices)
+    store = filters.IdFilter()
+    member = filters.IdFilter()
+    number = filters.CharFilter(max_length=64)
+    date_from = filters.DateFilter()
+    date_to = filters.DateFilter()
+
+    class Meta:
+        model = Order
+        fields: list = []
 
 
-class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+class _OrderView(filters.BrandGenericView):
     """Orders of every channel. Store staff see their stores' orders; brand admins all. ISVs create
     flagship and POS orders here, idempotent on (channel, external_id)."""
 
     serializer_class = OrderSerializer
-    lookup_value_regex = r"[0-9]+"
-    filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):
             return Order.unscoped.none()
-        f = OrderFilterSerializer(data=self.request.query_params)
-        f.is_valid(raise_exception=True)
+        return self._orders(selectors.OrderFilters())
+
+    def _orders(self, wanted: selectors.OrderFilters) -> QuerySet[Order]:
         return (
-            selectors.order_list(
-                brand=self.brand, viewer=self.staff, filters=selectors.OrderFilters(**f.validated_data)
-            )
+            selectors.order_list(brand=self.brand, viewer=self.staff, filters=wanted)
             .select_related("coupon")
             .prefetch_related("lines__sku", "payments", "refunds")
         )
@@ -241,9 +240,17 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         order = selectors.order_get(brand=self.brand, viewer=self.staff, order_id=order.pk)
         return Response(OrderSerializer(order).data, status=code, headers=headers)
 
-    @extend_schema(parameters=[OrderFilterSerializer])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+
+class OrderListView(filters.FilteredListView, _OrderView):
+    """Orders of every channel. Store staff see their stores' orders; brand admins all. ISVs create
+    flagship and POS orders here, idempotent on (channel, external_id)."""
+
+    filterset_class = OrderFilter
+
+    def get_queryset(self) -> QuerySet[Order]:
+        if getattr(self, "swagger_fake_view", False):
+            return Order.unscoped.none()
+        return self._orders(selectors.OrderFilters(**self.filter_values()))
 
     @extend_schema(
         request=ExternalOrderSerializer,
@@ -252,7 +259,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
         "(channel, external_id) with the same body returns the first order (200, Idempotent-Replayed); "
         "a different body gets 409.",
     )
-    def create(self, request):
+    def post(self, request):
         s = ExternalOrderSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = dict(s.validated_data)
@@ -271,9 +278,15 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
             idempotency.answer_headers(not created),
         )
 
+
+class OrderDetailView(_OrderView):
+    def get(self, request, pk: int):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class OrderStatusView(_OrderView):
     @extend_schema(request=OrderStatusSerializer, responses=OrderSerializer)
-    @action(detail=True, methods=["post"], url_path="status")
-    def set_status(self, request, pk=None):
+    def post(self, request, pk: int):
         """Move an order on: paid (with payments, for external orders), fulfilled, picked up, completed,
         cancelled (unpaid external orders)."""
         order = self.get_object()
@@ -305,11 +318,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSe
             )
         return self._out(order)
 
+
+class OrderRefundsView(_OrderView):
     @extend_schema(
         request=RefundSerializer, responses={201: OrderSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
-    @action(detail=True, methods=["post"])
-    def refunds(self, request, pk=None):
+    def post(self, request, pk: int):
         """Refund part or all of a paid order, by lines (restocking them if they came back) or by amount.
         Idempotency-Key required: a replay returns the first result; another body with the key gets 409."""
         key = idempotency.read_key(request, self.staff)

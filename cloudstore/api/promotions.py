@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status
-from rest_framework.decorators import action
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from cloudstore import selectors
@@ -13,10 +12,9 @@ from cloudstore.api.orders import MemberRefSerializer
 from cloudstore.models import Campaign, Coupon
 from cloudstore.services import external_orders, promotions
 from members import selectors as member_selectors
-from members.api import MemberFilterSerializer
 from members.models import Member
-from retail import api_fields, idempotency
-from retail.api_base import BrandAPIView, BrandViewSet
+from retail import api_fields, filters, idempotency
+from retail.api_base import BrandAPIView
 from retail.events import Actor
 from retail.tenancy import get_for_brand_or_404
 
@@ -164,16 +162,29 @@ class CampaignSerializer(serializers.ModelSerializer):
         extra_kwargs = {"per_member_limit": {"min_value": 1, "max_value": 1000}}
 
 
-class CampaignIssueSerializer(MemberFilterSerializer):
+class CampaignIssueSerializer(serializers.Serializer):
     """Who gets a coupon: the members matching these filters (all active members if none)."""
 
+    q = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    tag = serializers.ListField(child=api_fields.IdField(), required=False, max_length=20)
+    tier = api_fields.IdField(required=False)
+    store = api_fields.IdField(required=False)
+    guide = api_fields.IdField(required=False)
+    joined_from = api_fields.DateField(required=False)
+    joined_to = api_fields.DateField(required=False)
+    purchased_from = api_fields.DateField(required=False)
+    purchased_to = api_fields.DateField(required=False)
 
-class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandViewSet):
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):  # a form-encoded body repeats tag=
+            data = {**{k: data.get(k) for k in data}, "tag": data.getlist("tag")}
+        return super().to_internal_value(data)
+
+
+class _CampaignView(filters.BrandGenericView):
     """Coupon campaigns. Any staff reads (guides see what they may share); brand admins write."""
 
     serializer_class = CampaignSerializer
-    lookup_value_regex = r"[0-9]+"
-    filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Campaign]:
         if getattr(self, "swagger_fake_view", False):
@@ -195,24 +206,37 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BrandVie
         )
         return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, status=code)
 
+
+class CampaignListView(_CampaignView):
+    @extend_schema(responses=CampaignSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     @extend_schema(request=CampaignSerializer, responses={201: CampaignSerializer})
-    def create(self, request):
+    def post(self, request):
         return self._save(request, code=status.HTTP_201_CREATED)
 
+
+class CampaignDetailView(_CampaignView):
+    def get(self, request, pk: int):
+        return Response(self.get_serializer(self.get_object()).data)
+
     @extend_schema(request=CampaignSerializer, responses=CampaignSerializer)
-    def partial_update(self, request, pk=None):
+    def patch(self, request, pk: int):
         return self._save(
             request, campaign=Campaign.objects.for_brand(self.brand).get(pk=self.get_object().pk)
         )
 
+
+class CampaignIssueView(_CampaignView):
     @extend_schema(
         request=CampaignIssueSerializer,
         responses=inline_serializer(
             "CampaignIssued", {"issued": serializers.IntegerField(), "skipped": serializers.IntegerField()}
         ),
     )
-    @action(detail=True, methods=["post"])
-    def issue(self, request, pk=None):
+    def post(self, request, pk: int):
         """Give a coupon to every member of a segment (tags, tier, store, guide, join or purchase
         dates) who has fewer than the per-member limit, as far as the total limit reaches."""
         campaign = Campaign.objects.for_brand(self.brand).get(pk=self.get_object().pk)
