@@ -6,7 +6,7 @@ caller's own commission. Rules and settlement are for brand admins; approval tak
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -338,16 +338,28 @@ class AttributionRuleListView(BrandAPIView):
         return Response(AttributionRuleSerializer(row).data, status=status.HTTP_201_CREATED)
 
 
-class CommissionRuleListView(BrandAPIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("active", bool, description="Only rules in force now or later")],
-        responses=CommissionRuleSerializer(many=True),
-    )
+class CommissionRuleFilter(filters.SelectorFilterSet):
+    active = filters.BooleanFilter(help_text="Only rules in force now or later")
+
+    class Meta:
+        model = CommissionRule
+        fields: list = []
+
+
+class CommissionRuleListView(filters.FilteredListView):
+    serializer_class = CommissionRuleSerializer
+    filterset_class = CommissionRuleFilter
+    pagination_class = None  # every rule, as one list
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CommissionRule.unscoped.none()
+        active = self.filter_values().get("active", False)
+        return selectors.commission_rules(brand=self.brand, include_ended=not active)
+
     def get(self, request):
         _require_admin(self)
-        active = request.query_params.get("active") in ("1", "true", "yes")
-        rows = selectors.commission_rules(brand=self.brand, include_ended=not active)
-        return Response(CommissionRuleSerializer(rows, many=True).data)
+        return self.list(request)
 
     @extend_schema(request=CommissionRuleSerializer, responses={201: CommissionRuleSerializer})
     def post(self, request):

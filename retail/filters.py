@@ -146,18 +146,20 @@ class ChoiceFilter(django_filters.ChoiceFilter):
 
 class _BooleanField(forms.Field):
     default_error_messages = {"invalid": _("Must be a valid boolean.")}
-    values = {"true": True, "1": True, "false": False, "0": False}
 
     def to_python(self, value) -> bool | None:
         if value in (None, ""):
             return None
-        if str(value).lower() not in self.values:
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
-        return self.values[str(value).lower()]
+        if value in serializers.BooleanField.TRUE_VALUES:
+            return True
+        if value in serializers.BooleanField.FALSE_VALUES:
+            return False
+        raise ValidationError(self.error_messages["invalid"], code="invalid")
 
 
 class BooleanFilter(django_filters.Filter):
-    """``true`` or ``false`` (also ``1``, ``0``); anything else is refused."""
+    """``true`` or ``false`` as the API's body fields take them (also ``1``/``0``, ``yes``/``no``);
+    anything else is refused."""
 
     field_class = _BooleanField
 

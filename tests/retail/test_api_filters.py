@@ -57,6 +57,7 @@ BAD_VALUES = [
     ("/api/v1/orders/", "date_to", "2026-02-30"),
     ("/api/v1/inventory/", "store", LONG),
     ("/api/v1/inventory/", "low", "maybe"),
+    ("/api/v1/commission/rules/", "active", "maybe"),
     ("/api/v1/commission/statements/", "period", "abc"),
     ("/api/v1/commission/statements/", "guide", "-3"),
     ("/api/v1/commission/statements/", "status", "bogus"),
