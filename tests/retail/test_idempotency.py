@@ -11,8 +11,8 @@ from members.models import PointsEntry
 from retail import idempotency
 from retail.api_base import exception_handler
 from retail.tenancy import brand_scope
-from tests.cloudstore.test_concurrency import race
 from tests.factories import MemberFactory, StaffFactory
+from tests.helpers.concurrency import race
 
 
 def _request(key=None):
