@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from cloudstore.models import Order
-from cloudstore.services.checkout import MAX_QUANTITY
+from cloudstore.services.cart import MAX_QUANTITY
 from members.forms import JoinForm
 
 CHECKOUT_KEY = re.compile(r"^[0-9a-f]{32}$")

@@ -23,6 +23,7 @@ from guides.models import (
 )
 from guides.services.rules import attribution_rules_all, settings_get
 from guides.services.settlement import period_running
+from members.labels import member_labels
 from members.models import Member
 from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope
@@ -126,11 +127,13 @@ def performance(*, brand: Brand, staff: Staff, now: datetime.datetime | None = N
             )["s"]
             or 0
         )
-        recent = list(
-            CommissionEntry.objects.filter(guide=staff)
-            .exclude(kind__in=[E.CARRY_IN, E.CARRY_OUT])
-            .select_related("order", "member")
-            .order_by("-occurred_at", "-id")[:20]
+        recent = _name_members(
+            list(
+                CommissionEntry.objects.filter(guide=staff)
+                .exclude(kind__in=[E.CARRY_IN, E.CARRY_OUT])
+                .select_related("order", "member")
+                .order_by("-occurred_at", "-id")[:20]
+            )
         )
         statements = list(
             Statement.objects.filter(guide=staff)
@@ -166,11 +169,21 @@ def statement_get(*, brand: Brand, pk: int, guide: Staff | None = None) -> State
 
 def statement_entries(*, brand: Brand, statement: Statement) -> list[CommissionEntry]:
     with brand_scope(brand):
-        return list(
-            CommissionEntry.objects.filter(statement=statement)
-            .select_related("order", "member")
-            .order_by("occurred_at", "id")
+        return _name_members(
+            list(
+                CommissionEntry.objects.filter(statement=statement)
+                .select_related("order", "member")
+                .order_by("occurred_at", "id")
+            )
         )
+
+
+def _name_members(entries: list[CommissionEntry]) -> list[CommissionEntry]:
+    """Give each entry its member in words (``member_label``), looked up at once, for the page."""
+    names = member_labels({e.member_id: e.member for e in entries if e.member_id}.values())
+    for e in entries:
+        e.member_label = names.get(e.member_id, "")
+    return entries
 
 
 def statements_list(

@@ -1,5 +1,5 @@
-"""The shopper's cloud-store checkout: prices, delivery fee, reserved stock and held coupon,
-and the cancellation (by the shopper or at timeout) that releases them."""
+"""The shopper's cloud-store checkout: prices, the cart's totals (``cart.cart_totals``), reserved
+stock and held coupon, and the cancellation (by the shopper or at timeout) that releases them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from cloudstore import events
 from cloudstore.models import Coupon, Inventory, Order, OrderLine, Sku, Touch
 from cloudstore.services import inventory, promotions
+from cloudstore.services.cart import MAX_LINES, MAX_QUANTITY, cart_totals
 from cloudstore.services.order_status import (
     S,
     error,
@@ -29,26 +30,11 @@ from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope
 
 RESERVATION_MINUTES = 15
-MAX_LINES = 50
-MAX_QUANTITY = 99
 TOUCH_WINDOW_DAYS = 30
 
 
 def _out_of_stock(names: str) -> ValidationError:
     return error("lines", _("Not enough stock: %(names)s.") % {"names": names}, "out_of_stock")
-
-
-def free_shipping_from(brand: Brand) -> int:
-    """Subtotal (fen) from which delivery is free; brand setting ``free_shipping_from_fen``."""
-    return int(brand.settings.get("free_shipping_from_fen", 9900))
-
-
-def shipping_fee(brand: Brand, fulfilment: str, subtotal: int) -> int:
-    """Delivery fee (fen) of an order: brand setting ``shipping_fee_fen``, free from a subtotal."""
-    if fulfilment != Order.Fulfilment.SHIP:
-        return 0
-    fee = int(brand.settings.get("shipping_fee_fen", 1000))
-    return 0 if subtotal >= free_shipping_from(brand) else fee
 
 
 def allocate(amount: int, weights: list[int]) -> list[int]:
@@ -160,13 +146,15 @@ def checkout(
         if not m.is_active:
             raise error(None, _("This membership is not active."), "member_inactive")
         lines = price_lines(brand=brand, store=store, items=items)
-        subtotal = sum(pl.unit_price_fen * pl.quantity for pl in lines)
-        coupon = None
-        discount = 0
-        if coupon_code:
-            coupon = promotions.coupon_find(brand=brand, code=coupon_code)
-            discount = promotions.coupon_check(coupon, member=m, subtotal_fen=subtotal)
-        shipping = shipping_fee(brand, fulfilment, subtotal)
+        totals = cart_totals(
+            brand=brand,
+            amounts=[(pl.quantity, pl.unit_price_fen * pl.quantity) for pl in lines],
+            fulfilment=fulfilment,
+            member=m,
+            coupon_code=coupon_code,
+            strict=True,
+        )
+        coupon, discount = totals.coupon, totals.discount
         touch = last_touch(brand, m, touch_ids or [])
         now = timezone.now()
         try:
@@ -181,10 +169,10 @@ def checkout(
                     touch=touch,
                     share_guide_id=touch.guide_id if touch else None,
                     fulfilment=fulfilment,
-                    subtotal_fen=subtotal,
-                    discount_fen=discount,
-                    shipping_fen=shipping,
-                    total_fen=subtotal - discount + shipping,
+                    subtotal_fen=totals.subtotal,
+                    discount_fen=totals.discount,
+                    shipping_fen=totals.shipping,
+                    total_fen=totals.total,
                     coupon=coupon,
                     recipient=recipient[:64],
                     phone=phone[:20],

@@ -32,16 +32,14 @@ from cloudstore import selectors
 from cloudstore.forms import ShopCartForm, ShopCheckoutForm, ShopJoinForm, ShopLocationForm
 from cloudstore.models import (
     Campaign,
-    Inventory,
     Order,
     OrderLine,
     Payment,
-    Product,
-    ProductImage,
     Refund,
     ShareLink,
     Touch,
 )
+from cloudstore.services import cart as cart_service
 from cloudstore.services import checkout as checkout_service
 from cloudstore.services import order_payments, order_status, promotions
 from members import otp, shopper
@@ -102,16 +100,7 @@ def _carts(request) -> dict:
 
 def _cart(request, brand: Brand) -> dict:
     """This brand's cart, cleaned of anything malformed: {"store": id | None, "items": {sku: qty}}."""
-    raw = _carts(request).get(str(brand.pk))
-    if not isinstance(raw, dict):
-        return {"store": None, "items": {}}
-    items = {}
-    raw_items = raw.get("items")
-    for key, qty in (raw_items if isinstance(raw_items, dict) else {}).items():
-        if str(key).isdigit() and isinstance(qty, int) and 1 <= qty <= checkout_service.MAX_QUANTITY:
-            items[str(key)] = qty
-    store_id = raw.get("store")
-    return {"store": store_id if isinstance(store_id, int) else None, "items": items}
+    return cart_service.cart_clean(_carts(request).get(str(brand.pk)))
 
 
 def _cart_save(request, brand: Brand, cart: dict) -> None:
@@ -125,43 +114,19 @@ def _cart_save(request, brand: Brand, cart: dict) -> None:
 
 def _store_items(request, brand: Brand, store: Store) -> dict[int, int]:
     """The cart's items if the cart belongs to ``store``; nothing otherwise."""
-    cart = _cart(request, brand)
-    if cart["store"] != store.pk:
-        return {}
-    return {int(k): v for k, v in cart["items"].items()}
+    return cart_service.store_items(_cart(request, brand), store)
 
 
 def _cart_count(request, brand: Brand, store: Store | None) -> int:
     return sum(_store_items(request, brand, store).values()) if store is not None else 0
 
 
-def _thumbs(brand: Brand, product_ids) -> dict[int, str]:
-    """The first photo's thumbnail of each product, in one query."""
-    out: dict[int, str] = {}
-    rows = (
-        ProductImage.objects.for_brand(brand)
-        .filter(product_id__in=list(product_ids))
-        .order_by("product_id", "sort", "id")
-        .values_list("product_id", "thumbnail")
-    )
-    for pid, thumb in rows:
-        out.setdefault(pid, thumb)
-    return out
-
-
-def _lines(request, brand: Brand, store: Store) -> tuple[list[dict], bool]:
-    """The cart priced at the store, and whether items no longer sold here were dropped."""
-    items = _store_items(request, brand, store)
-    lines = selectors.cart_lines(brand=brand, store=store, items=items) if items else []
-    dropped = len(lines) != len(items)
-    if dropped:
-        cart = {"store": store.pk, "items": {str(ln["sku"].pk): ln["quantity"] for ln in lines}}
-        _cart_save(request, brand, cart)
-    thumbs = _thumbs(brand, {ln["product"].pk for ln in lines}) if lines else {}
-    for ln in lines:
-        ln["thumb"] = thumbs.get(ln["product"].pk, "")
-        ln["short"] = ln["quantity"] > ln["available"]
-    return lines, dropped
+def _priced(request, brand: Brand, store: Store) -> cart_service.PricedCart:
+    """The cart priced at the store; items no longer sold here leave the session's cart."""
+    priced = cart_service.cart_priced(brand=brand, store=store, items=_store_items(request, brand, store))
+    if priced.dropped:
+        _cart_save(request, brand, {"store": store.pk, "items": priced.items})
+    return priced
 
 
 # Share-link touches ------------------------------------------------------------------------------
@@ -342,7 +307,8 @@ def product(request, brand_slug: str, store_code: str, product_id: int):
 
 
 def _cart_context(request, brand: Brand, store: Store, **extra) -> dict:
-    lines, dropped = _lines(request, brand, store)
+    priced = _priced(request, brand, store)
+    totals = cart_service.cart_totals(brand=brand, amounts=priced.amounts)
     cart = _cart(request, brand)
     other = None
     if cart["items"] and cart["store"] not in (None, store.pk):
@@ -350,13 +316,13 @@ def _cart_context(request, brand: Brand, store: Store, **extra) -> dict:
     return {
         "brand": brand,
         "store": store,
-        "lines": lines,
-        "dropped": dropped,
-        "subtotal": sum(ln["amount_fen"] for ln in lines),
-        "count": sum(ln["quantity"] for ln in lines),
-        "cart_count": sum(ln["quantity"] for ln in lines),
+        "lines": priced.lines,
+        "dropped": priced.dropped,
+        "subtotal": totals.subtotal,
+        "count": totals.count,
+        "cart_count": totals.count,
         "other_store": other,
-        "short": any(ln["short"] for ln in lines),
+        "short": priced.short,
         **extra,
     }
 
@@ -365,50 +331,22 @@ def _apply_cart_change(request, brand: Brand, store: Store, form: ShopCartForm) 
     """Change the session cart as the valid ``form`` asks; returns an error message or None.
 
     Raises 404 for a SKU that is not sold at this store (another brand's, unknown, unlisted)."""
-    op, sku_id, qty = form.cleaned_data["op"], form.cleaned_data["sku"], form.cleaned_data.get("qty")
-    cart = _cart(request, brand)
-    replaced = None
-    if cart["store"] != store.pk:
-        if op != ShopCartForm.Op.ADD:
-            raise Http404("Not in the cart.")
-        if cart["items"]:
-            replaced = cart["store"]
-        cart = {"store": store.pk, "items": {}}
-    key = str(sku_id)
-    if op == ShopCartForm.Op.REMOVE or (op == ShopCartForm.Op.SET and qty == 0):
-        if key not in cart["items"]:
-            raise Http404("Not in the cart.")
-        cart["items"].pop(key)
-        _cart_save(request, brand, cart)
-        return None
-    inv = (
-        Inventory.objects.for_brand(brand)
-        .filter(
+    try:
+        change = cart_service.cart_change(
+            brand=brand,
             store=store,
-            sku_id=sku_id,
-            listed=True,
-            sku__active=True,
-            sku__product__status=Product.Status.ACTIVE,
+            cart=_cart(request, brand),
+            op=form.cleaned_data["op"],
+            sku_id=form.cleaned_data["sku"],
+            qty=form.cleaned_data.get("qty"),
         )
-        .first()
-    )
-    if inv is None:
-        raise Http404("Not sold at this store.")
-    if op == ShopCartForm.Op.SET and key not in cart["items"]:
-        raise Http404("Not in the cart.")
-    wanted = qty + cart["items"].get(key, 0) if op == ShopCartForm.Op.ADD else qty
-    if inv.available <= 0:
-        return _("Sold out at this store.")
-    if wanted > inv.available:
-        return _("Only %(n)s left at this store.") % {"n": inv.available}
-    if wanted > checkout_service.MAX_QUANTITY:
-        return _("At most %(n)s of one item.") % {"n": checkout_service.MAX_QUANTITY}
-    if key not in cart["items"] and len(cart["items"]) >= checkout_service.MAX_LINES:
-        return _("At most %(n)s different items per order.") % {"n": checkout_service.MAX_LINES}
-    cart["items"][key] = wanted
-    _cart_save(request, brand, cart)
-    if replaced is not None:
-        old = Store.objects.for_brand(brand).filter(pk=replaced).first()
+    except cart_service.NotInCart as exc:
+        raise Http404(str(exc)) from exc
+    if change.error:
+        return change.error
+    _cart_save(request, brand, change.cart)
+    if change.replaced:
+        old = change.replaced_store
         messages.info(
             request,
             _("A cart holds the goods of one store: your cart at %(old)s was replaced by this one.")
@@ -450,31 +388,14 @@ def cart(request, brand_slug: str, store_code: str):
 # --- checkout -------------------------------------------------------------------------------------------
 
 
-def _summary(brand: Brand, member: Member | None, lines: list[dict], fulfilment: str, code: str) -> dict:
-    """The order's amounts as checkout would compute them (the service has the last word)."""
-    subtotal = sum(ln["amount_fen"] for ln in lines)
-    discount, coupon_error = 0, ""
-    if code and member is not None:
-        try:
-            discount = promotions.coupon_check(
-                promotions.coupon_find(brand=brand, code=code), member=member, subtotal_fen=subtotal
-            )
-        except ValidationError as exc:
-            coupon_error = " ".join(exc.messages)
-    if fulfilment not in (Order.Fulfilment.SHIP, Order.Fulfilment.PICKUP):
-        fulfilment = Order.Fulfilment.PICKUP
-    shipping = checkout_service.shipping_fee(brand, fulfilment, subtotal)
-    free_from = checkout_service.free_shipping_from(brand)
-    return {
-        "subtotal": subtotal,
-        "discount": discount,
-        "shipping": shipping,
-        "total": subtotal - discount + shipping,
-        "coupon_error": coupon_error,
-        "ship": fulfilment == Order.Fulfilment.SHIP,
-        "free_from": free_from,
-        "free_missing": max(0, free_from - subtotal),
-    }
+def _summary(
+    brand: Brand, member: Member | None, priced: cart_service.PricedCart, fulfilment: str, code: str
+) -> cart_service.Totals:
+    """The order's totals, as placing the order computes them (a coupon that does not apply is
+    shown, not counted)."""
+    return cart_service.cart_totals(
+        brand=brand, amounts=priced.amounts, fulfilment=fulfilment, member=member, coupon_code=code
+    )
 
 
 def _checkout_items(request, brand: Brand, store: Store) -> list[tuple[int, int]]:
@@ -500,16 +421,17 @@ def checkout(request, brand_slug: str, store_code: str):
             join_form = ShopJoinForm(posted)
             if posted is not None and _verify(request, brand, join_form) is not None:
                 return redirect(checkout_url)
-            lines, _dropped = _lines(request, brand, store)
+            priced = _priced(request, brand, store)
+            summary = _summary(brand, None, priced, Order.Fulfilment.PICKUP, "")
             return render(
                 request,
                 "shop/checkout.html",
                 {
                     "brand": brand,
                     "store": store,
-                    "lines": lines,
-                    "summary": _summary(brand, None, lines, Order.Fulfilment.PICKUP, ""),
-                    "cart_count": sum(ln["quantity"] for ln in lines),
+                    "lines": priced.lines,
+                    "summary": summary,
+                    "cart_count": summary.count,
                     **_join_context(brand, join_form),
                 },
                 status=form_status(join_form),
@@ -518,7 +440,7 @@ def checkout(request, brand_slug: str, store_code: str):
         coupons = list(selectors.member_coupons(brand=brand, member=member))
         if request.htmx and request.method == "GET":
             # The summary follows the delivery and coupon choice.
-            lines, _dropped = _lines(request, brand, store)
+            priced = _priced(request, brand, store)
             code = (request.GET.get("coupon_code") or "").strip().upper()[:16] or (
                 request.GET.get("coupon") or ""
             )[:16]
@@ -526,7 +448,7 @@ def checkout(request, brand_slug: str, store_code: str):
             return render(
                 request,
                 "shop/_checkout_summary.html",
-                {"brand": brand, "summary": _summary(brand, member, lines, fulfilment, code)},
+                {"brand": brand, "summary": _summary(brand, member, priced, fulfilment, code)},
             )
 
         form = ShopCheckoutForm(
@@ -549,8 +471,8 @@ def checkout(request, brand_slug: str, store_code: str):
                 response = _place_order(request, brand, store, member, form)
                 if response is not None:
                     return response
-        lines, dropped = _lines(request, brand, store)
-        if dropped:
+        priced = _priced(request, brand, store)
+        if priced.dropped:
             messages.warning(
                 request, _("Some items are no longer sold here and were taken out of your cart.")
             )
@@ -564,6 +486,7 @@ def checkout(request, brand_slug: str, store_code: str):
             code, fulfilment = "", Order.Fulfilment.PICKUP
         errors = form.errors.as_data() if form.is_bound else {}
         codes = {e.code for errs in errors.values() for e in errs}
+        summary = _summary(brand, member, priced, fulfilment, code)
         return render(
             request,
             "shop/checkout.html",
@@ -572,10 +495,10 @@ def checkout(request, brand_slug: str, store_code: str):
                 "store": store,
                 "member": member,
                 "form": form,
-                "lines": lines,
+                "lines": priced.lines,
                 "coupons": coupons,
-                "summary": _summary(brand, member, lines, fulfilment, code),
-                "cart_count": sum(ln["quantity"] for ln in lines),
+                "summary": summary,
+                "cart_count": summary.count,
                 "cart_problem": bool(
                     codes & {"out_of_stock", "not_sold_here", "empty_cart", "too_many_lines"}
                 ),

@@ -44,14 +44,6 @@ def qr_svg(data: str, scale: int = 4, label: str = "") -> str:
 
 
 @register.filter
-def member_name(member) -> str:
-    """The member's name, or masked phone when they gave none (never their row id)."""
-    from members.labels import member_name as name
-
-    return name(member)
-
-
-@register.filter
 def job_label(job) -> str:
     """ "Member export of 2026-12-06 21:22": a job named by what and when, not by its id."""
     from members.labels import job_label as label

@@ -30,6 +30,7 @@ from members.forms import (
     fen_to_yuan,
 )
 from members.identities import mask_identity
+from members.labels import member_labels
 from members.models import Member, MemberIdentity, MemberJob, MemberPolicy, Tag, TagRule
 from members.selectors import MemberFilters
 from members.views.display import member_phone
@@ -194,18 +195,32 @@ def dash_member_points(request, member_id: int):
 # --- dashboard: merges ------------------------------------------------------------------------------
 
 
-def _merge_row(merge) -> dict:
-    evidence = mask_identity(merge.evidence_kind, merge.evidence_value) if merge.evidence_value else ""
-    kind = merge.evidence_kind
-    label = MemberIdentity.Kind(kind).label if kind in MemberIdentity.Kind.values else kind
-    return {"r": merge, "evidence": evidence, "evidence_label": label}
+def _merge_rows(merges) -> list[dict]:
+    """The rows of the merges table, the members in words (one lookup for all rows)."""
+    merges = list(merges)
+    names = member_labels([m for r in merges for m in (r.survivor, r.absorbed)])
+    rows = []
+    for merge in merges:
+        evidence = mask_identity(merge.evidence_kind, merge.evidence_value) if merge.evidence_value else ""
+        kind = merge.evidence_kind
+        label = MemberIdentity.Kind(kind).label if kind in MemberIdentity.Kind.values else kind
+        rows.append(
+            {
+                "r": merge,
+                "evidence": evidence,
+                "evidence_label": label,
+                "survivor_name": names[merge.survivor_id],
+                "absorbed_name": names[merge.absorbed_id],
+            }
+        )
+    return rows
 
 
 @admin_required
 @require_GET
 def dash_merges(request):
     page = Paginator(selectors.merge_list(brand=request.brand), 50).get_page(request.GET.get("page"))
-    rows = [_merge_row(r) for r in page.object_list]
+    rows = _merge_rows(page.object_list)
     return render(
         request, "members/dash/merges.html", {"nav": "members", "sub": "merges", "page": page, "rows": rows}
     )
@@ -227,7 +242,7 @@ def dash_merge_undo(request, merge_id: int):
         return render(
             request,
             "members/dash/_merge_row.html",
-            {**_merge_row(record), "error": error},
+            {**_merge_rows([record])[0], "error": error},
             status=400 if error else 200,
         )
     if error:
