@@ -26,9 +26,9 @@ FROM generate_series(1, @STORES@) s;
 
 -- step: users and staff
 INSERT INTO retail_user (id, password, last_login, is_superuser, username, first_name, last_name, email,
-                         is_staff, is_active, date_joined, phone, display_name)
+                         is_staff, is_active, date_joined, phone, display_name, language)
 SELECT u, '!', NULL, false, 'bc' || lpad(u::text, 6, '0'), '', '', '', false, true,
-       '@NOW@'::timestamptz - interval '2 years', '138' || lpad(u::text, 8, '0'), ''
+       '@NOW@'::timestamptz - interval '2 years', '138' || lpad(u::text, 8, '0'), '', ''
 FROM generate_series(1, @GUIDES@ + 1) u;
 
 INSERT INTO retail_staff (id, brand_id, user_id, name, employee_no, role, status, hired_on, left_on, created_at)

@@ -1,15 +1,11 @@
-"""The red packet section of docs/benchmarks.md, from bench/redpackets_run.py's results
-(`python bench/run.py --redpackets-report bench/results/<stamp>-redpackets.json` rewrites it)."""
+# ruff: noqa: E501
+"""The red packet section of docs/benchmarks.md."""
 
 from __future__ import annotations
 
 import shlex
 
-from common import REDPACKETS_MARKER
-
-
-def yes(ok: bool) -> str:
-    return "yes" if ok else "**no**"
+from bench.render.common import MARKERS, yes
 
 
 def fen(n) -> str:
@@ -33,11 +29,11 @@ def render(r: dict) -> str:
     m, seed = r["machine"], r["seed"]
     pg = r["pg"]
     lines = [
-        REDPACKETS_MARKER,
+        MARKERS["redpackets"],
         "",
         "## Red packets",
         "",
-        "Written by `make bench` (bench/redpackets_run.py; alone: `BENCH_ONLY=redpackets make bench`)",
+        "Written by `make bench` (bench/scenarios/redpackets.py; alone: `python -m bench redpackets`)",
         "from its own run; do not edit the figures by hand.",
         "",
         f"- **Date:** {m['date']}",
@@ -56,8 +52,8 @@ def render(r: dict) -> str:
         "",
         "### Data set",
         "",
-        "The staff data set (bench/seed.py: 2 brands × 200 stores × 5,000 staff, each with a user), then "
-        "bench/redpackets.py seed: brand `bench-a`'s red packet limits raised through "
+        "The staff data set (bench/scenarios/staff.py: 2 brands × 200 stores × 5,000 staff, each with a user), then "
+        "`python -m bench step redpackets seed`: brand `bench-a`'s red packet limits raised through "
         "`limits.settings_update` ("
         + ", ".join(f"`{k}` {v:,}" for k, v in seed["limits"].items())
         + "; packet and share limits stay at their defaults: a packet at most ¥5,000, a share at most ¥200, "
@@ -170,9 +166,9 @@ def render_race(r: dict) -> list[str]:
     lines += [
         "",
         "pgbench on the same machine in the same run, right before the races "
-        "(`bench/redpackets_one_row.sql`: "
+        "(`bench/scenarios/redpackets_one_row.sql`: "
         "`UPDATE bench_one_row SET v = v + 1 WHERE id = 1;` on a one-row table with a primary key, as the "
-        f"same role in the same database; `pgbench -n -f bench/redpackets_one_row.sql -c C -j 2 -T "
+        f"same role in the same database; `pgbench -n -f bench/scenarios/redpackets_one_row.sql -c C -j 2 -T "
         f"{r['settings']['pgbench_seconds']}`, `-j 1` for `-c1`):",
         "",
         "| clients | tps | latency average | transactions | CPUs PG / server / bench / other "
@@ -195,7 +191,7 @@ def render_race(r: dict) -> list[str]:
                 names.append(k)
     lines += [
         "",
-        "Checked after every run: by the client (every answer) and in the database (bench/redpackets.py "
+        "Checked after every run: by the client (every answer) and in the database (python -m bench step redpackets "
         "verify, then `reconcile.reconcile(brand=...)` over the whole brand):",
         "",
         "| check | " + " | ".join(label for label, _x in all_runs) + " |",
@@ -229,7 +225,7 @@ def render_costs(r: dict) -> list[str]:
     lines = [
         "#### What one claim costs",
         "",
-        "In-process on an idle packet (bench/redpackets.py claim-costs; Django's test client for the API; "
+        "In-process on an idle packet (python -m bench step redpackets claim-costs; Django's test client for the API; "
         "SQL statements counted with `CaptureQueriesContext`, the request's own `BEGIN`/`COMMIT` and "
         'savepoints included). "after the lock": statements from the packet row\'s `SELECT ... FOR NO KEY '
         "UPDATE` to the `COMMIT`, i.e. while every other claimant of the packet waits (pgbench's update: 1 "
@@ -274,7 +270,7 @@ def render_soak(r: dict) -> list[str]:
         "database "
         "connection; each thread draws its operations from its own generator seeded with (seed, thread)), on "
         f"{k['people']} people of {k['stores']} stores, {k['managers']} store managers and the brand admin "
-        "sending (bench/redpackets_soak.py). Operation weights: "
+        "sending (bench/scenarios/redpackets_soak.py). Operation weights: "
         + ", ".join(f"{op} {w}" for op, w in k["weights"].items())
         + ". The simulated payout provider's chaos is on: "
         + ", ".join(f"{b} {w}" for b, w in k["chaos"].items())
@@ -405,27 +401,27 @@ def render_commands(r: dict) -> list[str]:
         "### Exact commands",
         "",
         "```sh",
-        "BENCH_ONLY=redpackets make bench  # = bash bench/run.sh redpackets = python bench/run.py redpackets",
+        "BENCH_ONLY=redpackets make bench  # = bash bench/run.sh redpackets = python -m bench redpackets",
         "# environment of every step below:",
         " ".join(f"{k}={v}" for k, v in r["env"].items()),
         "python manage.py migrate --noinput",
-        "python bench/seed.py",
-        "python bench/redpackets.py seed",
+        "python -m bench step staff seed",
+        "python -m bench step redpackets seed",
     ]
     for p in r["pgbench"]:
         lines.append(" ".join(shlex.quote(c) for c in p["cmd"]))
     lines += [
         f"{r['server_cmd']} &",
-        "python bench/redpackets.py packet http",
+        "python -m bench step redpackets packet http",
         f"# {r['http']['claimers']:,} x POST /api/v1/redpackets/packets/<id>/claim/ at once "
-        "(bench/redpackets_run.py: asyncio, one connection each)",
-        "python bench/redpackets.py verify <packet id>",
-        "python bench/redpackets.py claim-costs <packet id>",
+        "(bench/scenarios/redpackets.py: asyncio, one connection each)",
+        "python -m bench step redpackets verify <packet id>",
+        "python -m bench step redpackets claim-costs <packet id>",
     ]
     for i, x in enumerate(r["races"], start=1):
-        lines.append(f"python bench/redpackets.py race {i} {x['threads']} {x.get('mode', 'threads')}")
+        lines.append(f"python -m bench step redpackets race {i} {x['threads']} {x.get('mode', 'threads')}")
     lines += [
-        f"BENCH_RP_SERVER=127.0.0.1:8001 python bench/redpackets.py soak {s['soak_seed']} {s['soak_ops']} "
+        f"BENCH_RP_SERVER=127.0.0.1:8001 python -m bench step redpackets soak {s['soak_seed']} {s['soak_ops']} "
         f"{s['soak_threads']}",
         "```",
         "",

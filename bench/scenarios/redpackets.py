@@ -1,51 +1,47 @@
-"""Django-side steps of the red packet benchmark (bench/redpackets_run.py runs them):
+"""Red packets: one lucky packet of 1,000 shares and 3,000 concurrent claimers through HTTP
+(exactly 1,000 claims succeed, the shares sum to the total, nobody claims twice), next to
+pgbench's one-row update at the same concurrency; service-level races from threads and
+processes; a randomised soak of 20,000 operations with the payout provider's chaos on
+(redpackets_soak.py), then everything resolved and the ledger reconciled. See bench/README.md.
 
-    python bench/redpackets.py seed                     # limits, pool, claimers' sessions, payout accounts
-    python bench/redpackets.py packet LABEL             # a fresh lucky packet: 1,000 shares for 3,000 people
-    python bench/redpackets.py verify PACKET_ID         # the database after a claim race
-    python bench/redpackets.py race RUN N [threads|processes]  # service-level claim race, N workers
-    python bench/redpackets.py claim-costs PACKET_ID    # one claim (service, API) and its answer, in-process
-    python bench/redpackets.py soak SEED OPS THREADS    # randomised operations, resolution, reconciliation
-
-Each prints one JSON document as its last stdout line. Runs with DATABASE_URL pointing at the
-benchmark database only (refuses any other name), as the app's ordinary role (row-level security
-on). The soak is in bench/redpackets_soak.py.
+Tunables: BENCH_RP_PGBENCH_CLIENTS (2,16,32), BENCH_RP_PGBENCH_SECONDS (10), BENCH_RP_RACE_THREADS
+(16,32), BENCH_RP_RACE_PROCESSES (16), BENCH_RP_CLAIMERS (3000), BENCH_RP_SHARES (1000),
+BENCH_RP_TOTAL_FEN (500000), BENCH_SOAK_SEED (20260401), BENCH_SOAK_OPS (20000), BENCH_SOAK_THREADS
+(8), BENCH_RP_QUIET_BUDGET (120), BENCH_RP_HTTP_TIMEOUT (600).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import multiprocessing
 import os
 import random
+import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-# The project first, this directory last: ``import redpackets`` must find the app, not this file.
-_ROOT, _BENCH = str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)
-sys.path[:] = [_ROOT, *(p for p in sys.path if p not in (_ROOT, _BENCH)), _BENCH]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, connections
+from django.db.models import Count, Sum
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
-from django.contrib.sessions.models import Session  # noqa: E402
-from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from django.db.models import Count, Sum  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from members_run import percentile  # noqa: E402
-
-from cloudstore import payments  # noqa: E402
-from redpackets.models import (  # noqa: E402
+from bench.harness.cpu import CpuSampler, QuietBudget, load_average
+from bench.harness.database import DbSampler, pg_connect, pg_settings
+from bench.harness.load import percentile, pgbench
+from bench.harness.proc import emit, log
+from bench.harness.runs import Run
+from bench.harness.servers import HOST, PORT, csrf_secret, server_cmd_text, start_server, stop_group
+from bench.scenarios.staff import seed_staff
+from redpackets.models import (
     Account,
     Entry,
     Event,
@@ -54,11 +50,12 @@ from redpackets.models import (  # noqa: E402
     RedPacket,
     Transaction,
 )
-from redpackets.services import accounts, funding, limits, packets, reconcile  # noqa: E402
-from retail.events import Actor  # noqa: E402
-from retail.middleware import SESSION_BRAND_KEY  # noqa: E402
-from retail.models import Brand, Staff, StaffStore  # noqa: E402
-from retail.tenancy import brand_scope  # noqa: E402
+from redpackets.services import accounts, funding, limits, packets, reconcile
+from retail import payments
+from retail.events import Actor
+from retail.middleware import SESSION_BRAND_KEY
+from retail.models import Brand, Staff, StaffStore
+from retail.tenancy import brand_scope
 
 BRAND = "bench-a"
 CLAIMERS = int(os.environ.get("BENCH_RP_CLAIMERS", 3000))
@@ -72,16 +69,6 @@ BACKEND = "retail.auth_backends.PhoneOrUsernameBackend"
 # Limits raised for the benchmark (the defaults: ¥20,000 sent per sender per day, 10 withdrawals
 # of at most ¥5,000 per person per day), so the soak measures the paths, not the daily limits.
 LIMITS = {"daily_send_max_fen": 10**10, "withdraw_daily_count": 1000, "withdraw_daily_max_fen": 10**10}
-
-
-def out(obj) -> None:
-    print(json.dumps(obj, ensure_ascii=False, default=str), flush=True)
-
-
-def check_database() -> None:
-    name = settings.DATABASES["default"]["NAME"]
-    if connection.vendor != "postgresql" or name != "retail_bench":
-        sys.exit(f"bench/redpackets.py: refusing database {name!r}: only retail_bench (PostgreSQL)")
 
 
 def brand() -> Brand:
@@ -103,7 +90,7 @@ def claimer_ids(b: Brand) -> list[int]:
             .values_list("pk", flat=True)[:CLAIMERS]
         )
     if len(ids) < CLAIMERS:
-        sys.exit(f"bench/redpackets.py: {len(ids)} active staff, {CLAIMERS} needed")
+        raise SystemExit(f"bench: {len(ids)} active staff, {CLAIMERS} needed")
     return ids
 
 
@@ -160,7 +147,6 @@ def seed() -> None:
     """Raise the daily limits, fund the pool (4 top-ups through the simulated payment provider),
     log in the 3,000 claimers (database sessions, as the login view leaves them) and bind the soak's
     people's payout accounts (verified by the simulated payout provider)."""
-    check_database()
     b = brand()
     admin = admin_of(b)
     t0 = time.monotonic()
@@ -207,7 +193,7 @@ def seed() -> None:
         cur.execute("ANALYZE")
     with brand_scope(b):
         pool = Account.objects.get(kind=Account.Kind.POOL).balance_fen
-    out(
+    emit(
         {
             "claimers": len(ids),
             "sessions": sessions,
@@ -247,12 +233,11 @@ def new_packet(b: Brand, admin: Staff, label: str, ids: list[int]) -> RedPacket:
 
 def packet(label: str) -> None:
     """A fresh lucky packet of SHARES shares (RACE_TOTAL_FEN in all) for the CLAIMERS claimers."""
-    check_database()
     b = brand()
     ids = claimer_ids(b)
     t0 = time.monotonic()
     p = new_packet(b, admin_of(b), label, ids)
-    out(
+    emit(
         {
             "packet_id": p.pk,
             "total_fen": p.total_fen,
@@ -349,8 +334,7 @@ def verify_packet(packet_id: int) -> dict:
 
 
 def verify(packet_id: int) -> None:
-    check_database()
-    out(verify_packet(packet_id))
+    emit(verify_packet(packet_id))
 
 
 def _codes(exc: ValidationError) -> str:
@@ -462,7 +446,6 @@ def race(run: int, workers: int, mode: str = "threads") -> None:
     from ``workers`` threads of this process, or ``workers`` processes (mode "processes"), each with
     its own database connection, released by one barrier; each takes the next claimant until none is
     left. Then the checks."""
-    check_database()
     b = brand()
     admin = admin_of(b)
     ids = claimer_ids(b)
@@ -494,7 +477,7 @@ def race(run: int, workers: int, mode: str = "threads") -> None:
         "the winners' shares sum to the total": sum(r[3] for r in won) == p.total_fen,
         "no claimant answered twice with a share": len({r[1] for r in won}) == len(won),
     }
-    out(
+    emit(
         {
             "run": run,
             "threads": workers,
@@ -557,7 +540,6 @@ def claim_costs(packet_id: int) -> None:
     is still locked). Then the packet's detail (``GET`` of the packet as its sender, every claim
     listed) at a packet with 1 claim and at the race packet ``packet_id`` (every share claimed). SQL
     statements counted with CaptureQueriesContext."""
-    check_database()
     b = brand()
     admin = admin_of(b)
     # Claimants the soak never touches (no automatic withdrawal switched on, no payout account).
@@ -615,7 +597,7 @@ def claim_costs(packet_id: int) -> None:
             ms = (time.monotonic() - t0) * 1000
         sql = [q["sql"] for q in ctx.captured_queries]
         if r.status_code != 201:
-            sys.exit(f"bench/redpackets.py: the claim API answered {r.status_code}: {r.content[:300]!r}")
+            raise SystemExit(f"bench: the claim API answered {r.status_code}: {r.content[:300]!r}")
         if n:
             times.append(ms)
             counts.append((len(sql), _after_lock(sql)))
@@ -662,47 +644,319 @@ def claim_costs(packet_id: int) -> None:
                 "bytes": len(r.content),
             }
         )
-    out(rows)
+    emit(rows)
 
 
-def main(argv: list[str]) -> None:
-    cmd = argv[0] if argv else ""
-    if cmd == "seed":
-        seed()
-    elif cmd == "packet":
-        packet(argv[1])
-    elif cmd == "verify":
-        verify(int(argv[1]))
-    elif cmd == "race":
-        race(int(argv[1]), int(argv[2]), argv[3] if len(argv) > 3 else "threads")
-    elif cmd == "claim-costs":
-        claim_costs(int(argv[1]))
-    elif cmd == "soak":
-        check_database()
-        import redpackets_soak
+def soak(seed: str, ops: str, threads: str) -> None:
+    from bench.scenarios import redpackets_soak
 
-        b = brand()
-        people, by_store, managers = soak_people(b)
-        print(
-            f"bench: soak seed {argv[1]}, {argv[2]} operations, {argv[3]} threads",
-            file=sys.stderr,
-            flush=True,
+    b = brand()
+    people, by_store, managers = soak_people(b)
+    print(f"bench: soak seed {seed}, {ops} operations, {threads} threads", file=sys.stderr, flush=True)
+    emit(redpackets_soak.soak(brand=b, admin=admin_of(b), people=people, by_store=by_store, managers=managers,
+                              seed=int(seed), ops=int(ops), threads=int(threads)))  # fmt: skip
+
+
+STEPS = {
+    "seed": seed,
+    "packet": packet,
+    "verify": lambda packet_id: verify(int(packet_id)),
+    "race": lambda run, n, mode="threads": race(int(run), int(n), mode),
+    "claim-costs": lambda packet_id: claim_costs(int(packet_id)),
+    "soak": soak,
+}
+
+
+# --- the runner ---------------------------------------------------------------------------------
+
+PGBENCH_CLIENTS = [
+    int(c) for c in os.environ.get("BENCH_RP_PGBENCH_CLIENTS", "2,16,32").split(",") if c.strip()
+]
+PGBENCH_SECONDS = int(os.environ.get("BENCH_RP_PGBENCH_SECONDS", 10))
+PGBENCH_SCRIPT = "bench/scenarios/redpackets_one_row.sql"
+RACE_THREADS = [int(c) for c in os.environ.get("BENCH_RP_RACE_THREADS", "16,32").split(",") if c.strip()]
+RACE_PROCESSES = [int(c) for c in os.environ.get("BENCH_RP_RACE_PROCESSES", "16").split(",") if c.strip()]
+SOAK_SEED = int(os.environ.get("BENCH_SOAK_SEED", 20260401))
+SOAK_OPS = int(os.environ.get("BENCH_SOAK_OPS", 20000))
+SOAK_THREADS = int(os.environ.get("BENCH_SOAK_THREADS", 8))
+HTTP_TIMEOUT = float(os.environ.get("BENCH_RP_HTTP_TIMEOUT", 600))
+CLAIM_PATH = "/api/v1/redpackets/packets/{id}/claim/"
+# Waiting for an idle machine: 1 s samples, at most 3 minutes a wait and BENCH_RP_QUIET_BUDGET
+# seconds over the whole benchmark.
+quiet = QuietBudget(float(os.environ.get("BENCH_RP_QUIET_BUDGET", 120)), window=1.0)
+
+
+def pgbench_setup(db_url: str) -> None:
+    conn = pg_connect(db_url)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS bench_one_row (id integer PRIMARY KEY, v bigint NOT NULL)")
+        cur.execute("INSERT INTO bench_one_row VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+    conn.close()
+
+
+def _request(packet_id: int, session: str, csrf: str, key: str) -> bytes:
+    return (
+        f"POST {CLAIM_PATH.format(id=packet_id)} HTTP/1.1\r\n"
+        f"Host: {HOST}:{PORT}\r\n"
+        f"Cookie: sessionid={session}; csrftoken={csrf}\r\n"
+        f"X-CSRFToken: {csrf}\r\n"
+        f"Idempotency-Key: {key}\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 0\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
+    body = await reader.readexactly(int(m.group(1))) if m else await reader.read()
+    return status, body
+
+
+async def _race(packet_id: int, sessions: list[list], csrf: str) -> dict:
+    """Open one connection per claimant, then write every claim at once; read every answer."""
+    n = len(sessions)
+
+    async def connect(i: int):
+        last: Exception | None = None
+        for _ in range(5):
+            try:
+                return await asyncio.wait_for(asyncio.open_connection(HOST, PORT), 30)
+            except (OSError, TimeoutError) as exc:
+                last = exc
+                await asyncio.sleep(0.2)
+        raise last or OSError("connect failed")
+
+    t_c = time.monotonic()
+    conns = await asyncio.gather(*(connect(i) for i in range(n)), return_exceptions=True)
+    connect_s = time.monotonic() - t_c
+    go = asyncio.Event()
+    sent: list[float] = [0.0] * n
+
+    async def one(i: int, rw) -> tuple:
+        reader, writer = rw
+        staff_id, session = sessions[i]
+        req = _request(packet_id, session, csrf, f"race-http-{i}")
+        await go.wait()
+        t0 = time.monotonic()
+        sent[i] = t0
+        try:
+            writer.write(req)
+            await writer.drain()
+            status, body = await _read_response(reader)
+            return (i, staff_id, status, body, t0, time.monotonic(), "")
+        except Exception as exc:
+            return (i, staff_id, 0, b"", t0, time.monotonic(), f"{type(exc).__name__}: {exc}"[:200])
+        finally:
+            writer.close()
+
+    tasks = []
+    failed_connects = []
+    for i, rw in enumerate(conns):
+        if isinstance(rw, BaseException):
+            failed_connects.append(f"{type(rw).__name__}: {rw}"[:200])
+        else:
+            tasks.append(asyncio.create_task(one(i, rw)))
+    await asyncio.sleep(0.5)  # every task is waiting on the start signal
+    t_go = time.monotonic()
+    go.set()
+    results = await asyncio.wait_for(asyncio.gather(*tasks), HTTP_TIMEOUT)
+    writes = [t for t in sent if t]
+    return {
+        "results": results,
+        "t_go": t_go,
+        "connect_s": connect_s,
+        "failed_connects": failed_connects,
+        "all_sent_within_ms": round((max(writes) - min(writes)) * 1000, 1) if writes else 0,
+    }
+
+
+def http_race(packet: dict, sessions: list[list], csrf: str, server_pgid: int, db_url: str) -> dict:
+    busy = quiet()
+    with DbSampler(db_url) as dbs, CpuSampler(server_pgid) as cpu:
+        raw = asyncio.run(_race(packet["packet_id"], sessions, csrf))
+    t_go = raw["t_go"]
+    won, refused, other = [], [], []
+    codes: dict[str, int] = {}
+    for i, staff_id, status, body, t0, t1, err in raw["results"]:
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            data = {}
+        row = {"i": i, "staff_id": staff_id, "status": status, "t0": t0, "t1": t1, "bytes": len(body)}
+        if status == 201 and not data.get("already_claimed"):
+            row["amount_fen"] = data.get("amount_fen")
+            row["claims_in_answer"] = len((data.get("packet") or {}).get("claims") or [])
+            won.append(row)
+        elif status == 400 and isinstance(data.get("error"), dict):
+            code = data["error"].get("code", "")
+            codes[code] = codes.get(code, 0) + 1
+            refused.append(row)
+        else:
+            row["detail"] = err or body[:200].decode(errors="replace")
+            other.append(row)
+    ends = [r["t1"] for r in won + refused + other]
+    won.sort(key=lambda r: r["t1"])
+    last_win = (won[-1]["t1"] - t_go) if won else 0.0
+    lat_won = [(r["t1"] - r["t0"]) * 1000 for r in won]
+    lat_refused = [(r["t1"] - r["t0"]) * 1000 for r in refused]
+    shares = packet["shares"]
+    claimers = len(sessions)
+    client_checks = {
+        f"{shares} answered with a share": len(won) == shares,
+        f"{claimers - shares} refused, all packet_empty": len(refused) == claimers - shares
+        and set(codes) == {"packet_empty"},
+        "no other answers or errors": not other and not raw["failed_connects"],
+        "the winners' shares sum to the total": sum(r["amount_fen"] or 0 for r in won) == packet["total_fen"],
+        "no claimant answered twice with a share": len({r["staff_id"] for r in won}) == len(won),
+    }
+    r = {
+        "packet": packet,
+        "claimers": claimers,
+        "connections": claimers,
+        "connect_s": round(raw["connect_s"], 2),
+        "failed_connects": len(raw["failed_connects"]),
+        "failed_connect_samples": raw["failed_connects"][:5],
+        "all_sent_within_ms": raw["all_sent_within_ms"],
+        "answered": len(raw["results"]),
+        "won": len(won),
+        "refused": len(refused),
+        "refusal_codes": codes,
+        "other": len(other),
+        "other_samples": [{k: v for k, v in x.items() if k in ("status", "detail")} for x in other[:5]],
+        "last_win_s": round(last_win, 3),
+        "all_answered_s": round(max(ends) - t_go, 3) if ends else 0,
+        "claims_per_s_client": round(len(won) / last_win, 1) if last_win else 0,
+        "answers_per_s": round(len(ends) / (max(ends) - t_go), 1) if ends else 0,
+        "latency_ms": {
+            "won_p50": round(percentile(lat_won, 50), 1),
+            "won_p95": round(percentile(lat_won, 95), 1),
+            "won_max": round(max(lat_won, default=0), 1),
+            "refused_p50": round(percentile(lat_refused, 50), 1),
+            "refused_p95": round(percentile(lat_refused, 95), 1),
+        },
+        "answer_bytes": {
+            "first_win": won[0]["bytes"] if won else 0,
+            "last_win": won[-1]["bytes"] if won else 0,
+            "claims_in_last_win": won[-1]["claims_in_answer"] if won else 0,
+            "refusal": refused[0]["bytes"] if refused else 0,
+        },
+        "client_checks": client_checks,
+        "db_activity": dbs.figures(),
+        "cpus": cpu.cpus,
+        "cpu_busy_before": busy,
+    }
+    log(
+        f"HTTP race: {r['won']} won, {r['refused']} refused {codes}, {r['other']} other; last share answered "
+        f"at {r['last_win_s']} s, all {r['answered']} at {r['all_answered_s']} s; CPUs {cpu.cpus}"
+    )
+    return r
+
+
+async def _warm(sessions: list[list], csrf: str, n: int = 16) -> list[int]:
+    """A few GETs of the claimants' wallets at once, so both workers have loaded everything."""
+
+    async def one(session: str) -> int:
+        reader, writer = await asyncio.open_connection(HOST, PORT)
+        writer.write(
+            (
+                f"GET /api/v1/wallet/ HTTP/1.1\r\nHost: {HOST}:{PORT}\r\nCookie: sessionid={session}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
         )
-        out(
-            redpackets_soak.soak(
-                brand=b,
-                admin=admin_of(b),
-                people=people,
-                by_store=by_store,
-                managers=managers,
-                seed=int(argv[1]),
-                ops=int(argv[2]),
-                threads=int(argv[3]),
-            )
-        )
+        await writer.drain()
+        status, _body = await _read_response(reader)
+        writer.close()
+        return status
+
+    return list(await asyncio.gather(*(one(s) for _i, s in sessions[-n:])))
+
+
+def run(run: Run) -> dict:
+    load_before = load_average()
+    db = run.prepare()
+    pg = pg_settings(run.db_url, "max_connections", "synchronous_commit", "fsync", "shared_buffers")
+    staff_seed = seed_staff(run)
+    staff_seed.pop("sessions")
+    seed_ = run.step("seed")
+    sessions = seed_.pop("sessions")
+    log(f"red packets seeded: {seed_}")
+
+    pgbench_version = "not installed"
+    bench_rows: list[dict] = []
+    if shutil.which("pgbench"):
+        pgbench_version = subprocess.run(
+            ["pgbench", "--version"], capture_output=True, text=True
+        ).stdout.strip()
+        pgbench_setup(run.db_url)
+        bench_rows = [pgbench(run.db_url, PGBENCH_SCRIPT, c, PGBENCH_SECONDS, quiet) for c in PGBENCH_CLIENTS]
     else:
-        sys.exit(__doc__)
+        log("pgbench is missing (apt-get install postgresql-client / postgresql-15): no comparison")
 
+    csrf = csrf_secret()
+    server = start_server({**run.env, "BENCH_RP_SERVER": ""}, run.file("redpackets-uvicorn.log"))
+    try:
+        warm = asyncio.run(_warm(sessions, csrf))
+        log(f"warm-up GET /api/v1/wallet/: {warm}")
+        packet_ = run.step("packet", "http", timeout=300)
+        log(f"HTTP race packet: {packet_}")
+        http = http_race(packet_, sessions, csrf, server.pid, run.db_url)
+        http["db"] = run.step("verify", packet_["packet_id"], timeout=300)
+        http["checks"] = {**http["client_checks"], **http["db"]["checks"]}
+        http["all_ok"] = all(http["checks"].values())
+        log(f"HTTP race checks ok: {http['all_ok']}; db {http['db']['db_claims_per_s']} claims/s")
+        detail = run.step("claim-costs", packet_["packet_id"], timeout=300)
+        for d in detail:
+            log(f"{d['label']}: {d['p50_ms']} ms, {d['queries']} queries ({d['after_lock']} after the lock)")
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+        races = []
+        plan = [(n, "threads") for n in RACE_THREADS] + [(n, "processes") for n in RACE_PROCESSES]
+        for i, (workers, mode) in enumerate(plan, start=1):
+            busy = quiet()
+            with DbSampler(run.db_url) as dbs, CpuSampler(server.pid) as cpu:
+                r = run.step("race", i, workers, mode)
+            r.update({"cpu_busy_before": busy, "cpus": cpu.cpus, "db_activity": dbs.figures()})
+            log(f"service race {workers} {mode}: {r['won']} won, {r['refused']} refused, {r['errors']} "
+                f"errors; {r['db']['db_claims_per_s']} claims/s (DB), checks ok {r['all_ok']}; "
+                f"CPUs {cpu.cpus}")  # fmt: skip
+            races.append(r)
+
+        busy = quiet()
+        soak_env = {**run.env, "BENCH_RP_SERVER": f"{HOST}:{PORT}"}
+        with DbSampler(run.db_url) as dbs, CpuSampler(server.pid) as cpu:
+            soak_ = run.step("soak", SOAK_SEED, SOAK_OPS, SOAK_THREADS, timeout=3600, env=soak_env)
+        soak_.update({"cpu_busy_before": busy, "cpus": cpu.cpus, "db": dbs.figures()})
+        log(f"soak: {soak_['ops']} ops in {soak_['ops_seconds']} s = {soak_['ops_per_s']} ops/s, "
+            f"{soak_['errors']} errors, checks ok {soak_['all_ok']}")  # fmt: skip
+    finally:
+        stop_group(server)
+    return run.finish(
+        {
+            "machine": run.machine(),
+            "load_before": load_before,
+            "load_after": load_average(),
+            "database": db,
+            "pg": pg,
+            "pgbench_version": pgbench_version,
+            "staff_seed": staff_seed,
+            "seed": seed_,
+            "pgbench": bench_rows,
+            "http": http,
+            "detail": detail,
+            "races": races,
+            "soak": soak_,
+            "env": {k: v for k, v in run.env_vars.items() if v},
+            "server_cmd": server_cmd_text(),
+            "settings": {
+                "pgbench_clients": PGBENCH_CLIENTS,
+                "pgbench_seconds": PGBENCH_SECONDS,
+                "race_threads": RACE_THREADS,
+                "race_processes": RACE_PROCESSES,
+                "soak_seed": SOAK_SEED,
+                "soak_ops": SOAK_OPS,
+                "soak_threads": SOAK_THREADS,
+            },
+        }
+    )

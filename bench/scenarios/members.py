@@ -1,18 +1,15 @@
-"""Django-side steps of the membership benchmark (bench/members_run.py runs them):
+"""Membership: 1,000,000 members in one brand on PostgreSQL under row-level security.
 
-    python bench/members.py seed                      # 1,000,000 members in brand bench-a
-    python bench/members.py codes OUT COUNT           # fresh member codes, one per line
-    python bench/members.py queries '<sessions>'      # SQL queries per request
-    python bench/members.py redeem-setup MEMBER_ID    # points for the member the redemptions hit
-    python bench/members.py redeem-verify '<client figures>'
-    python bench/members.py import-csv OUT ROWS       # the CSV to import, with expected counts
-    python bench/members.py import-run CSV '<expected>'
+Look-up by any identity and member-code resolve through wrk (target: p95 under 20 ms); 200
+concurrent redemptions against one member (an exact, never negative balance); a 100,000-row CSV
+import with a real Celery worker (target: under 60 s). See bench/README.md.
 
-Each prints one JSON document as its last stdout line. Runs with DATABASE_URL pointing at the
-benchmark database only (refuses any other name), as the app's ordinary role.
+Data formulas (the wrk scripts next to this file derive their random look-ups from them): member
+number n = 0..N-1 has id n + 1, phone ``139`` + n as 8 digits and card ``VIP`` + n as 8 digits.
 
-Data formulas (the wrk scripts derive their random look-ups from them): member number
-n = 0..N-1 has id n + 1, phone ``139`` + n as 8 digits and card ``VIP`` + n as 8 digits.
+Tunables: BENCH_MEMBERS (1000000), BENCH_MEMBERS_DURATION (10s), BENCH_MEMBERS_REPEAT (2),
+BENCH_MEMBERS_CONNECTIONS (1,2,4,16), BENCH_REDEEM_COUNT (200), BENCH_REDEEM_CLIENTS (32),
+BENCH_IMPORT_ROWS (100000).
 """
 
 from __future__ import annotations
@@ -22,39 +19,31 @@ import io
 import json
 import os
 import random
-import sys
+import shlex
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from seed import person_name  # noqa: E402
-
-from members import codes, jobs, services  # noqa: E402
-from members.models import (  # noqa: E402
-    GuideBinding,
-    Member,
-    MemberIdentity,
-    MemberJob,
-    MemberTag,
-    PointsEntry,
-    Tag,
-    Tier,
-)
-from retail.events import Actor  # noqa: E402
-from retail.models import Brand, Staff, StaffStore  # noqa: E402
-from retail.tenancy import brand_scope, rls_bypass  # noqa: E402
+from bench.harness.cpu import wait_for_quiet
+from bench.harness.database import DbSampler, pg_settings
+from bench.harness.load import percentile, wrk_series
+from bench.harness.proc import PY, ROOT, emit, log
+from bench.harness.runs import Run
+from bench.harness.servers import csrf_secret, request, server_cmd_text, start_server, stop_group
+from bench.harness.workers import celery_cmd, start_worker, stop_worker
+from bench.scenarios.staff import person_name, seed_staff
+from members import codes, jobs, services
+from members.models import GuideBinding, Member, MemberIdentity, MemberJob, MemberTag, PointsEntry, Tag, Tier
+from retail.events import Actor
+from retail.models import Brand, Staff, StaffStore
+from retail.tenancy import brand_scope, rls_bypass
 
 BRAND_SLUG = "bench-a"
 N_MEMBERS = int(os.environ.get("BENCH_MEMBERS", 1_000_000))
@@ -73,14 +62,28 @@ REDEEM_POINTS = 10
 EARN_LOTS = [300, 300, 300, 300, 295]  # 1,495 points: 149 redemptions fit, 5 points stay
 
 
-def out(data) -> None:
-    print(json.dumps(data, ensure_ascii=False, default=str), flush=True)
-
-
-def check_database() -> None:
-    name = settings.DATABASES["default"]["NAME"]
-    if connection.vendor != "postgresql" or name != "retail_bench":
-        sys.exit(f"bench/members.py: refusing database {name!r}: only retail_bench (PostgreSQL)")
+DURATION = os.environ.get("BENCH_MEMBERS_DURATION", "10s")
+WARMUP = "3s"
+REPEAT = int(os.environ.get("BENCH_MEMBERS_REPEAT", 2))
+# 1: one request at a time (a request's own latency); 2: one per uvicorn worker; 4: light load
+# (two per worker); 16: busy.
+CONNECTIONS = [int(c) for c in os.environ.get("BENCH_MEMBERS_CONNECTIONS", "1,2,4,16").split(",")]
+# The card look-up runs the same code as the phone look-up: measured at the loaded levels only.
+CARD_CONNECTIONS = [c for c in CONNECTIONS if c >= 4] or CONNECTIONS
+THREADS = 2
+IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", 100_000))
+CODES_PER_RUN = 5000
+# Redemption passes: (name, concurrent client connections, member id). REDEEM_COUNT requests
+# each; "bounded" stays under PostgreSQL's connection limit, "all at once" does not have to
+# (every in-flight request holds its own database connection).
+REDEEM_CLIENTS = int(os.environ.get("BENCH_REDEEM_CLIENTS", 32))
+REDEEM_PASSES = [
+    ("bounded", REDEEM_CLIENTS, N_MEMBERS // 2),
+    ("all at once", REDEEM_COUNT, N_MEMBERS // 2 + 1),
+]
+LOOKUP_PATH = "/api/v1/members/lookup/"
+RESOLVE_PATH = "/api/v1/member-codes/resolve/"
+WORKER_CMD = celery_cmd("-l", "warning", "-c", "1")
 
 
 def brand() -> Brand:
@@ -134,7 +137,6 @@ def seed() -> None:
     table where row-level security applies, so the rows are copied into temporary tables
     first and moved with INSERT ... SELECT (which the bypass policy allows).
     """
-    check_database()
     b = brand()
     n = N_MEMBERS
     timings = {}
@@ -143,7 +145,7 @@ def seed() -> None:
         cur = connection.cursor()
         cur.execute("SELECT count(*) FROM members_member")
         if cur.fetchone()[0]:
-            sys.exit("bench/members.py: members exist already; bench/members_run.py recreates the database")
+            raise SystemExit("bench: members exist already; the runner recreates the database")
         tiers = Tier.objects.bulk_create(
             [Tier(brand=b, code=c, name=name, min_spend_fen=fen) for c, name, fen in TIERS]
         )
@@ -248,7 +250,7 @@ def seed() -> None:
             "pg_size_pretty(pg_total_relation_size('members_memberidentity'))"
         )
         sizes = cur.fetchone()
-    out(
+    emit(
         {
             "members": n,
             "brand_id": b.pk,
@@ -267,7 +269,6 @@ def seed() -> None:
 
 def issue_codes(path: str, count: int) -> None:
     """``count`` fresh codes of random members (valid for codes.CODE_MAX_AGE seconds)."""
-    check_database()
     b = brand()
     rng = random.Random()
     t0 = time.monotonic()
@@ -275,7 +276,7 @@ def issue_codes(path: str, count: int) -> None:
         codes.member_code_issue(brand_id=b.pk, member_id=rng.randrange(N_MEMBERS) + 1) for _ in range(count)
     ]
     Path(path).write_text("\n".join(lines) + "\n")
-    out({"codes": count, "seconds": round(time.monotonic() - t0, 2), "issued_at": time.time()})
+    emit({"codes": count, "seconds": round(time.monotonic() - t0, 2), "issued_at": time.time()})
 
 
 # --- queries per request ------------------------------------------------------------------------
@@ -305,7 +306,6 @@ def _measure(session_key: str, method: str, path: str, body: dict | None = None,
 
 
 def queries(sessions: dict) -> None:
-    check_database()
     b = brand()
     n = N_MEMBERS // 3
     phone, card = PHONE.format(n), CARD.format(n)
@@ -330,7 +330,7 @@ def queries(sessions: dict) -> None:
         headers={"Idempotency-Key": "bench-queries-redeem"},
     )
     rows.append({**r, "as": "store_manager"})
-    out(rows)
+    emit(rows)
 
 
 # --- concurrent redemptions ---------------------------------------------------------------------
@@ -338,7 +338,6 @@ def queries(sessions: dict) -> None:
 
 def redeem_setup(member_id: int) -> None:
     """Give the redemption member EARN_LOTS lots of points through the service."""
-    check_database()
     b = brand()
     with brand_scope(b):
         member = Member.objects.get(pk=member_id)
@@ -348,7 +347,7 @@ def redeem_setup(member_id: int) -> None:
         )
     with brand_scope(b):
         balance = Member.objects.get(pk=member_id).points_balance
-    out(
+    emit(
         {
             "member_id": member_id,
             "balance_before": balance,
@@ -362,7 +361,6 @@ def redeem_setup(member_id: int) -> None:
 
 def redeem_verify(client: dict) -> None:
     """Check the ledger against what the clients saw; run points_reconcile for the brand."""
-    check_database()
     b = brand()
     member_id = client["member_id"]
     with brand_scope(b):
@@ -387,7 +385,8 @@ def redeem_verify(client: dict) -> None:
         "balance == sum(open lots)": member.points_balance == open_sum,
         "balance >= 0 and every balance_after >= 0": member.points_balance >= 0 and min_after >= 0,
         "redeem entries == 201 answers": len(redeemed) == client["ok"],
-        "ledger keys == keys answered 201": keys_ok == {f"api:{k}" for k in client_ok},
+        # Ledger sources are the API's keys as stored ("api:<key>", or "api:<staff id>:<key>").
+        "ledger keys == keys answered 201": {k.rsplit(":", 1)[-1] for k in keys_ok} == client_ok,
         "points spent == 201 answers x points": -sum(redeemed) == client["ok"] * REDEEM_POINTS,
         "balance == earned - spent": member.points_balance == earned + sum(redeemed),
         "every other answer 400 insufficient_points": client["refused"] == client["requests"] - client["ok"],
@@ -396,7 +395,7 @@ def redeem_verify(client: dict) -> None:
         "replays answered 200 without a new entry": client.get("replays_ok", True),
         "points_reconcile() == []": bad == [],
     }
-    out(
+    emit(
         {
             "member_id": member_id,
             "earned": earned,
@@ -418,7 +417,6 @@ def redeem_verify(client: dict) -> None:
 def import_csv(path: str, rows: int) -> None:
     """A CSV of ``rows`` rows: 1% bad, 10% duplicates (half of existing members, half of earlier
     rows of the file), the rest new members; prints the counts the job must report."""
-    check_database()
     b = brand()
     rng = random.Random(20261122)
     with brand_scope(b):
@@ -500,7 +498,7 @@ def import_csv(path: str, rows: int) -> None:
             )
     data = ("\ufeff" + buf.getvalue()).encode()
     Path(path).write_bytes(data)
-    out(
+    emit(
         {
             "rows": rows,
             "bytes": len(data),
@@ -524,7 +522,6 @@ def import_csv(path: str, rows: int) -> None:
 def import_run(path: str, expected: dict, limit: float = 600) -> None:
     """Upload through members.jobs.import_start (as the brand admin) and wait (bounded) until the
     Celery worker has finished the job; check the counts and the rows written."""
-    check_database()
     b = brand()
     admin = staff_of(b, Staff.Role.BRAND_ADMIN)
 
@@ -563,7 +560,7 @@ def import_run(path: str, expected: dict, limit: float = 600) -> None:
         "errors": job.error_count,
         "total": job.total,
     }
-    out(
+    emit(
         {
             "job_id": job.pk,
             "status": job.status,
@@ -584,25 +581,233 @@ def import_run(path: str, expected: dict, limit: float = 600) -> None:
     )
 
 
-def main(argv: list[str]) -> None:
-    cmd = argv[0] if argv else ""
-    if cmd == "seed":
-        seed()
-    elif cmd == "codes":
-        issue_codes(argv[1], int(argv[2]))
-    elif cmd == "queries":
-        queries(json.loads(argv[1]))
-    elif cmd == "redeem-setup":
-        redeem_setup(int(argv[1]))
-    elif cmd == "redeem-verify":
-        redeem_verify(json.loads(argv[1]))
-    elif cmd == "import-csv":
-        import_csv(argv[1], int(argv[2]))
-    elif cmd == "import-run":
-        import_run(argv[1], json.loads(argv[2]))
-    else:
-        sys.exit(__doc__)
+def concurrent_redeem(setup: dict, session: str, csrf: str, clients: int) -> dict:
+    """``setup["requests"]`` redemptions of one member, each POSTed with its own Idempotency-Key
+    by ``clients`` client threads (one connection per request) released together by a barrier;
+    each thread takes the next request until none is left. Then a few keys are replayed."""
+    member_id, points, count = setup["member_id"], setup["points_each"], setup["requests"]
+    path = f"/api/v1/members/{member_id}/points/redeem/"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    keys = [f"bench-redeem-{member_id}-{stamp}-{i:04d}" for i in range(count)]
+    base_headers = {"Cookie": f"sessionid={session}; csrftoken={csrf}", "X-CSRFToken": csrf}
+    results: list[dict | None] = [None] * count
+    clients = min(clients, count)
+    barrier = threading.Barrier(clients + 1, timeout=60)
+    queue = iter(range(count))
+    lock = threading.Lock()
+
+    def client() -> None:
+        barrier.wait()
+        while True:
+            with lock:
+                i = next(queue, None)
+            if i is None:
+                return
+            headers = {**base_headers, "Idempotency-Key": keys[i]}
+            try:
+                status, body, _h, seconds = request("POST", path, headers, {"points": points}, timeout=120)
+                code = (body.get("error") or {}).get("code", "") if isinstance(body, dict) else ""
+                results[i] = {"status": status, "code": code, "seconds": seconds, "entry": body.get("id")}
+            except Exception as exc:  # a refused connection, a timeout: counted, not raised
+                results[i] = {"status": 0, "code": type(exc).__name__, "seconds": 0.0, "entry": None}
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # every thread is waiting on the barrier
+    t0 = time.monotonic()
+    barrier.wait()
+    for t in threads:
+        t.join(timeout=max(0.1, t0 + 300 - time.monotonic()))
+    wall = time.monotonic() - t0
+    done = [r for r in results if r is not None]
+    ok = [i for i, r in enumerate(results) if r and r["status"] == 201]
+    refused = [r for r in done if r["status"] == 400 and r["code"] == "insufficient_points"]
+    statuses: dict[str, int] = {}
+    for r in done:
+        key = f"{r['status']} {r['code']}".strip() if r["status"] != 201 else "201"
+        statuses[key] = statuses.get(key, 0) + 1
+    latencies = [r["seconds"] * 1000 for r in done if r["status"]]
+    # Replays: the first 10 successful keys again, one by one: 200, same entry, no new row.
+    replays = []
+    for i in ok[:10]:
+        status, body, hdrs, _s = request(
+            "POST", path, {**base_headers, "Idempotency-Key": keys[i]}, {"points": points}
+        )
+        replays.append(
+            status == 200
+            and hdrs.get("idempotent-replayed") == "true"
+            and body.get("id") == results[i]["entry"]
+        )
+    return {
+        "member_id": member_id,
+        "clients": clients,
+        "requests": count,
+        "answered": len(done),
+        "ok": len(ok),
+        "ok_keys": [keys[i] for i in ok],
+        "refused": len(refused),
+        "statuses": statuses,
+        "wall_s": round(wall, 2),
+        "requests_per_s": round(count / wall, 1),
+        "redemptions_per_s": round(len(ok) / wall, 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "max_ms": round(max(latencies, default=0), 1),
+        "replays": len(replays),
+        "replays_ok": all(replays) and len(replays) > 0,
+    }
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+STEPS = {
+    "seed": seed,
+    "codes": lambda path, count: issue_codes(path, int(count)),
+    "queries": lambda sessions: queries(json.loads(sessions)),
+    "redeem-setup": lambda member_id: redeem_setup(int(member_id)),
+    "redeem-verify": lambda client: redeem_verify(json.loads(client)),
+    "import-csv": lambda path, rows: import_csv(path, int(rows)),
+    "import-run": lambda path, expected: import_run(path, json.loads(expected)),
+}
+
+
+def redact(cmd: list[str], session: str, csrf: str) -> list[str]:
+    return [c.replace(session, "<session key>").replace(csrf, "<csrf token>") for c in cmd]
+
+
+def run(run: Run) -> dict:
+    db = run.prepare()
+    db["max_connections"] = pg_settings(run.db_url, "max_connections")["max_connections"]
+    run.env_vars["MEDIA_ROOT"] = str(ROOT / "bench" / "results" / "media")
+    run.env_vars["BENCH_MEMBERS"] = str(N_MEMBERS)
+    staff_seed = seed_staff(run)
+    sessions = staff_seed.pop("sessions")
+    seed_ = run.step("seed")
+    log(
+        f"members seeded in {seed_['seed_seconds']} s (+ VACUUM ANALYZE): "
+        f"{seed_['counts']} {seed_['timings']}"
+    )
+    counted = run.step("queries", json.dumps(sessions), timeout=300)
+    for q in counted:
+        log(f"queries {q['as']:>13} {q['method']} {q['path']}: {q['queries']} (status {q['status']})")
+
+    csrf = csrf_secret()
+    codes_file = run.file("codes.txt")
+    issued: list[dict] = []
+    http: list[dict] = []
+    redeem: list[dict] = []
+    server_log = run.file("uvicorn.log")
+    server = start_server(run.env, server_log)
+    try:
+        role = "guide"  # a guide at the till identifies the shopper
+        session = sessions[role]
+
+        def issue_before_run():
+            # Codes live 90 s: issue a fresh batch right before the warm-up and the run.
+            info = run.step("codes", codes_file, CODES_PER_RUN, timeout=120)
+            issued.append(info)
+            return lambda figures: figures.update(
+                seconds_after_issue=round(time.time() - info["issued_at"], 1)
+            )
+
+        series = [
+            ("look-up by phone", f"GET {LOOKUP_PATH}?kind=phone&value=<random>", LOOKUP_PATH, session,
+             {"script": "bench/scenarios/members_lookup.lua", "script_args": (str(N_MEMBERS), "phone")}),
+            ("look-up by card", f"GET {LOOKUP_PATH}?kind=card&value=<random>", LOOKUP_PATH, session,
+             {"script": "bench/scenarios/members_lookup.lua", "script_args": (str(N_MEMBERS), "card")}),
+            ("member-code resolve", f"POST {RESOLVE_PATH}", RESOLVE_PATH, None,
+             {"script": "bench/scenarios/members_resolve.lua", "before_run": issue_before_run,
+              "headers": (f"Cookie: sessionid={session}; csrftoken={csrf}", f"X-CSRFToken: {csrf}"),
+              "script_args": (str(codes_file.relative_to(ROOT)),)}),
+        ]  # fmt: skip
+        probe = f"{LOOKUP_PATH}?kind=phone&value=139{N_MEMBERS // 7:08d}"
+        status = request("GET", probe, {"Cookie": f"sessionid={session}"})[0]
+        for label, shown, path, wrk_session, args in series:
+            if status != 200:
+                http.append(
+                    {"label": label, "as": role, "path": shown, "skipped": f"HTTP {status} before the run"}
+                )
+                continue
+            for c in CARD_CONNECTIONS if "card" in label else CONNECTIONS:
+                entry = {"label": label, "as": role, "path": shown, "connections": c}
+                entry.update(
+                    wrk_series(
+                        path,
+                        wrk_session,
+                        repeat=REPEAT,
+                        duration=DURATION,
+                        warmup=WARMUP,
+                        server_pgid=server.pid,
+                        db_url=run.db_url,
+                        threads=min(THREADS, c),
+                        connections=c,
+                        env=run.env,
+                        **args,
+                    )  # fmt: skip
+                )
+                entry["cmd"] = redact(entry["cmd"], session, csrf)
+                http.append(entry)
+
+        # Concurrent redemptions against one member, as a store manager: through a bounded
+        # pool of client connections, then all at once.
+        for name, clients, member_id in REDEEM_PASSES:
+            setup = run.step("redeem-setup", member_id, timeout=120)
+            wait_for_quiet()
+            log_from = server_log.stat().st_size
+            with DbSampler(run.db_url) as sampler:
+                client = concurrent_redeem(setup, sessions["store_manager"], csrf, clients)
+            client["db_connections_peak"] = sampler.peak
+            with server_log.open("rb") as fh:
+                fh.seek(log_from)
+                text = fh.read().decode(errors="replace")
+            refused = text.count("remaining connection slots are reserved") + text.count(
+                "too many clients already"
+            )
+            client["server_errors"] = {"too many connections (PostgreSQL refused a connection)": refused}
+            log(f"redemptions ({name}): {client['statuses']}, {client['requests_per_s']} req/s, "
+                f"peak {sampler.peak} DB connections, server log: {client['server_errors']}")  # fmt: skip
+            redeem.append({"name": name, "setup": setup, "client": client})
+    finally:
+        stop_group(server)
+    for r in redeem:
+        r["check"] = run.step("redeem-verify", json.dumps(r["client"]), timeout=600)
+        r["client"].pop("ok_keys")
+        log(f"redemption checks ({r['name']}): {r['check']['checks']}")
+
+    # CSV import through the job service with a real Celery worker.
+    csv_path = run.file("import.csv")
+    csv_info = run.step("import-csv", csv_path, IMPORT_ROWS, timeout=300)
+    worker = start_worker(WORKER_CMD, run.env, run.file("celery.log"))
+    try:
+        wait_for_quiet()
+        imp = run.step("import-run", csv_path, json.dumps(csv_info["expected"]))
+    finally:
+        stop_worker(worker)
+    log(f"import: {imp['status']} in {imp['seconds']} s: {imp['counts']} (expected {imp['expected']})")
+    csv_path.unlink(missing_ok=True)
+    codes_file.unlink(missing_ok=True)
+    return run.finish(
+        {
+            "machine": run.machine(),
+            "database": db,
+            "staff_seed": staff_seed,
+            "seed": seed_,
+            "queries": counted,
+            "http": http,
+            "codes_issued": issued,
+            "redeem": redeem,
+            "import_csv": csv_info,
+            "import": imp,
+            "env": {k: v for k, v in run.env_vars.items() if v},
+            "server_cmd": server_cmd_text(),
+            "worker_cmd": " ".join(shlex.quote(c) for c in WORKER_CMD).replace(PY, "python"),
+            "settings": {
+                "duration": DURATION,
+                "warmup": WARMUP,
+                "repeat": REPEAT,
+                "connections": CONNECTIONS,
+                "threads": THREADS,
+                "codes_per_run": CODES_PER_RUN,
+            },  # fmt: skip
+        }
+    )

@@ -1,73 +1,37 @@
 # ruff: noqa: E501
-"""Commission benchmark (`BENCH_ONLY=commission make bench`, or `bash bench/run.sh commission`):
-attribution of 1,000,000 historic orders through Celery workers on Redis, and the monthly
-settlement of 2,000 guides, on PostgreSQL under row-level security.
+"""Commission: attribution of 1,000,000 historic orders through Celery workers on Redis (target:
+under 60 s; a re-run that changes nothing under 10 s), and the monthly settlement of 2,000 guides
+(under 30 s, every statement paid exactly once), on PostgreSQL under row-level security, in its
+own database bench_commission. See bench/README.md.
 
-Targets from the issue: attributing 1,000,000 historic orders (100,000 members, 2,000 guides) in
-under 60 s, a re-run changing nothing in under 10 s; settling a month of 2,000 guides in under
-30 s, every statement paid exactly once.
-
-The runner (``run_commission``, started by bench/run.py; no Django in its process):
-
-1. Recreates the database ``bench_commission`` (``BENCH_COMMISSION_DATABASE_URL`` names another;
-   same rules as bench/common.py ``recreate_database``: the app's ordinary role, never a superuser,
-   so row-level security is on), flushes Redis database 6 (``BENCH_COMMISSION_REDIS_URL``: the
-   Celery broker and the cache of this benchmark only) and migrates.
-2. ``commission.py seed``: bench/commission_seed.sql, set-based (INSERT ... SELECT over
-   generate_series) inside one audited ``rls_bypass``, then ``VACUUM (ANALYZE)``.
-3. ``commission.py profile``: cProfile and per-statement SQL times of ``attribute_pending`` over
-   the first id range, and ``EXPLAIN (ANALYZE, BUFFERS)`` of the statements of its first batch,
-   each in a transaction that is rolled back (constraints IMMEDIATE, so the deferred foreign-key
-   checks are inside the figures); then ``VACUUM (ANALYZE)`` of the tables it touched.
-4. Starts a Celery worker (``celery -A retail worker -c 2 --without-gossip --without-mingle -Q
-   celery``, its own process group, log in bench/results/<stamp>-commission-celery.log).
-5. ``commission.py attribute``: ``id_ranges`` splits the unattributed paid orders, one
-   ``attribute_range.delay`` per range; wall time from the split to the last attribution
-   (``count(*)`` of guides_attribution polled), and to the broker queue drained. Then the checks
-   (below), then the re-run: the same procedure again, ``attribute_pending`` over everything, and
-   the first run's ranges dispatched again to the worker; nothing may change.
-6. ``commission.py settle``: the period before the last complete month first (its close gathers
-   the back-log of every earlier month), then the last complete month: ``period_close``, the pool
-   funded through the simulated payment provider (``funding.topup_start`` → settle → signed notice
-   → ``topup_notice``, as tests/redpackets/conftest.py ``top_up``), ``period_approve`` (which queues
-   ``pay_period`` to the worker) and the wait until the period is paid. For the back-log the
-   benchmark also calls ``period_pay`` itself while the worker pays (two payers at once). Then the
-   checks, and ``period_pay`` again (must pay nothing).
-7. Peak RSS of the worker processes (``VmHWM``), stops the worker, writes the "Commission"
-   section of docs/benchmarks.md and bench/results/<stamp>-commission.json.
-
-Django-side steps (each prints one JSON document as its last line):
-
-    python bench/commission.py seed
-    python bench/commission.py profile OUT.txt
-    python bench/commission.py attribute
-    python bench/commission.py settle
-    python bench/commission.py reset        # BENCH_COMM_REUSE only
+Steps (each in its own Django process): ``seed`` (commission_seed.sql next to this file,
+set-based, inside one audited ``rls_bypass``, then ``VACUUM (ANALYZE)``), ``profile`` (cProfile and
+per-statement times of ``attribute_pending`` over the first id range, ``EXPLAIN (ANALYZE, BUFFERS)``
+of its first batch), ``attribute`` (split, dispatch, wait; checks; re-run), ``settle`` (the back-log
+period, then the last complete month), ``reset`` (BENCH_COMM_REUSE only).
 
 Tunables: BENCH_COMM_ORDERS (1000000 paid orders), BENCH_COMM_MEMBERS (100000), BENCH_COMM_GUIDES
 (2000), BENCH_COMM_STORES (50), BENCH_COMM_RANGE (50000 orders per task), BENCH_COMM_WORKERS (2),
-BENCH_COMM_PROFILE (1; 0 skips step 3), BENCH_COMM_QUIET (180 s of waiting for an idle machine before
-each measured phase). BENCH_COMM_REUSE=bench/results/<stamp>-commission.json skips steps 1-2 (no
-recreate, migrate or seed) and runs ``commission.py reset`` instead: TRUNCATE of what attribution and
-settlement wrote, on the database that run seeded. ``python bench/run.py --commission-report
-bench/results/<stamp>-commission.json`` rewrites the section from saved results.
+BENCH_COMM_PROFILE (1; 0 skips the profile), BENCH_COMM_QUIET (180 s of waiting for an idle machine
+before each measured phase). BENCH_COMM_REUSE=bench/results/<stamp>-commission.json measures again on
+the database that run seeded (no recreate, migrate or seed; ``reset`` empties what attribution and
+settlement wrote).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-_ROOT, _BENCH = str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)
+from bench.harness.cpu import CpuSampler, load_average, wait_for_quiet
+from bench.harness.database import DbSampler, pg_settings
+from bench.harness.machine import short_revision
+from bench.harness.proc import ROOT, emit, log
+from bench.harness.runs import Run
+from bench.harness.workers import celery_cmd, start_worker, stop_worker, worker_memory
 
 BRAND = "bench-commission"
 ORDERS = int(os.environ.get("BENCH_COMM_ORDERS", 1_000_000))  # paid orders
@@ -85,321 +49,6 @@ ORDER_IDS = ORDERS + ORDERS // 100
 DB_NAME = "bench_commission"
 TARGETS = {"attribute_s": 60, "rerun_s": 10, "settle_s": 30}
 PAID_STATUSES = ("paid", "fulfilled", "picked_up", "completed", "refunded")
-
-
-def out(obj) -> None:
-    """The step's result as the last stdout line, with the step process's own peak RSS."""
-    import resource
-
-    if isinstance(obj, dict):
-        obj["process_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    print(json.dumps(obj, ensure_ascii=False, default=str), flush=True)
-
-
-# =================================================================================================
-# Runner side (no Django in this process)
-# =================================================================================================
-
-
-def commission_database_url() -> str:
-    explicit = os.environ.get("BENCH_COMMISSION_DATABASE_URL")
-    if explicit:
-        return explicit
-    from common import bench_database_url
-
-    return urlunsplit(urlsplit(bench_database_url())._replace(path=f"/{DB_NAME}"))
-
-
-def commission_redis_url() -> str:
-    explicit = os.environ.get("BENCH_COMMISSION_REDIS_URL")
-    if explicit:
-        return explicit
-    from common import redis_url
-
-    base = redis_url()
-    return urlunsplit(urlsplit(base)._replace(path="/6")) if base else ""
-
-
-def worker_cmd(py: str) -> list[str]:
-    return [
-        py,
-        "-m",
-        "celery",
-        "-A",
-        "retail",
-        "worker",
-        "-l",
-        "info",
-        "-c",
-        str(WORKERS),
-        "--without-gossip",
-        "--without-mingle",
-        "-Q",
-        "celery",
-        "-n",
-        "bench-commission@%h",
-    ]
-
-
-def start_worker(env: dict, logfile: Path) -> subprocess.Popen:
-    from common import PY, ROOT, log
-
-    cmd = worker_cmd(PY)
-    log("$ " + " ".join(cmd) + f" > {logfile.relative_to(ROOT)} 2>&1 &")
-    fh = logfile.open("w")
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"bench: the Celery worker exited with {proc.returncode}; see {logfile}")
-        if " ready." in logfile.read_text(errors="replace"):
-            return proc
-        time.sleep(0.2)
-    stop_worker(proc)
-    raise SystemExit(f"bench: the Celery worker was not ready within 60 s; see {logfile}")
-
-
-def stop_worker(proc: subprocess.Popen) -> None:
-    """Warm shutdown (SIGTERM) of the worker we started (its own process group), bounded."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def worker_memory(pgid: int) -> dict:
-    """Peak (VmHWM) and current (VmRSS) resident memory of each process of the worker's group."""
-    procs = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-            fields = text[text.rindex(")") + 2 :].split()
-            if int(fields[2]) != pgid:
-                continue
-            status = (stat.parent / "status").read_text()
-        except (OSError, ValueError):
-            continue
-        kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmHWM|VmRSS):\s+(.+)$", status, re.M)}
-        pid = int(stat.parent.name)
-        procs.append(
-            {
-                "pid": pid,
-                "role": "main" if pid == pgid else "pool",
-                "peak_mb": round(kb.get("VmHWM", 0) / 1024, 1),
-                "rss_mb": round(kb.get("VmRSS", 0) / 1024, 1),
-            }
-        )
-    procs.sort(key=lambda p: (p["role"] != "main", p["pid"]))
-    return {
-        "processes": procs,
-        "peak_max_mb": max((p["peak_mb"] for p in procs), default=0),
-        "peak_sum_mb": round(sum(p["peak_mb"] for p in procs), 1),
-    }
-
-
-TASK_LINE = re.compile(r"Task guides\.tasks\.(\w+)\[[^\]]+\] succeeded in ([\d.]+)s: (\S+)")
-
-
-def task_times(logfile: Path) -> dict[str, list[tuple[float, str]]]:
-    times: dict[str, list[tuple[float, str]]] = {}
-    for name, seconds, result in TASK_LINE.findall(logfile.read_text(errors="replace")):
-        times.setdefault(name, []).append((float(seconds), result))
-    return times
-
-
-def short_revision() -> str:
-    """`git rev-parse --short HEAD`, plus "with uncommitted changes" if the work tree is dirty."""
-    from common import ROOT
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return f"{head or 'unknown'}{' with uncommitted changes' if dirty else ''}"
-
-
-def machine_facts(server_version: str) -> dict:
-    """What common.machine_info reports, without wrk (this benchmark does not use it)."""
-    import platform
-
-    from common import PY
-
-    def run(cmd: list[str]) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            return "unknown"
-
-    cpu = "unknown"
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        )
-    versions = run([PY, "-c", "import django, celery; print(django.__version__, celery.__version__)"]).split()
-    redis_version = run(["redis-server", "--version"])
-    return {
-        "date": run(["date", "-u"]),
-        "nproc": run(["nproc"]),
-        "free_g": run(["free", "-g"]),
-        "cpu": cpu,
-        "os": run(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "django": versions[0] if versions else "unknown",
-        "celery": versions[1] if len(versions) > 1 else "unknown",
-        "postgresql": server_version,
-        "redis": redis_version.split(" v=")[-1].split()[0] if " v=" in redis_version else "unknown",
-    }
-
-
-def run_commission() -> dict:
-    from common import (
-        PY,
-        ROOT,
-        base_env,
-        code_moved,
-        code_revision,
-        log,
-        pg_setting,
-        recreate_database,
-        sh,
-        sh_json,
-        wait_for_quiet,
-    )
-    from redpackets_run import CpuSampler, DbSampler, load_average
-
-    t_start = time.monotonic()
-    code, detail = short_revision(), code_revision()
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    load_before = load_average()
-    redis = commission_redis_url()
-    if not redis:
-        raise SystemExit(
-            "bench: the commission benchmark needs Redis (the Celery broker): none answers on 6379"
-        )
-    db_url = commission_database_url()
-    reuse = os.environ.get("BENCH_COMM_REUSE", "")
-    if reuse:
-        # Measure again on the database an earlier run seeded (its results file names the seed).
-        earlier = json.loads(Path(reuse).read_text())
-        db = earlier["database"]
-    else:
-        db = recreate_database(db_url)
-    pg = {
-        n: pg_setting(db_url, n)
-        for n in ("max_connections", "synchronous_commit", "fsync", "shared_buffers", "work_mem")
-    }
-    env_vars = {**base_env(db_url, redis), "CELERY_TASK_ALWAYS_EAGER": "false"}
-    env = {**os.environ, **env_vars}
-    sh(["redis-cli", "-u", redis, "flushdb"], timeout=30)  # the benchmark's own database
-
-    if reuse:
-        seed = {**earlier["seed"], "reused_from": reuse}
-        seed["reset"] = sh_json([PY, "bench/commission.py", "reset"], timeout=1800, env=env)
-        log(f"reusing the data set of {reuse}: {seed['reset']}")
-    else:
-        sh([PY, "manage.py", "migrate", "--noinput", "-v", "0"], timeout=600, env=env, capture=False)
-        seed = sh_json([PY, "bench/commission.py", "seed"], timeout=3600, env=env)
-        log(f"seeded in {seed['seconds']} s: {seed['counts']}")
-    profile = None
-    if PROFILE:
-        profile_file = results / f"{stamp}-commission-profile.txt"
-        busy = wait_for_quiet(window=1.0, seconds=QUIET_SECONDS)
-        with CpuSampler() as cpu:
-            profile = sh_json(
-                [PY, "bench/commission.py", "profile", str(profile_file)], timeout=1800, env=env
-            )
-        profile.update({"cpus": cpu.cpus, "busy_before": busy})
-        profile["file"] = str(profile_file.relative_to(ROOT))
-        log(f"profile of one range: {profile['orders']} orders in {profile['wall_s']} s")
-
-    worker_log = results / f"{stamp}-commission-celery.log"
-    worker = start_worker(env, worker_log)
-    try:
-        memory_idle = worker_memory(worker.pid)
-        busy = wait_for_quiet(window=1.0, seconds=QUIET_SECONDS)
-        with DbSampler(db_url) as dbs, CpuSampler(worker.pid) as cpu:
-            attribution = sh_json([PY, "bench/commission.py", "attribute"], timeout=3600, env=env)
-        attribution.update({"cpus": cpu.cpus, "db": dbs.figures(), "busy_before": busy})
-        memory_attr = worker_memory(worker.pid)
-        log(f"attribution: {attribution['first']['orders']} orders in {attribution['first']['seconds']} s")
-        busy = wait_for_quiet(window=1.0, seconds=QUIET_SECONDS)
-        with DbSampler(db_url) as dbs, CpuSampler(worker.pid) as cpu:
-            settlement = sh_json([PY, "bench/commission.py", "settle"], timeout=3600, env=env)
-        settlement.update({"cpus": cpu.cpus, "db": dbs.figures(), "busy_before": busy})
-        memory_settle = worker_memory(worker.pid)
-    finally:
-        stop_worker(worker)
-    tasks = task_times(worker_log)
-
-    result = {
-        "machine": {**machine_facts(db["server_version"]), "code": code, "code_detail": code_moved(detail)},
-        "load_before": load_before,
-        "load_after": load_average(),
-        "database": db,
-        "pg": pg,
-        "env": {k: v for k, v in env_vars.items() if v},
-        "worker_cmd": " ".join(worker_cmd("python")),
-        "settings": {
-            "orders": ORDERS,
-            "order_ids": ORDER_IDS,
-            "members": MEMBERS,
-            "guides": GUIDES,
-            "stores": STORES,
-            "skus": SKUS,
-            "categories": CATEGORIES,
-            "range_size": RANGE_SIZE,
-            "workers": WORKERS,
-        },
-        "targets": TARGETS,
-        "seed": seed,
-        "profile": profile,
-        "attribution": attribution,
-        "settlement": settlement,
-        "tasks": tasks,
-        "memory": {"idle": memory_idle, "after_attribution": memory_attr, "after_settlement": memory_settle},
-        "wall_seconds": round(time.monotonic() - t_start, 1),
-    }
-    report = write_report(result)
-    path = results / f"{stamp}-commission.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
-    log(f"wrote {report.relative_to(ROOT)} and {path.relative_to(ROOT)} in {result['wall_seconds']} s")
-    return result
-
-
-# =================================================================================================
-# Django side
-# =================================================================================================
-
-
-def _django() -> None:
-    # The project first, this directory last: ``import guides`` must find the app.
-    sys.path[:] = [_ROOT, *(p for p in sys.path if p not in (_ROOT, _BENCH)), _BENCH]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-
-    name = settings.DATABASES["default"]["NAME"]
-    if connection.vendor != "postgresql" or not str(name).startswith(DB_NAME):
-        sys.exit(f"bench/commission.py: refusing database {name!r}: only {DB_NAME}* (PostgreSQL)")
 
 
 def brand():
@@ -454,7 +103,7 @@ SEQUENCED = [
 
 
 def seed() -> None:
-    """bench/commission_seed.sql in one transaction with row-level security bypassed (audited)."""
+    """commission_seed.sql in one transaction with row-level security bypassed (audited)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -462,11 +111,11 @@ def seed() -> None:
     from retail.tenancy import rls_bypass
 
     if Brand.objects.filter(slug=BRAND).exists():
-        sys.exit("bench/commission.py seed: the database is already seeded")
+        raise SystemExit("bench: the commission database is already seeded")
     now = timezone.now().replace(microsecond=0)
     t0 = time.monotonic()
     steps = {}
-    text = (Path(_BENCH) / "commission_seed.sql").read_text()
+    text = (Path(__file__).parent / "commission_seed.sql").read_text()
     with transaction.atomic(), rls_bypass(reason="bench seed commission"):
         b = Brand.objects.create(slug=BRAND, name="佣金基准品牌")
         subs = {
@@ -544,7 +193,7 @@ def seed() -> None:
         "SELECT pg_size_pretty(pg_total_relation_size('cloudstore_order')), "
         "pg_size_pretty(pg_total_relation_size('cloudstore_orderline')), pg_size_pretty(pg_database_size(current_database()))",
     )
-    out(
+    emit(
         {
             "seconds": round(time.monotonic() - t0, 1),
             "steps": steps,
@@ -603,7 +252,7 @@ def reset() -> None:
     with connection.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(RUN_TABLES)}")  # noqa: S608
         cur.execute("VACUUM (ANALYZE)")
-    out({"emptied": before, "seconds": round(time.monotonic() - t0, 1)})
+    emit({"emptied": before, "seconds": round(time.monotonic() - t0, 1)})
 
 
 # --- profile ------------------------------------------------------------------------------------
@@ -729,7 +378,7 @@ def profile(out_file: str) -> None:
                 "cumtime": round(ct, 3),
             }
         )
-    out(
+    emit(
         {
             "range": [after, up_to],
             "orders": n,
@@ -771,7 +420,7 @@ def _wait_drained(r, limit: float = 1800) -> float:
         else:
             seen = 0
         time.sleep(0.1)
-    raise SystemExit(f"bench/commission.py: the queue did not drain within {limit:.0f} s")
+    raise SystemExit(f"bench: the queue did not drain within {limit:.0f} s")
 
 
 def _inserted(b) -> int:
@@ -840,14 +489,14 @@ def attribute() -> None:
         else:
             seen = 0
         if now - t0 > 3000:
-            raise SystemExit("bench/commission.py: attribution did not finish within 3000 s")
+            raise SystemExit("bench: attribution did not finish within 3000 s")
         time.sleep(0.1)
     t_drained = time.monotonic() - t0
     count = one(b, "SELECT count(*) FROM guides_attribution")
     t_all = t_drained
     while count < expected:  # not expected: every task had finished
         if time.monotonic() - t0 > 3300:
-            raise SystemExit(f"bench/commission.py: {count} of {expected} orders attributed")
+            raise SystemExit(f"bench: {count} of {expected} orders attributed")
         time.sleep(1)
         count = one(b, "SELECT count(*) FROM guides_attribution")
         t_all = time.monotonic() - t0
@@ -901,7 +550,7 @@ def attribute() -> None:
     }
     rerun["seconds"] = max(rerun["procedure_s"], rerun["pending_s"], rerun["worker_s"])
     print(f"re-run: {rerun}", flush=True)
-    out(
+    emit(
         {
             "expected": expected,
             "before": before,
@@ -1157,8 +806,8 @@ def verify_attribution(b, expected: int) -> dict:
 
 def top_up(b, admin, amount_fen: int, key: str) -> None:
     """As tests/redpackets/conftest.py top_up(): start, the payer pays, the signed notice arrives."""
-    from cloudstore import payments
     from redpackets.services import funding
+    from retail import payments
     from retail.events import Actor
 
     topup = funding.topup_start(
@@ -1243,7 +892,7 @@ def _period(b, admin, start, end, label: str, *, second_payer: bool) -> dict:
         if status == SettlementPeriod.Status.PAID:
             break
         if time.monotonic() - t1 > 1800:
-            raise SystemExit(f"bench/commission.py: period {label} not paid within 30 minutes")
+            raise SystemExit(f"bench: period {label} not paid within 30 minutes")
         time.sleep(0.05)
     t_pay = time.monotonic() - t1 - t_approve
     if second_payer:
@@ -1386,7 +1035,7 @@ def settle() -> None:
            SELECT count(*), count(*) FILTER (WHERE w.balance_fen IS DISTINCT FROM s.fen)
            FROM w FULL JOIN s ON s.guide_id = w.staff_id""",
     )
-    out(
+    emit(
         {
             "timezone": cfg.timezone,
             "period": cfg.period,
@@ -1404,527 +1053,101 @@ def settle() -> None:
     )
 
 
-# =================================================================================================
-# Report
-# =================================================================================================
+STEPS = {"seed": seed, "profile": profile, "attribute": attribute, "settle": settle, "reset": reset}
+
+# --- the runner ---------------------------------------------------------------------------------
+
+TASK_LINE = re.compile(r"Task guides\.tasks\.(\w+)\[[^\]]+\] succeeded in ([\d.]+)s: (\S+)")
 
 
-def write_report(result: dict) -> Path:
-    from common import COMMISSION_MARKER, ROOT
-
-    path = ROOT / "docs" / "benchmarks.md"
-    old = path.read_text() if path.exists() else ""
-    cut = old.find(COMMISSION_MARKER)
-    head = (old[:cut] if cut >= 0 else old).rstrip("\n")
-    path.write_text((head + "\n\n" if head else "") + render(result))
-    return path
+def worker_cmd(py: str | None = None) -> list[str]:
+    options = ("-l", "info", "-c", str(WORKERS), "--without-gossip", "--without-mingle", "-Q", "celery",
+               "-n", "bench-commission@%h")  # fmt: skip
+    return celery_cmd(*options, **({"py": py} if py else {}))
 
 
-def _n(v) -> str:
-    return f"{int(v):,}"
+def task_times(logfile: Path) -> dict[str, list[tuple[float, str]]]:
+    times: dict[str, list[tuple[float, str]]] = {}
+    for name, seconds, result in TASK_LINE.findall(logfile.read_text(errors="replace")):
+        times.setdefault(name, []).append((float(seconds), result))
+    return times
 
 
-def _yuan(fen) -> str:
-    fen = int(fen)
-    return f"{'-' if fen < 0 else ''}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
-
-
-def _yes(ok) -> str:
-    return "yes" if ok else "**NO**"
-
-
-def _met(value: float, target: float) -> str:
-    return "**yes**" if value < target else "**no**"
-
-
-def _cpus(c: dict) -> str:
-    return " / ".join(f"{c.get(k, 0):.2f}" for k in ("postgres", "server", "bench", "other"))
-
-
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    return v[len(v) // 2] if v else 0.0
-
-
-def render(r: dict) -> str:  # noqa: C901, PLR0915
-    m, s, seed, a, st = r["machine"], r["settings"], r["seed"], r["attribution"], r["settlement"]
-    first, rerun, chk = a["first"], a["rerun"], a["checks"]
-    month, backlog = st["month"], st["backlog"]
-    c = seed["counts"]
-    pg = r["pg"]
-    t = r["targets"]
-    mem = r["memory"]
-    from common import COMMISSION_MARKER
-
-    L: list[str] = []
-    add = L.append
-    add(COMMISSION_MARKER)
-    add("")
-    add("## Commission")
-    add("")
-    add("Written by `make bench` (bench/commission.py; alone: `BENCH_ONLY=commission make bench`)")
-    add("from its own run; do not edit the figures by hand.")
-    add("")
-    add(f"- **Date:** {m.get('date', '?')}")
-    add(f"- **Code:** {m.get('code', '?')}")
-    add(
-        f"- **Machine:** {m.get('nproc', '?')} CPUs ({m.get('cpu', '?')}), {m.get('os', '?')}, "
-        f"kernel {m.get('kernel', '?')}"
+def run(run: Run) -> dict:
+    load_before = load_average()
+    code = short_revision()
+    reuse = os.environ.get("BENCH_COMM_REUSE", "")
+    if reuse:
+        # Measure again on the database an earlier run seeded (its results file names the seed).
+        earlier = json.loads(Path(reuse).read_text())
+        run.db = earlier["database"]
+    run.prepare(recreate=not reuse, migrate=not reuse, migrate_timeout=600)
+    pg = pg_settings(
+        run.db_url, "max_connections", "synchronous_commit", "fsync", "shared_buffers", "work_mem"
     )
-    add(
-        f"- **Software:** Python {m.get('python', '?')}, Django {m.get('django', '?')}, Celery "
-        f"{m.get('celery', '?')}, "
-        f"PostgreSQL {m.get('postgresql', '?')} (synchronous_commit={pg['synchronous_commit']}, "
-        f"fsync={pg['fsync']}, shared_buffers={pg['shared_buffers']}, work_mem={pg['work_mem']}, "
-        f"max_connections={pg['max_connections']}), Redis {m.get('redis', '?')}, Celery worker: "
-        f"`{r['worker_cmd']}`"
-    )
-    add(
-        f"- **Load average (1, 5, 15 min):** {r['load_before']} before the run, {r['load_after']} after "
-        "it. The machine is shared: each measurement records the CPUs used during it by PostgreSQL / "
-        'the Celery worker / the benchmark\'s own process / anything else ("CPUs", 1.00 = one CPU busy '
-        'all along; "other" is other sessions\' test suites and browsers), and "busy" the share of '
-        "the CPUs in use just before it started (the runner first waits, at most "
-        f"{int(QUIET_SECONDS)} s, for less than 20%)."
-    )
-    add("")
-    add("### Targets")
-    add("")
-    add("| figure | target | measured | met |")
-    add("|---|---:|---:|---|")
-    add(
-        f"| attribution of {_n(first['orders'])} historic paid orders ({_n(c['members'])} members, "
-        f"{_n(c['guides'])} guides), Celery with {s['workers']} worker processes on Redis | "
-        f"< {t['attribute_s']} s | **{first['seconds']} s** ({_n(first['orders_per_s'])} orders/s) | "
-        f"{_met(first['seconds'], t['attribute_s'])} |"
-    )
-    add(
-        f"| re-run: nothing changes | < {t['rerun_s']} s | **{rerun['seconds']} s** (slowest of the "
-        f"three ways below); changed: {'nothing' if rerun['unchanged'] else '**something**'} | "
-        f"{_met(rerun['seconds'], t['rerun_s']) if rerun['unchanged'] else '**no**'} |"
-    )
-    add(
-        f"| settlement of a month ({month['label']}), {_n(month['statements'])} guides: close + approve + "
-        f"pay | < {t['settle_s']} s | **{month['seconds']} s** | {_met(month['seconds'], t['settle_s'])} |"
-    )
-    once = month["ok"] and backlog["ok"] and st["reconcile"]["ok"]
-    add(
-        f"| every statement paid exactly once | | {_n(month['paid'])} + {_n(backlog['paid'])} statements, "
-        f"{_n(month['paid'] + backlog['paid'])} red packets, reconcile ok: {st['reconcile']['ok']} | "
-        f"{'**yes**' if once else '**no**'} |"
-    )
-    add("")
-    # -- data set
-    mix = {}
-    for channel, status, n, refunded, touched, served, walk_in, fen in seed["mix"]:
-        row = mix.setdefault(channel, [0, 0, 0, 0, 0, 0, 0])
-        if status != "cancelled":
-            row[0] += n
-            row[1] += refunded
-            row[2] += touched
-            row[3] += served
-            row[4] += walk_in
-            row[5] += int(fen or 0)
-        else:
-            row[6] += n
-    add("### Data set")
-    add("")
-    add(
-        f"One brand (`{BRAND}`), seeded by bench/commission_seed.sql in one transaction with row-level "
-        "security bypassed the audited way (`rls_bypass`), set-based (`INSERT ... SELECT` over "
-        "`generate_series`, explicit ids, every choice a hash of the row's id, so the data are the same "
-        f"on every run), then `VACUUM (ANALYZE)`: {seed['seconds']} s in all, of which "
-        f"{seed['steps'].get('commit (deferred foreign-key checks)', '?')} s for the commit (the deferred "
-        "same-brand foreign keys are checked there). Database size afterwards "
-        f"{seed['sizes']['database']} (orders {seed['sizes']['orders']}, lines {seed['sizes']['lines']})."
-    )
-    add("")
-    if seed.get("reused_from"):
-        add(
-            "This run measured again on the database seeded by an earlier run of this benchmark "
-            f"(`{seed['reused_from']}`, figures of its seed above): what attribution and settlement had "
-            "written was emptied first (`TRUNCATE` of the attribution, commission, event, statement and "
-            f"red packet tables, then `VACUUM (ANALYZE)`: {seed['reset']['seconds']} s)."
-        )
-        add("")
-    add(
-        f"- {_n(c['stores'])} stores; {_n(c['guides'])} guides, all active, each with a user (phone "
-        f"`138` + 8 digits) and one store (guide g in store (g - 1) mod {s['stores']} + 1); a brand admin."
-    )
-    add(
-        f"- {_n(c['members'])} members, each with an exclusive guide (member m: guide (m - 1) mod "
-        f"{s['guides']} + 1) and that guide as joining guide; {_n(c['member_phones'])} phone identities, "
-        f"{_n(c['staff_purchase_members'])} of them a guide's own phone (those members' orders are staff "
-        "purchases: no commission)."
-    )
-    add(
-        f"- {s['categories']} categories, 100 products, {_n(c['skus'])} SKUs (¥19.90 to ¥314.90); one "
-        "store-page share link per guide."
-    )
-    add(
-        f"- {_n(c['orders'])} orders: {_n(c['paid_orders'])} paid between {str(seed['paid_from'])[:16]} and "
-        f"{str(seed['paid_to'])[:16]} UTC (evenly over the 365 days before the seed, ids in time order), "
-        f"every 101st a cancelled, never paid order; {_n(c['order_lines'])} lines (1–3 per order, a "
-        "quarter of them 2 units, a fifth 10% off); 3% refunded 30% by amount only, 2% with their first "
-        "line returned (the whole order when it is the only line: status `refunded`); 70% `completed`, "
-        f"the rest `paid`. {_n(c['touches'])} share-link touches (touch = the last share link opened "
-        "0–29 days + 1 hour before payment)."
-    )
-    add("")
-    add(
-        "| channel | paid orders | refunded | with a share-link touch | served by a guide at the till | without a member | paid | cancelled |"
-    )
-    add("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for channel, row in sorted(mix.items()):
-        add(
-            f"| {channel} | {_n(row[0])} | {_n(row[1])} | {_n(row[2])} | {_n(row[3])} | {_n(row[4])} | "
-            f"{_yuan(row[5])} | {_n(row[6])} |"
-        )
-    add("")
-    add(
-        "Attribution rules: version 1 since 2000 (cloud store: last share link, else the exclusive "
-        "guide; online flagship: exclusive guide, else the share link; POS: the guide at the till, else "
-        "the exclusive guide; share links count 30 days; staff purchases excluded); version 2 from 150 "
-        "days before the seed: share links count 14 days, no commission under ¥20, the online flagship "
-        "credits the exclusive guide only. Commission rules "
-        f"({c['commission_rules']}): 1% on everything, 1.5% in the online flagship, 3.5%–8% per category; "
-        "category 3's 4% ended 180 days before the seed and became 7%; category 5 pays 8% at the till; SKU "
-        "7 ¥15 per unit capped at ¥25 a line; SKU 8 ¥8 per unit in the cloud store."
-    )
-    add("")
-    add(
-        f"The database `{r['database']['database']}` is owned by and used as the ordinary role "
-        f"`{r['database']['role']}` (NOSUPERUSER, NOBYPASSRLS): row-level security applies to every "
-        "statement measured."
-    )
-    add("")
-
-    # -- attribution
-    tasks = [x[0] for x in r["tasks"].get("attribute_range", [])][: first["ranges"]]
-    add(f"### Attribution: {_n(first['orders'])} historic orders through Celery")
-    add("")
-    add(
-        f"A Celery worker (`-c {s['workers']}`: {s['workers']} processes, each with its own database "
-        "connection; broker Redis database 6, no result backend, `acks_late`, prefetch 1) was started "
-        "and ready before the clock started. The benchmark process then called "
-        f"`attribution.id_ranges(brand=..., size={_n(s['range_size'])})` and sent one "
-        "`guides.tasks.attribute_range.delay(brand_id, after_id, up_to_id)` per range; each task runs "
-        "`attribute_pending` over its range in batches of 10,000 orders per transaction. The time is from "
-        "the split until the broker held no message, waiting or unacknowledged (polled every 0.1 s; a "
-        "task's message is acknowledged after its last batch committed), and `count(*)` of "
-        "`guides_attribution` then equals the number of paid orders. (Polling `count(*)` itself, four "
-        "times a second over a table of up to 1,000,000 rows, would load the database it measures; the "
-        "progress below comes from `pg_stat_user_tables.n_tup_ins` every 5 s instead.)"
-    )
-    add("")
-    add(
-        "| orders | ranges (tasks) | split | dispatch | **all attributed** | orders/s | "
-        "task time min / median / max | CPUs PG / worker / bench / other | DB connections: most / "
-        "running a statement | busy before |"
-    )
-    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    add(
-        f"| {_n(first['orders'])} | {first['ranges']} | {first['split_s']} s | {first['dispatch_s']} s | "
-        f"**{first['seconds']} s** | {_n(first['orders_per_s'])} | "
-        + (f"{min(tasks):.1f} / {_median(tasks):.1f} / {max(tasks):.1f} s" if tasks else "?")
-        + f" | {_cpus(a['cpus'])} | {a['db']['connections_peak']} / {a['db']['active_mean']} | "
-        f"{a.get('busy_before', 0):.0%} |"
-    )
-    add("")
-    cpu_pg, cpu_worker = a["cpus"].get("postgres", 0), a["cpus"].get("server", 0)
-    per_order = (cpu_pg + cpu_worker) * first["seconds"] / max(first["orders"], 1) * 1e6
-    add(
-        f"Reading it: PostgreSQL and the worker together used {cpu_pg + cpu_worker:.2f} of the "
-        f"{m.get('nproc', '2')} CPUs throughout, {per_order:.0f} µs of CPU per order, "
-        f"{cpu_pg / max(cpu_pg + cpu_worker, 1e-9):.0%} of it in PostgreSQL: the run is bound by the "
-        f"database's CPU, not by the number of tasks or workers. At that cost, {t['attribute_s']} s on "
-        f"this machine would allow {t['attribute_s'] * float(m.get('nproc', 2) or 2) / max(first['orders'], 1) * 1e6:.0f} µs "
-        "per order with every CPU busy. Where one range's time goes is measured below (\"Where the time "
-        'goes").'
-    )
-    add("")
-    prog = ", ".join(f"{p[0]:g} s: {_n(p[1])}" for p in first["progress"])
-    add(f"Progress (rows inserted into guides_attribution): {prog}.")
-    add("")
-    cmp = chk["compare"]
-    add(
-        f"Result: {_n(chk['attributions'])} attributions, {_n(chk['entries'])} commission entries "
-        f"({_n(chk['earn_entries'])} earn, {_n(chk['clawback_entries'])} clawbacks of refunds), "
-        f"`orders.attributed` batch events covering {_n(chk['events'])} orders; {_n(chk['guides_credited'])} guides credited "
-        f"{_yuan(chk['entries_fen'])} in all. By source / exclusion: "
-        + ", ".join(f"{k} {_n(v)}" for k, v in sorted(chk["breakdown"].items()))
-        + f". Share-link touches older than the 14 days of rule version 2: {_n(chk['touches_older_than_14_days'])}."
-    )
-    add("")
-    add(
-        "Checked afterwards (bench/commission.py `verify_attribution`): the attribution and commission "
-        "rules written again in SQL, independently of guides/services (the rule version in force at "
-        "payment, precedence per channel, staff purchases by phone, the threshold, the share-link window, "
-        "the most specific commission rule per line, caps, fixed amounts per unit, returned lines), over "
-        f"every paid order ({chk['expect_s']} s), compared with what was written; the whole check took "
-        f"{chk['verify_s']} s."
-    )
-    add("")
-    add("| check | ok | off |")
-    add("|---|---|---:|")
-    off = {
-        "guide, source, exclusion, store == SQL recomputation (every order)": cmp["guide_off"]
-        + cmp["source_off"]
-        + cmp["excluded_off"]
-        + cmp["store_off"],
-        "commission == SQL recomputation (orders without amount-only refunds)": cmp["commission_off"],
-        "amount-only refunds: 0 <= commission <= full": cmp["bounds_off"],
-        "commission_fen == sum(earn + clawback) per order": cmp["net_off"] + cmp["clawback_off"],
-        "entries credit the attribution's guide": cmp["entry_guide_off"],
-        "sales_fen == sum of the lines": cmp["sales_off"],
-        "per guide: entries == SQL recomputation": chk["guides_off"],
-        "one earn entry per credited order, key earn:<order>": cmp["earn_off"],
-    }
-    for k, ok in chk["checks"].items():
-        add(f"| {k} | {_yes(ok)} | {off.get(k, '')} |")
-    add("")
-    add(
-        f"Orders compared exactly: {_n(cmp['exact_orders'])} of {_n(cmp['orders'])} (the other "
-        f"{_n(cmp['amount_refund_orders'])}, refunded by amount only, are spread over their lines by "
-        "largest remainder: only bounded); guides compared: "
-        f"{_n(chk['guides_compared'])}, {_n(chk['guides_off'])} off."
-    )
-    add("")
-    add(
-        "**Re-run** (after the checks; the counts of attributions, entries and events and their highest ids before and after):"
-    )
-    add("")
-    add("| how | what ran | time | attributed |")
-    add("|---|---|---:|---:|")
-    add(
-        f"| the same procedure again | `id_ranges` → {rerun['procedure_ranges']} ranges, so nothing sent | "
-        f"{rerun['procedure_s']} s | 0 |"
-    )
-    add(
-        f"| the sweep over everything, in the benchmark process | `attribute_pending(brand=...)` | "
-        f"{rerun['pending_s']} s | {rerun['pending_attributed']} |"
-    )
-    add(
-        f"| the first run's {rerun['worker_ranges']} ranges sent to the worker again | "
-        f"`attribute_range.delay(...)` × {rerun['worker_ranges']}, until the queue drained | "
-        f"{rerun['worker_s']} s | 0 |"
-    )
-    add("")
-    b0, b1 = rerun["before"], rerun["after"]
-    add(
-        f"Unchanged: **{_yes(rerun['unchanged'])}** (attributions {_n(b0['attributions'])} → "
-        f"{_n(b1['attributions'])}, entries {_n(b0['entries'])} → {_n(b1['entries'])}, events "
-        f"{_n(b0['events'])} → {_n(b1['events'])}, highest ids unchanged: "
-        f"{_yes(b0['max_attribution_id'] == b1['max_attribution_id'] and b0['max_entry_id'] == b1['max_entry_id'] and b0['max_event_id'] == b1['max_event_id'])})."
-    )
-    add("")
-
-    # -- settlement
-    add(f"### Settlement: a month of {_n(month['statements'])} guides")
-    add("")
-    add(
-        f"Monthly periods in {st['timezone']}. Two periods, one after the other: first {backlog['label']}, "
-        "whose close gathers the back-log (every unsettled entry dated before its end: the first "
-        f"{_n(backlog['entries'])} entries, about 10 months of orders), then **{month['label']}**, the last "
-        "complete month: the figure. Each: `settlement.period_close` (statements written), the pool funded "
-        "through the simulated payment provider (`funding.topup_start` → settle → signed notice → "
-        "`topup_notice`, as tests/redpackets/conftest.py `top_up`; not in the time), "
-        "`settlement.period_approve` as the brand admin (queues `pay_period` to the worker when it "
-        "commits), then the wait (polled every 50 ms) until the period's status is `paid`. For the "
-        "back-log the benchmark process also called `period_pay` itself right after the approval, while "
-        "the worker paid: two payers at once. Afterwards `period_pay` once more (must pay nothing)."
-    )
-    add("")
-    add(
-        "| period | entries | guides | statements | paid | total | top-ups | close | approve | pay | "
-        "**close + approve + pay** | second payer paid | pay again |"
-    )
-    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for p in (backlog, month):
-        sp = p.get("second_payer")
-        add(
-            f"| {p['label']}{' (back-log)' if p is backlog else ''} | {_n(p['entries'])} | {_n(p['guides'])} | "
-            f"{_n(p['statements'])} | {_n(p['paid'])} | {_yuan(p['total_fen'])} | {p['funding']['topups']} | "
-            f"{p['close_s']} s | {p['approve_s']} s | {p['pay_s']} s | **{p['seconds']} s** | "
-            + (f"{_n(sp.get('paid', 0))} in {sp.get('seconds')} s" if sp else "–")
-            + f" | {p['pay_again']} ({p['pay_again_s']} s) |"
-        )
-    add("")
-    add(
-        f"CPUs during both (PG / worker / bench / other): {_cpus(st['cpus'])}; busy before: "
-        f"{st.get('busy_before', 0):.0%}. The worker's `pay_period` task times: "
-        + ", ".join(f"{x[0]:.1f} s ({x[1]} paid)" for x in r["tasks"].get("pay_period", []))
-        + "."
-    )
-    add("")
-    if month.get("close_sql"):
-        add(
-            "Where the close's time goes (every SQL statement of `period_close` timed in-process, by "
-            "kind; the rest is Python):"
-        )
-        add("")
-        add(f"| statement | {backlog['label']} (back-log) | {month['label']} |")
-        add("|---|---:|---:|")
-        kinds = {q["kind"]: [q, None] for q in backlog.get("close_sql", [])}
-        for q in month["close_sql"]:
-            kinds.setdefault(q["kind"], [None, None])[1] = q
-        for kind, (qb, qm) in sorted(kinds.items(), key=lambda kv: -((kv[1][0] or {}).get("seconds", 0))):
-            if max((qb or {}).get("seconds", 0), (qm or {}).get("seconds", 0)) < 0.01:
-                continue
-            cell = lambda q: f"{q['seconds']:.2f} s ({q['count']})" if q else ""  # noqa: E731
-            add(f"| {kind} | {cell(qb)} | {cell(qm)} |")
-        sp = backlog.get("second_payer") or {}
-        if sp.get("sql"):
-            paid_n = max(sp.get("paid", 0), 1)
-            total_sql = sum(q["seconds"] for q in sp["sql"])
-            add("")
-            add(
-                f"Paying, seen from the second payer (the benchmark process paid {_n(sp.get('paid', 0))} "
-                f"statements of the back-log in {sp.get('seconds')} s, SQL {total_sql:.1f} s of it, "
-                f"{1000 * sp.get('seconds', 0) / paid_n:.1f} ms per statement): "
-                + ", ".join(f"{q['kind']} {q['count']:,}× {q['seconds']:.2f} s" for q in sp["sql"][:8])
-                + ". The `SELECT redpackets_account` time includes `ledger.lock`'s wait for the pool's row, "
-                "which the other payer's batch holds until it commits: two payers take turns, so a second "
-                "one does not make paying faster (back-log: "
-                f"{1000 * backlog['pay_s'] / max(backlog['paid'], 1):.1f} ms per statement with two payers, "
-                f"{month['label']}: {1000 * month['pay_s'] / max(month['paid'], 1):.1f} ms with the worker alone)."
-            )
-        add("")
-    add(f"| check | {backlog['label']} (back-log, two payers) | {month['label']} |")
-    add("|---|---|---|")
-    for k in month["checks"]:
-        add(f"| {k} | {_yes(backlog['checks'].get(k))} | {_yes(month['checks'][k])} |")
-    add("")
-    rec = st["reconcile"]
-    add(
-        f"Then over the whole brand: `reconcile.reconcile(brand=...)` ok **{rec['ok']}**, problems "
-        f"{rec['problems']} ({', '.join(f'{k} {v}' for k, v in rec['checked'].items())}; {rec['seconds']} s); "
-        f"every guide's wallet == the sum of their paid statements: {_yes(st['wallets']['off'] == 0)} "
-        f"({_n(st['wallets']['count'])} wallets, {st['wallets']['off']} off)."
-    )
-    add("")
-
-    # -- memory
-    add("### Memory")
-    add("")
-    add(
-        "Resident memory of the worker's processes (`VmHWM`, the peak, and `VmRSS`, from /proc): the main "
-        f"process and its {s['workers']} pool processes, each of which runs tasks. The benchmark's own "
-        "step processes (`ru_maxrss`): seed "
-        f"{seed.get('process_peak_mb', '?')} MB, attribute {a.get('process_peak_mb', '?')} MB (it holds "
-        "the independent recomputation's rows only in PostgreSQL), settle "
-        f"{st.get('process_peak_mb', '?')} MB."
-    )
-    add("")
-    add(
-        "| worker process | idle (ready) | peak after attribution | peak after settlement | resident at the end |"
-    )
-    add("|---|---:|---:|---:|---:|")
-    idle = {p["pid"]: p for p in mem["idle"]["processes"]}
-    att = {p["pid"]: p for p in mem["after_attribution"]["processes"]}
-    for p in mem["after_settlement"]["processes"]:
-        add(
-            f"| {p['role']} (pid {p['pid']}) | {idle.get(p['pid'], {}).get('peak_mb', '?')} MB | "
-            f"{att.get(p['pid'], {}).get('peak_mb', '?')} MB | {p['peak_mb']} MB | {p['rss_mb']} MB |"
-        )
-    add("")
-
-    # -- profile
-    prof = r.get("profile")
-    if prof:
-        add("### Where the time goes: one range, profiled")
-        add("")
-        add(
-            f"Before the worker started, `attribute_pending` over the first range ({_n(prof['orders'])} "
-            "orders) ran once in the benchmark process under cProfile, every SQL statement timed "
-            "(Django `execute_wrapper`), in a transaction rolled back afterwards with `SET CONSTRAINTS ALL "
-            "IMMEDIATE` (so the foreign-key checks, deferred to the commit otherwise, are inside the "
-            "statements' times); then `EXPLAIN (ANALYZE, BUFFERS)` of the first batch's statements, also "
-            "rolled back, and `VACUUM (ANALYZE)` of the three tables. One process, no concurrency: "
-            f"**{prof['wall_s']} s**, of which SQL {prof['sql_s']} s and Python {prof['python_s']} s "
-            f"({_n(prof['orders'] / max(prof['wall_s'], 1e-9))} orders/s on one connection; CPUs PG / - / "
-            f"bench / other {_cpus(prof.get('cpus', {}))}). Full output: `{prof['file']}` (not committed)."
-        )
-        add("")
-        add("| statement | count | time | share |")
-        add("|---|---:|---:|---:|")
-        for q in prof["sql"]:
-            if q["seconds"] >= 0.005:
-                add(
-                    f"| {q['kind']} | {_n(q['count'])} | {q['seconds']:.2f} s | "
-                    f"{q['seconds'] / max(prof['wall_s'], 1e-9):.0%} |"
-                )
-        add(
-            f"| Python (everything else) | | {prof['python_s']:.2f} s | {prof['python_s'] / max(prof['wall_s'], 1e-9):.0%} |"
-        )
-        add("")
-        trig = prof.get("explain_triggers") or {}
-        for kind, ms in prof.get("explain_ms", {}).items():
-            ts = trig.get(kind) or []
-            if not ts:
-                continue
-            total = sum(float(x[1]) for x in ts)
-            add(
-                f"- `EXPLAIN ANALYZE` {kind} (first batch): {ms} ms, of which {total:.0f} ms in "
-                f"{len(ts)} foreign-key checks ({', '.join(f'{x[0]} {float(x[1]):.0f} ms' for x in sorted(ts, key=lambda x: -float(x[1]))[:4])}, ...)."
-            )
-        add("")
-        add("Python functions with the most own time:")
-        add("")
-        add("| function | calls | own time | with callees |")
-        add("|---|---:|---:|---:|")
-        for f in prof["top_tottime"][:10]:
-            add(f"| `{f['function']}` | {_n(f['calls'])} | {f['tottime']:.2f} s | {f['cumtime']:.2f} s |")
-        add("")
-
-    add("### Exact commands")
-    add("")
-    add("```sh")
-    add(
-        "BENCH_ONLY=commission make bench   # = bash bench/run.sh commission -> python bench/run.py commission"
-    )
-    add("# environment of every step below:")
-    add(" ".join(f"{k}={v}" for k, v in r["env"].items()))
-    if seed.get("reused_from"):
-        add(f"# this run: BENCH_COMM_REUSE={seed['reused_from']} (the database as that run seeded it)")
-        add("python bench/commission.py reset       # TRUNCATE what attribution and settlement wrote")
+    if reuse:
+        seed_ = {**earlier["seed"], "reused_from": reuse}
+        seed_["reset"] = run.step("reset", timeout=1800)
+        log(f"reusing the data set of {reuse}: {seed_['reset']}")
     else:
-        add("python manage.py migrate --noinput")
-        add("python bench/commission.py seed        # bench/commission_seed.sql")
-    add("python bench/commission.py profile bench/results/<stamp>-commission-profile.txt")
-    add(f"{r['worker_cmd']} &")
-    add("python bench/commission.py attribute   # split, dispatch, wait; checks; re-run")
-    add("python bench/commission.py settle      # back-log period, then the last complete month")
-    add("```")
-    add("")
-    add(
-        f"Total wall time of the run: {r['wall_seconds']} s. Raw results: "
-        "`bench/results/<stamp>-commission.json`; the worker's log (with each task's time): "
-        "`bench/results/<stamp>-commission-celery.log`."
+        seed_ = run.step("seed", timeout=3600)
+        log(f"seeded in {seed_['seconds']} s: {seed_['counts']}")
+    profiled = None
+    if PROFILE:
+        profile_file = run.file("commission-profile.txt")
+        busy = wait_for_quiet(window=1.0, seconds=QUIET_SECONDS)
+        with CpuSampler() as cpu:
+            profiled = run.step("profile", profile_file, timeout=1800)
+        profiled.update({"cpus": cpu.cpus, "busy_before": busy, "file": str(profile_file.relative_to(ROOT))})
+        log(f"profile of one range: {profiled['orders']} orders in {profiled['wall_s']} s")
+
+    worker_log = run.file("commission-celery.log")
+    worker = start_worker(worker_cmd(), run.env, worker_log, wait_ready=True)
+    try:
+        memory_idle = worker_memory(worker.pid)
+        phases = {}
+        for phase in ("attribute", "settle"):
+            busy = wait_for_quiet(window=1.0, seconds=QUIET_SECONDS)
+            with DbSampler(run.db_url) as dbs, CpuSampler(worker.pid) as cpu:
+                phases[phase] = run.step(phase, timeout=3600)
+            phases[phase].update({"cpus": cpu.cpus, "db": dbs.figures(), "busy_before": busy})
+            phases[phase]["memory"] = worker_memory(worker.pid)
+            if phase == "attribute":
+                first = phases[phase]["first"]
+                log(f"attribution: {first['orders']} orders in {first['seconds']} s")
+    finally:
+        stop_worker(worker, timeout=60)
+    attribution, settlement = phases["attribute"], phases["settle"]
+    memory = {"idle": memory_idle, "after_attribution": attribution.pop("memory"),
+              "after_settlement": settlement.pop("memory")}  # fmt: skip
+    machine = run.machine()
+    return run.finish(
+        {
+            "machine": {**machine, "code": code, "code_detail": machine["code"]},
+            "load_before": load_before,
+            "load_after": load_average(),
+            "database": run.db,
+            "pg": pg,
+            "env": {k: v for k, v in run.env_vars.items() if v},
+            "worker_cmd": " ".join(worker_cmd("python")),
+            "settings": {
+                "orders": ORDERS,
+                "order_ids": ORDER_IDS,
+                "members": MEMBERS,
+                "guides": GUIDES,
+                "stores": STORES,
+                "skus": SKUS,
+                "categories": CATEGORIES,
+                "range_size": RANGE_SIZE,
+                "workers": WORKERS,
+                "quiet_seconds": QUIET_SECONDS,
+            },
+            "targets": TARGETS,
+            "seed": seed_,
+            "profile": profiled,
+            "attribution": attribution,
+            "settlement": settlement,
+            "tasks": task_times(worker_log),
+            "memory": memory,
+        }
     )
-    return "\n".join(L) + "\n"
-
-
-def main(argv: list[str]) -> None:
-    if not argv:
-        sys.path.insert(0, _BENCH)
-        run_commission()
-        return
-    _django()
-    cmd = argv[0]
-    if cmd == "seed":
-        seed()
-    elif cmd == "profile":
-        profile(argv[1])
-    elif cmd == "attribute":
-        attribute()
-    elif cmd == "settle":
-        settle()
-    elif cmd == "reset":
-        reset()
-    else:
-        sys.exit(f"bench/commission.py: unknown step {cmd!r}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

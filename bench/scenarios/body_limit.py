@@ -1,11 +1,9 @@
 """How much of an oversized request body a real uvicorn server reads before it answers 413.
 
-Starts `uvicorn retail.asgi:application` on a free local port (the embedded default: SQLite,
-no Redis), sends a 300 MiB body twice, once with a declared Content-Length and once chunked,
-and prints how many bytes had been sent when the 413 came back and whether the server closed
-the connection. Not a test: it prints figures.
-
-    .venv/bin/python bench/body_limit.py
+Starts `uvicorn retail.asgi:application` on a free local port (the embedded default: SQLite, no
+Redis), sends a 300 MiB body twice, once with a declared Content-Length and once chunked, and
+records how many bytes had been sent when the 413 came back and whether the server closed the
+connection. Not part of `make bench`: `python -m bench body_limit`.
 """
 
 from __future__ import annotations
@@ -14,9 +12,12 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
+
+from bench.harness.machine import machine_info
+from bench.harness.proc import PY, ROOT, log
+from bench.harness.runs import Run
+from bench.harness.servers import stop_group
 
 TOTAL = 300 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -61,24 +62,16 @@ def _probe(port: int, *, chunked: bool, path: str = "/api/v1/me/") -> tuple[floa
     return sent / 2**20, answer.split(b"\r\n", 1)[0], closed
 
 
-def main() -> None:
-    root = Path(__file__).resolve().parent.parent
+STEPS: dict = {}
+
+
+def run(run: Run) -> dict:
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "retail.settings"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "retail.asgi:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=root,
-        env=env,
-    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["DJANGO_SETTINGS_MODULE"] = "retail.settings"
+    cmd = [PY, "-m", "uvicorn", "retail.asgi:application", "--port", str(port), "--log-level", "warning"]
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    probes = []
     try:
         for _ in range(100):
             try:
@@ -86,16 +79,16 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        limit = int(os.environ.get("REQUEST_BODY_MAX_BYTES", 55 * 1024 * 1024)) / 2**20
-        print(f"REQUEST_BODY_MAX_BYTES = {limit:.0f} MiB, body offered: {TOTAL / 2**20:.0f} MiB")
+        limit = int(os.environ.get("REQUEST_BODY_MAX_BYTES", 55 * 1024 * 1024))
         for chunked in (False, True):
             mib, status, closed = _probe(port, chunked=chunked)
+            probes.append(
+                {"chunked": chunked, "sent_mib": round(mib, 1), "status": status.decode(), "closed": closed}
+            )
             kind = "chunked" if chunked else "declared Content-Length"
-            print(f"{kind:>24}: {status.decode()} after {mib:.1f} MiB sent; connection closed: {closed}")
+            log(f"{kind}: {status.decode()} after {mib:.1f} MiB sent; "
+                f"connection closed: {closed}")  # fmt: skip
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-if __name__ == "__main__":
-    main()
+        stop_group(server, timeout=10)
+    m = machine_info({}, "not used")
+    return run.finish({"machine": m, "limit_bytes": limit, "total_bytes": TOTAL, "probes": probes})

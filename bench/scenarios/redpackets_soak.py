@@ -1,5 +1,5 @@
-"""The red packet soak (`python bench/redpackets.py soak SEED OPS THREADS`, run by
-bench/redpackets_run.py): OPS randomised operations from THREADS threads, each thread with its own
+"""The red packet soak (`python -m bench step redpackets soak SEED OPS THREADS`, run by
+bench/scenarios/redpackets.py): OPS randomised operations from THREADS threads, each thread with its own
 database connection, then everything pending is resolved and the ledger is reconciled.
 
 Operations (weights in OPS_WEIGHTS), drawn by each thread from its own random generator seeded
@@ -46,8 +46,8 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.test import Client
 from django.utils import timezone
-from members_run import percentile
 
+from bench.harness.load import percentile
 from redpackets import payouts
 from redpackets.models import Account, Event, PacketShare, RedPacket, Transaction, Withdrawal
 from redpackets.services import accounts, ledger, packets, reconcile, withdrawals
@@ -76,7 +76,7 @@ CHAOS = {
     "twice": 15,
 }
 WEBHOOK = "/pay/payout-notify/{slug}/sim/"
-# The running uvicorn (bench/redpackets_run.py starts it); without it, the webhook view is called
+# The running uvicorn (the runner starts it); without it, the webhook view is called
 # in-process through Django's test client.
 SERVER = os.environ.get("BENCH_RP_SERVER", "")  # "127.0.0.1:8001"
 

@@ -1,6 +1,6 @@
-"""The cloud store benchmark's data formulas, shared by its runner (bench/cloudstore_run.py, which
-builds the bulk-update bodies without Django) and its Django-side steps (bench/cloudstore.py,
-which seeds the catalogue and checks what the bulk updates wrote). No Django imports here.
+"""The cloud store benchmark's data formulas, shared by its runner (which builds the bulk-update
+bodies), its Django-side steps (which seed the catalogue and check what the bulk updates wrote)
+and its report. No Django imports here.
 
 Catalogue of each brand: product p = 0..N_PRODUCTS-1 has 2 SKUs if p is even, else 3 (so
 2,000 products give 5,000 SKUs); SKU number n = 0..N_SKUS-1 runs through them in product order

@@ -1,7 +1,7 @@
 -- wrk script: GET /api/v1/members/lookup/?kind=<kind>&value=<a random existing member's value>.
 -- Arguments after `--`: the number of seeded members N and the kind (phone or card). Member
--- number n (0..N-1) has phone 139 + n as 8 digits and card VIP + n as 8 digits (bench/members.py).
-dofile("bench/report.lua")
+-- number n (0..N-1) has phone 139 + n as 8 digits and card VIP + n as 8 digits (bench/scenarios/members.py).
+dofile("bench/harness/report.lua")
 
 local threads = 0
 function setup(thread)

@@ -1,15 +1,13 @@
-"""Django-side steps of the cloud store benchmark (bench/cloudstore_run.py runs them):
+"""Cloud store: checkout races for 100 units of one SKU, the shopper's store page of 5,000 SKUs
+(p95 under 100 ms server time, constant query count), 50,000-row bulk stock updates through the
+API (under 30 s). The data formulas are in cloudstore_data.py next to this file. See
+bench/README.md.
 
-    python bench/cloudstore.py seed                        # catalogues, stock, members
-    python bench/cloudstore.py race RUN WORKERS            # concurrent checkouts for 100 units
-    python bench/cloudstore.py queries '<cases>'           # SQL queries per store page
-    python bench/cloudstore.py view-times '<cases>' N      # in-process time of the store page
-    python bench/cloudstore.py bulk-verify '<loads>'       # what the bulk updates wrote
-
-``<cases>`` is a JSON list of [label, path]; ``<loads>`` a JSON object {load number: [phases]}.
-Each prints one JSON document as its last stdout line. Runs with DATABASE_URL pointing at the
-benchmark database only (refuses any other name), as the app's ordinary role. The data formulas
-are in bench/cloudstore_data.py.
+Tunables: BENCH_CLOUDSTORE_DURATION (5s), BENCH_CLOUDSTORE_REPEAT (3), BENCH_CLOUDSTORE_CONNECTIONS
+(1,2,16), BENCH_CS_VIEW_REQUESTS (200), BENCH_CS_PRODUCTS (2000), BENCH_RACE_WORKERS (16),
+BENCH_RACE_RUNS (3), BENCH_RACE_SWEEP (2,8), BENCH_RACE_CHECKOUTS (500), BENCH_RACE_STOCK (100),
+BENCH_BULK_RUNS (3), BENCH_BULK_STORES (10), BENCH_BULK_REPEAT_LIMIT (60), BENCH_CS_QUIET_BUDGET
+(120).
 """
 
 from __future__ import annotations
@@ -18,29 +16,33 @@ import json
 import multiprocessing
 import os
 import re
-import sys
 import time
-from pathlib import Path
+from urllib.parse import quote
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
+from django.db.models import Count, F, Q, Sum
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-import django  # noqa: E402
-
-django.setup()
-
-import cloudstore_data as data  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
-from django.db import connection, connections, transaction  # noqa: E402
-from django.db.models import Count, F, Q, Sum  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from members_run import percentile  # noqa: E402
-
-from cloudstore import payments, selectors  # noqa: E402
-from cloudstore.models import (  # noqa: E402
+from bench.harness.cpu import ForeignCpu, QuietBudget
+from bench.harness.database import DbSampler, pg_settings
+from bench.harness.load import percentile, wrk_series
+from bench.harness.proc import emit, log
+from bench.harness.runs import Run
+from bench.harness.servers import (
+    csrf_secret,
+    http_status,
+    request,
+    server_cmd_text,
+    session_headers,
+    start_server,
+    stop_group,
+)
+from bench.scenarios import cloudstore_data as data
+from bench.scenarios.staff import seed_staff
+from cloudstore import selectors
+from cloudstore.models import (
     Category,
     Inventory,
     Order,
@@ -51,27 +53,18 @@ from cloudstore.models import (  # noqa: E402
     Sku,
     StockMovement,
 )
-from cloudstore.services import checkout, order_payments  # noqa: E402
-from members import services as member_services  # noqa: E402
-from members.models import Member  # noqa: E402
-from retail.models import Brand, Store  # noqa: E402
-from retail.tenancy import brand_scope, rls_bypass  # noqa: E402
+from cloudstore.services import checkout, order_payments
+from members import services as member_services
+from members.models import Member
+from retail import payments
+from retail.models import Brand, Store
+from retail.tenancy import brand_scope, rls_bypass
 
 BRAND_A, BRAND_B = "bench-a", "bench-b"
 BATCH = 5000
 RACE_STOCK = int(os.environ.get("BENCH_RACE_STOCK", 100))
 RACE_CHECKOUTS = int(os.environ.get("BENCH_RACE_CHECKOUTS", 500))
 PRICE_RACE = 9900
-
-
-def out(obj) -> None:
-    print(json.dumps(obj, ensure_ascii=False, default=str), flush=True)
-
-
-def check_database() -> None:
-    name = settings.DATABASES["default"]["NAME"]
-    if connection.vendor != "postgresql" or name != "retail_bench":
-        sys.exit(f"bench/cloudstore.py: refusing database {name!r}: only retail_bench (PostgreSQL)")
 
 
 def brand(slug: str = BRAND_A) -> Brand:
@@ -147,12 +140,11 @@ def _stock(b: Brand, store: Store, skus: list[Sku], number: int) -> list[Invento
 def seed() -> None:
     """Both brands' catalogues (2,000 products, 5,000 SKUs each), their stores' stock, and the
     members who race for the last units; one audited RLS bypass, then ANALYZE."""
-    check_database()
     a, b = brand(BRAND_A), brand(BRAND_B)
     t0 = time.monotonic()
     with transaction.atomic(), rls_bypass(reason="bench seed cloudstore"):
         if Product.unscoped.exists():
-            sys.exit("bench/cloudstore.py: products exist already; bench/cloudstore_run.py recreates the db")
+            raise SystemExit("bench: products exist already; the runner recreates the database")
         cats_a, _products_a, skus_a = _seed_catalogue(a, "")
         _seed_catalogue(b, "乙·")
         skus_b = list(Sku.unscoped.filter(brand=b).order_by("pk"))
@@ -196,7 +188,7 @@ def seed() -> None:
             "search": selectors.store_products(brand=a, store=big, q=data.SEARCH_WORD).count(),
             "category": selectors.store_products(brand=a, store=big, category_id=cats_a[3].pk).count(),
         }
-    out(
+    emit(
         {
             "seed_seconds": seed_seconds,
             "products_per_brand": data.N_PRODUCTS,
@@ -283,7 +275,6 @@ def race(run: int, workers: int) -> None:
     """RACE_CHECKOUTS checkouts (each a distinct member, 1 unit) of a fresh SKU with RACE_STOCK
     units, from ``workers`` processes released by one barrier; then the winners are paid (from
     this process, so the simulated provider's records need no shared cache) and checked."""
-    check_database()
     b = brand(BRAND_A)
     with brand_scope(b):
         store = Store.objects.get(code=data.store_code(data.RACE_STORE))
@@ -292,7 +283,7 @@ def race(run: int, workers: int) -> None:
         inv = Inventory.objects.create(brand=b, store=store, sku=sku, on_hand=RACE_STOCK)
         member_ids = list(Member.objects.order_by("pk").values_list("pk", flat=True)[:RACE_CHECKOUTS])
     if len(member_ids) < RACE_CHECKOUTS:
-        sys.exit(f"bench/cloudstore.py: {len(member_ids)} members, {RACE_CHECKOUTS} needed")
+        raise SystemExit(f"bench: {len(member_ids)} members, {RACE_CHECKOUTS} needed")
     connections.close_all()  # nothing open is inherited by the forked workers
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(workers + 1, timeout=120)
@@ -375,7 +366,7 @@ def race(run: int, workers: int) -> None:
     lat_all = lat_ok + lat_refused
     first_refusal = min((r[4] for r in refused), default=t0) - t0
     last_win = max((r[4] for r in won), default=t0) - t0
-    out(
+    emit(
         {
             "run": run,
             "workers": workers,
@@ -433,7 +424,6 @@ def _products_of(slug: str) -> set[int]:
 def queries(cases: list[list[str]]) -> None:
     """SQL queries of each page (second request), the products it shows, and whether all of them
     are the page's brand's (row-level security and the brand filter)."""
-    check_database()
     own = {BRAND_A: _products_of(BRAND_A), BRAND_B: _products_of(BRAND_B)}
     rows = []
     client = Client(raise_request_exception=False)
@@ -460,13 +450,12 @@ def queries(cases: list[list[str]]) -> None:
                 "sql": [q["sql"][:160] for q in ctx.captured_queries],
             }
         )
-    out(rows)
+    emit(rows)
 
 
 def view_times(cases: list[list[str]], n: int) -> None:
     """In-process time of each page over ``n`` requests (Django test client: middleware, view,
     template, SQL; no ASGI server, no network), after 5 warm-up requests."""
-    check_database()
     client = Client(raise_request_exception=False)
     rows = []
     for label, path in cases:
@@ -491,7 +480,7 @@ def view_times(cases: list[list[str]], n: int) -> None:
                 "max_ms": round(max(ms), 1),
             }
         )
-    out(rows)
+    emit(rows)
 
 
 # --- bulk inventory updates ------------------------------------------------------------------------
@@ -499,7 +488,6 @@ def view_times(cases: list[list[str]], n: int) -> None:
 
 def bulk_verify(loads: dict[str, list[str]]) -> None:
     """Every row the bulk loads wrote, against the formulas: row count, values, stock movements."""
-    check_database()
     b = brand(BRAND_A)
     result = []
     with brand_scope(b):
@@ -545,24 +533,238 @@ def bulk_verify(loads: dict[str, list[str]]) -> None:
                     and moves == expected_moves,
                 }
             )
-    out(result)
+    emit(result)
 
 
-def main(argv: list[str]) -> None:
-    cmd = argv[0] if argv else ""
-    if cmd == "seed":
-        seed()
-    elif cmd == "race":
-        race(int(argv[1]), int(argv[2]))
-    elif cmd == "queries":
-        queries(json.loads(argv[1]))
-    elif cmd == "view-times":
-        view_times(json.loads(argv[1]), int(argv[2]))
-    elif cmd == "bulk-verify":
-        bulk_verify(json.loads(argv[1]))
-    else:
-        sys.exit(__doc__)
+# --- the runner ---------------------------------------------------------------------------------
+
+DURATION = os.environ.get("BENCH_CLOUDSTORE_DURATION", "5s")
+WARMUP = "2s"
+REPEAT = int(os.environ.get("BENCH_CLOUDSTORE_REPEAT", 3))
+# 1: a request's own latency; 2: one per uvicorn worker; 16: busy.
+CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CLOUDSTORE_CONNECTIONS", "1,2,16").split(",")]
+THREADS = 2
+VIEW_REQUESTS = int(os.environ.get("BENCH_CS_VIEW_REQUESTS", 200))
+RACE_WORKERS = int(os.environ.get("BENCH_RACE_WORKERS", 16))
+RACE_RUNS = int(os.environ.get("BENCH_RACE_RUNS", 3))
+RACE_SWEEP = [int(w) for w in os.environ.get("BENCH_RACE_SWEEP", "2,8").split(",") if w.strip()]
+BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", 3))
+BULK_PATH = "/api/v1/inventory/bulk/"
+# A one-row update of a store no load uses: does the endpoint take the request at all?
+BULK_PROBE = {"reason": "bench probe", "rows": [{"store": "S0200", "sku": data.sku_code(0), "on_hand": 0}]}
+BULK_TARGET_S = 30.0
+# A load slower than this is not repeated (its phase keeps the one run).
+BULK_REPEAT_LIMIT_S = float(os.environ.get("BENCH_BULK_REPEAT_LIMIT", 2 * BULK_TARGET_S))
+# Waiting for an idle machine: 1 s samples, at most 120 s over the whole benchmark.
+quiet = QuietBudget(float(os.environ.get("BENCH_CS_QUIET_BUDGET", 120)), window=1.0)
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+def page_cases(seed: dict) -> tuple[list[list[str]], list[list[str]]]:
+    """(every page counted and timed in-process, the pages wrk loads)."""
+    per_page = seed["per_page"]
+    deep = max(1, seed["products_shown"]["big"] // per_page)
+    small_deep = max(1, seed["products_shown"]["small"] // per_page)
+    big = f"/c/bench-a/{data.store_code(data.BIG_STORE)}/"
+    small = f"/c/bench-a/{data.store_code(data.SMALL_STORE)}/"
+    wrk_cases = [
+        ["page 1", big],
+        [f"deep page ({deep} of {-(-seed['products_shown']['big'] // per_page)})", f"{big}?page={deep}"],
+        [f"search “{seed['search_word']}”", f"{big}?q={quote(seed['search_word'])}"],
+        [f"category “{seed['category']['name']}”", f"{big}?category={seed['category']['id']}"],
+    ]
+    counted = [
+        *wrk_cases,
+        ["500-SKU store, page 1", small],
+        [f"500-SKU store, page {small_deep}", f"{small}?page={small_deep}"],
+        ["brand B's S0001, page 1", f"/c/bench-b/{data.store_code(data.BIG_STORE)}/"],
+    ]
+    return counted, wrk_cases
+
+
+def bulk_post(body: bytes, session: str, csrf: str) -> dict:
+    """One bulk update through the running server, timed from sending until the answer is read."""
+    status, answer, _h, seconds = request(
+        "POST", BULK_PATH, session_headers(session, csrf), body, timeout=300
+    )
+    return {"status": status, "answer": answer, "seconds": round(seconds, 2)}
+
+
+def bulk_loads(run: Run, session: str, csrf: str, server_pid: int) -> tuple[list[dict], list, dict]:
+    """BULK_RUNS first loads (creates), a check of what they wrote, BULK_RUNS second loads (updates)
+    of the same rows; a phase whose run took longer than BULK_REPEAT_LIMIT_S is not repeated.
+    Returns (the loads, the check after the first loads, {load: phases done})."""
+    done: dict[int, list[str]] = {}
+    runs: list[dict] = []
+    for phase in ("create", "update"):
+        for load in range(BULK_RUNS):
+            if phase == "update" and "create" not in done.get(load, []):
+                continue
+            slow = [
+                r
+                for r in runs
+                if r["phase"] == phase and not r.get("skipped") and r["seconds"] > BULK_REPEAT_LIMIT_S
+            ]
+            if slow:
+                runs.append(
+                    {
+                        "load": load,
+                        "phase": phase,
+                        "skipped": f"not repeated: run {slow[0]['load'] + 1} took {slow[0]['seconds']} s "
+                        f"(> {BULK_REPEAT_LIMIT_S:.0f} s)",
+                    }
+                )
+                continue
+            r = bulk_load(run, load, phase, session, csrf, server_pid)
+            runs.append(r)
+            if r["status"] == 200:
+                done.setdefault(load, []).append(phase)
+        if phase == "create":
+            first = {k: ["create"] for k in done}
+            verify_first = run.step("bulk-verify", json.dumps(first), timeout=300) if first else []
+    return runs, verify_first, done
+
+
+def bulk_load(run: Run, load: int, phase: str, session: str, csrf: str, server_pid: int) -> dict:
+    body = data.bulk_body(load, phase)
+    rows = len(data.bulk_stores(load)) * data.N_SKUS
+    busy = quiet()
+    with ForeignCpu(server_pid) as foreign, DbSampler(run.db_url) as sampler:
+        r = bulk_post(body, session, csrf)
+    stores = data.bulk_stores(load)
+    r.update(
+        {
+            "load": load,
+            "phase": phase,
+            "stores": f"{stores[0]}–{stores[-1]}",
+            "rows": rows,
+            "bytes": len(body),
+            "rows_per_s": round(rows / r["seconds"]) if r["seconds"] else 0,
+            "cpu_busy_before": busy,
+            "foreign_cpu": foreign.share,
+            "db_connections_peak": sampler.peak,
+        }
+    )
+    log(f"bulk {phase} load {load}: HTTP {r['status']} in {r['seconds']} s ({r['rows_per_s']} rows/s)")
+    log(f"answer: {r['answer']}")
+    return r
+
+
+STEPS = {
+    "seed": seed,
+    "race": lambda run, workers: race(int(run), int(workers)),
+    "queries": lambda cases: queries(json.loads(cases)),
+    "view-times": lambda cases, n: view_times(json.loads(cases), int(n)),
+    "bulk-verify": lambda loads: bulk_verify(json.loads(loads)),
+}
+
+
+def run(run: Run) -> dict:
+    db = run.prepare()
+    db["max_connections"] = pg_settings(run.db_url, "max_connections")["max_connections"]
+    staff_seed = seed_staff(run)
+    sessions = staff_seed.pop("sessions")
+    seed_ = run.step("seed")
+    log(
+        f"cloud store seeded in {seed_['seed_seconds']} s: {seed_['counts']}, shown {seed_['products_shown']}"
+    )
+    counted, wrk_cases = page_cases(seed_)
+
+    counted_queries = run.step("queries", json.dumps(counted), timeout=300)
+    for q in counted_queries:
+        log(f"queries {q['label']}: {q['queries']} (status {q['status']}, {q['products_shown']} products)")
+    busy = quiet()
+    with ForeignCpu(os.getpgid(0)) as foreign:
+        times = run.step("view-times", json.dumps(counted), VIEW_REQUESTS)
+    view_meta = {"cpu_busy_before": busy, "foreign_cpu": foreign.share}
+    for v in times:
+        log(f"in-process {v['label']}: p50 {v['p50_ms']} ms, p95 {v['p95_ms']} ms")
+
+    # Checkout races (no server: the workers call the checkout service directly).
+    races = []
+    plan = [(n, RACE_WORKERS) for n in range(1, RACE_RUNS + 1)]
+    plan += [(RACE_RUNS + 1 + i, w) for i, w in enumerate(RACE_SWEEP)]
+    for n, workers in plan:
+        busy = quiet()
+        with ForeignCpu(os.getpgid(0)) as foreign, DbSampler(run.db_url) as sampler:
+            r = run.step("race", n, workers, timeout=600)
+        r.update(foreign_cpu=foreign.share, cpu_busy_before=busy, db_connections_peak=sampler.peak)
+        r["sweep"] = n > RACE_RUNS
+        log(f"race {n} ({workers} processes): {r['won']} won, {r['refused']} refused, {r['errors']} errors "
+            f"in {r['race_s']} s = {r['checkouts_per_s']} checkouts/s; checks ok: {r['all_ok']}")  # fmt: skip
+        races.append(r)
+
+    csrf = csrf_secret()
+    session = sessions["brand_admin"]
+    http: list[dict] = []
+    bulk: list[dict] = []
+    verify_first: list[dict] = []
+    done: dict[int, list[str]] = {}
+    server = start_server(run.env, run.file("cloudstore-uvicorn.log"))
+    try:
+        for label, path in wrk_cases:
+            status = http_status(path, None)
+            if status != 200:
+                log(f"skip GET {path}: HTTP {status}")
+                http.append({"label": label, "path": path, "skipped": f"HTTP {status} before the run"})
+                continue
+            for c in CONNECTIONS:
+                entry = {"label": label, "path": path, "connections": c}
+                entry.update(
+                    wrk_series(
+                        path,
+                        None,
+                        repeat=REPEAT,
+                        duration=DURATION,
+                        warmup=WARMUP,
+                        server_pgid=server.pid,
+                        quiet=quiet,
+                        warm_every_run=False,
+                        db_url=run.db_url,
+                        threads=min(THREADS, c),
+                        connections=c,
+                        env=run.env,
+                    )  # fmt: skip
+                )
+                http.append(entry)
+        # Bulk loads through the endpoint, as a session-authenticated client with CSRF.
+        probe = bulk_post(json.dumps(BULK_PROBE).encode(), session, csrf)
+        log(f"bulk endpoint probe: HTTP {probe['status']} {probe['answer']}")
+        if probe["status"] == 200:
+            bulk, verify_first, done = bulk_loads(run, session, csrf, server.pid)
+    finally:
+        stop_group(server)
+    second = {k: phases for k, phases in done.items() if "update" in phases}
+    verify_second = run.step("bulk-verify", json.dumps(second), timeout=300) if second else []
+    for v in verify_first + verify_second:
+        log(f"bulk check load {v['load']} after {'+'.join(v['phases'])}: ok {v['ok']}")
+    return run.finish(
+        {
+            "machine": run.machine(),
+            "database": db,
+            "staff_seed": staff_seed,
+            "seed": seed_,
+            "queries": counted_queries,
+            "view_times": times,
+            "view_meta": view_meta,
+            "races": races,
+            "http": http,
+            "bulk": bulk,
+            "bulk_server": {"probe": probe},
+            "bulk_verify": {"after_first": verify_first, "after_second": verify_second},
+            "env": {k: v for k, v in run.env_vars.items() if v},
+            "server_cmd": server_cmd_text(),
+            "settings": {
+                "duration": DURATION,
+                "warmup": WARMUP,
+                "repeat": REPEAT,
+                "connections": CONNECTIONS,
+                "threads": THREADS,
+                "view_requests": VIEW_REQUESTS,
+                "race_workers": RACE_WORKERS,
+                "race_runs": RACE_RUNS,
+                "race_sweep": RACE_SWEEP,
+                "bulk_runs": BULK_RUNS,
+                "bulk_repeat_limit_s": BULK_REPEAT_LIMIT_S,
+            },
+        }
+    )

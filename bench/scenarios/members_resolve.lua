@@ -1,8 +1,8 @@
 -- wrk script: POST /api/v1/member-codes/resolve/ {"code": ...} with a random code from a file of
--- fresh member codes (one per line, issued by `bench/members.py codes` just before the run;
+-- fresh member codes (one per line, issued by `python -m bench step members codes` just before the run;
 -- codes expire after 90 s). Argument after `--`: the file. The session cookie, the CSRF cookie
 -- and the X-CSRFToken header come from wrk's -H options.
-dofile("bench/report.lua")
+dofile("bench/harness/report.lua")
 
 local threads = 0
 function setup(thread)

@@ -1,0 +1,1 @@
+"""Benchmarks: a harness (bench/harness/), scenarios (bench/scenarios/), a renderer (bench/render/)."""

@@ -1,0 +1,21 @@
+"""What the section renderers share: the markers that start each section, cell formats."""
+
+from __future__ import annotations
+
+# docs/benchmarks.md: the staff section comes first (no marker); every other section starts at
+# its marker and runs to the next one (or the end).
+MARKERS = {
+    "members": "<!-- membership section: python -m bench members -->",
+    "cloudstore": "<!-- cloud store section: python -m bench cloudstore -->",
+    "redpackets": "<!-- red packet section: python -m bench redpackets -->",
+    "commission": "<!-- commission section: python -m bench commission -->",
+    "body_limit": "<!-- request body limit section: python -m bench body_limit -->",
+}
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def split_text(split) -> str:
+    return "+".join(str(n) for n in split) if split else "?"

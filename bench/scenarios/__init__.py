@@ -1,0 +1,92 @@
+"""The benchmark scenarios, one module per area, each with ``run(run)`` (the measurement, in
+the runner's process) and ``STEPS`` (the Django-side steps: seed, measure, verify; each run by
+``python -m bench step <scenario> <step> ...`` in its own process and printing one JSON
+document). Their data and load files (SQL, Lua) sit next to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Spec:
+    database: str = "retail_bench"  # its own database, recreated for each run
+    database_var: str = "BENCH_DATABASE_URL"  # names another outright
+    redis_db: int | None = None  # its own Redis database (None: REDIS_URL as it is)
+    redis_var: str | None = None
+    env: dict = field(default_factory=dict)  # more variables for every step
+    quick: dict = field(default_factory=dict)  # the tunables of `--quick` (reduced scale)
+    in_all: bool = True  # part of `python -m bench all` (= make bench)
+
+
+QUICK_STAFF = {"BENCH_STORES": "20", "BENCH_STAFF": "300"}
+SCENARIOS: dict[str, Spec] = {
+    "staff": Spec(quick={**QUICK_STAFF, "BENCH_DURATION": "3s", "BENCH_REPEAT": "1"}),
+    "members": Spec(
+        redis_db=9,
+        redis_var="BENCH_MEMBERS_REDIS_URL",
+        quick={
+            **QUICK_STAFF,
+            "BENCH_MEMBERS": "30000",
+            "BENCH_MEMBERS_DURATION": "2s",
+            "BENCH_MEMBERS_REPEAT": "1",
+            "BENCH_MEMBERS_CONNECTIONS": "1,4",
+            "BENCH_IMPORT_ROWS": "3000",
+            "BENCH_REDEEM_COUNT": "200",
+        },  # fmt: skip
+    ),
+    "cloudstore": Spec(
+        redis_db=10,
+        redis_var="BENCH_CLOUDSTORE_REDIS_URL",
+        quick={
+            **QUICK_STAFF,
+            "BENCH_STORES": "200",
+            "BENCH_CS_PRODUCTS": "200",
+            "BENCH_CLOUDSTORE_DURATION": "2s",
+            "BENCH_CLOUDSTORE_REPEAT": "1",
+            "BENCH_CLOUDSTORE_CONNECTIONS": "2",
+            "BENCH_CS_VIEW_REQUESTS": "20",
+            "BENCH_RACE_RUNS": "1",
+            "BENCH_RACE_SWEEP": "",
+            "BENCH_RACE_CHECKOUTS": "100",
+            "BENCH_RACE_STOCK": "20",
+            "BENCH_BULK_RUNS": "1",
+            "BENCH_BULK_STORES": "2",
+            "BENCH_CS_QUIET_BUDGET": "10",
+        },  # fmt: skip
+    ),
+    "redpackets": Spec(
+        redis_db=11,
+        redis_var="BENCH_REDPACKETS_REDIS_URL",
+        env={"CELERY_TASK_ALWAYS_EAGER": "true"},
+        quick={
+            "BENCH_STORES": "60",
+            "BENCH_STAFF": "400",
+            "BENCH_RP_CLAIMERS": "300",
+            "BENCH_RP_SHARES": "100",
+            "BENCH_RP_PGBENCH_CLIENTS": "2",
+            "BENCH_RP_PGBENCH_SECONDS": "2",
+            "BENCH_RP_RACE_THREADS": "16",
+            "BENCH_RP_RACE_PROCESSES": "4",
+            "BENCH_SOAK_OPS": "600",
+            "BENCH_SOAK_THREADS": "4",
+            "BENCH_RP_QUIET_BUDGET": "10",
+        },  # fmt: skip
+    ),
+    "commission": Spec(
+        database="bench_commission",
+        database_var="BENCH_COMMISSION_DATABASE_URL",
+        redis_db=6,
+        redis_var="BENCH_COMMISSION_REDIS_URL",
+        env={"CELERY_TASK_ALWAYS_EAGER": "false"},
+        quick={
+            "BENCH_COMM_ORDERS": "20000",
+            "BENCH_COMM_MEMBERS": "5000",
+            "BENCH_COMM_GUIDES": "200",
+            "BENCH_COMM_STORES": "10",
+            "BENCH_COMM_RANGE": "5000",
+            "BENCH_COMM_QUIET": "5",
+        },  # fmt: skip
+    ),
+    "body_limit": Spec(database="", in_all=False),
+}
