@@ -6,10 +6,8 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import re
 import uuid
 import zoneinfo
-from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -18,50 +16,10 @@ from django.utils.translation import gettext_lazy as _
 
 from cloudstore.models import Campaign, Order, Product, StockMovement
 from cloudstore.selectors import OrderFilters
+from retail.form_keys import UUID_RE
+from retail.money import YuanField, yuan_input
 
-MAX_YUAN = Decimal("100000000.00")  # a hundred million yuan: far above any real price
 MAX_RANGE_DAYS = 31
-UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?|[+-]?\.[0-9]+")
-
-
-def yuan_to_fen(value: Decimal) -> int:
-    """Yuan with at most two decimals to integer fen, exactly (never through float)."""
-    return int((value * 100).to_integral_value())
-
-
-def fen_to_yuan(fen: int | None) -> str:
-    """Integer fen as the text a yuan field shows: 29900 -> "299.00"."""
-    if fen is None:
-        return ""
-    return str((Decimal(int(fen)) / 100).quantize(Decimal("0.01")))
-
-
-class YuanField(forms.DecimalField):
-    """An amount typed in yuan ("299.00"), cleaned to integer fen; no negatives, at most 2 decimals."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", Decimal("0"))
-        kwargs.setdefault("max_value", MAX_YUAN)
-        kwargs.setdefault(
-            "widget",
-            forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}),
-        )
-        super().__init__(max_digits=11, decimal_places=2, **kwargs)
-        self.error_messages["invalid"] = _("Enter an amount in yuan, e.g. 299.00.")
-        self.error_messages["max_decimal_places"] = _("Use at most 2 decimals (fen).")
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = value.strip().replace(",", "").replace("¥", "").replace("￥", "")
-            # Written plainly: no exponents ("1e5"), NaN or infinity.
-            if value and not PLAIN_AMOUNT.fullmatch(value):
-                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
-
-    def clean(self, value):
-        amount = super().clean(value)
-        return None if amount is None else yuan_to_fen(amount)
 
 
 class _DateInput(forms.DateInput):
@@ -324,10 +282,10 @@ class CampaignForm(forms.Form):
         return {
             "name": c.name,
             "kind": c.kind,
-            "amount_off": fen_to_yuan(c.amount_off_fen) if c.kind == Campaign.Kind.AMOUNT_OFF else "",
+            "amount_off": yuan_input(c.amount_off_fen) if c.kind == Campaign.Kind.AMOUNT_OFF else "",
             "percent_off": c.percent_off or None,
-            "max_discount": fen_to_yuan(c.max_discount_fen),
-            "threshold": fen_to_yuan(c.threshold_fen),
+            "max_discount": yuan_input(c.max_discount_fen),
+            "threshold": yuan_input(c.threshold_fen),
             "per_member_limit": c.per_member_limit,
             "total_limit": c.total_limit,
             "valid_from": c.starts_at.astimezone(zone).date(),

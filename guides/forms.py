@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from cloudstore.staff_forms import PLAIN_AMOUNT, YuanField, fen_to_yuan
 from guides.models import (
     TOUCH_WINDOW_MAX_DAYS,
     AttributionRule,
@@ -23,6 +22,7 @@ from guides.models import (
     Precedence,
 )
 from redpackets.dashboard_forms import KeyedForm
+from retail.money import PLAIN_AMOUNT, YuanField, yuan_input
 
 REPORT_MAX_DAYS = 366
 # Time zones offered for settlement periods (the brand's own stays in the list whatever it is).
@@ -284,7 +284,7 @@ class AttributionRuleForm(forms.Form):
             "flagship": row.flagship,
             "pos": row.pos,
             "touch_window_days": row.touch_window_days,
-            "min_order": fen_to_yuan(row.min_order_fen),
+            "min_order": yuan_input(row.min_order_fen),
             "dual_credit_store": row.dual_credit_store,
             "exclude_staff_purchases": row.exclude_staff_purchases,
         }

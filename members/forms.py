@@ -13,21 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from members import jobs
 from members.models import MembershipProgram, Tag, TagRule
 from members.selectors import MemberFilters
+from retail.money import MAX_YUAN, yuan_to_fen
 from retail.phones import normalize_phone
 
 ADJUST_SOURCE = re.compile(r"^adjust:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_POINTS = 10**9
-MAX_YUAN = Decimal("100000000.00")  # a hundred million yuan: far above any real threshold
-
-
-def yuan_to_fen(value: Decimal) -> int:
-    """Yuan with at most two decimals to integer fen, exactly (never through float)."""
-    return int((value * 100).to_integral_value())
-
-
-def fen_to_yuan(fen: int) -> Decimal:
-    return (Decimal(fen) / 100).quantize(Decimal("0.01"))
-
 
 # --- shopper -------------------------------------------------------------------------------------
 

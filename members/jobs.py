@@ -556,17 +556,15 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
             brand=brand, viewer=viewer, filters=_filters_from_json(job.params["filters"])
         )
         total = qs.count()
-        out = io.StringIO()
-        out.write(csv_export.BOM)
-        writer = csv_export.writer(out)
-        writer.writerow(EXPORT_COLUMNS)
         tz = zoneinfo.ZoneInfo("Asia/Shanghai")
-        for n, m in enumerate(qs.iterator(chunk_size=2000), start=1):
-            ids = {i.kind: i.value for i in m.identities.all()}
-            phone = ids.get(MemberIdentity.Kind.PHONE, "")
-            card = ids.get(MemberIdentity.Kind.CARD, "")
-            writer.writerow(
-                [
+
+        def rows():
+            yield EXPORT_COLUMNS
+            for n, m in enumerate(qs.iterator(chunk_size=2000), start=1):
+                ids = {i.kind: i.value for i in m.identities.all()}
+                phone = ids.get(MemberIdentity.Kind.PHONE, "")
+                card = ids.get(MemberIdentity.Kind.CARD, "")
+                yield [
                     m.pk,
                     m.name,
                     phone if full else mask_identity(MemberIdentity.Kind.PHONE, phone) if phone else "",
@@ -580,10 +578,10 @@ def _run_export(brand: Brand, job: MemberJob) -> None:
                     m.joined_at.astimezone(tz).date().isoformat(),
                     m.last_purchase_at.astimezone(tz).date().isoformat() if m.last_purchase_at else "",
                 ]
-            )
-            if n % CHUNK == 0:
-                _progress(job, n, total, "writing")
-        job.result_file.save("export.csv", ContentFile(out.getvalue().encode("utf-8")), save=False)
+                if n % CHUNK == 0:
+                    _progress(job, n, total, "writing")
+
+        job.result_file.save("export.csv", ContentFile(csv_export.csv_bytes(rows())), save=False)
         job.files_expire_at = private_files.expiry()
         job.total = job.processed = total
         job.status, job.finished_at = MemberJob.Status.DONE, timezone.now()

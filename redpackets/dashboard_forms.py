@@ -3,30 +3,21 @@
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-
 from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from cloudstore.staff_forms import UUID_RE, YuanField, fen_to_yuan
 from redpackets.models import RedPacket, Settings
 from redpackets.services.funding import TOPUP_MAX_FEN
+from retail.form_keys import UUID_RE, new_key
+from retail.money import MAX_FEN, YuanField, yuan_input
 
 P = RedPacket
-FEN_MAX = 10**10  # the models' ceiling for any amount (¥100,000,000)
 
 
-def _yuan_field(label, *, max_fen: int = FEN_MAX, required: bool = True, help_text: str = "") -> YuanField:
-    return YuanField(
-        label=label,
-        required=required,
-        min_value=Decimal("0.01"),
-        max_value=Decimal(max_fen) / 100,
-        help_text=help_text,
-    )
+def _yuan_field(label, *, max_fen: int = MAX_FEN, required: bool = True, help_text: str = "") -> YuanField:
+    return YuanField(label=label, required=required, min_fen=1, max_fen=max_fen, help_text=help_text)
 
 
 class KeyedForm(forms.Form):
@@ -36,17 +27,17 @@ class KeyedForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("initial", {})
-        kwargs["initial"].setdefault("key", str(uuid.uuid4()))
+        kwargs["initial"].setdefault("key", new_key())
         super().__init__(*args, **kwargs)
 
     def renew_key(self) -> None:
         """Give the (re-shown) form a fresh key: its old one was spent on another request."""
         if self.is_bound:
             data = self.data.copy()
-            data["key"] = str(uuid.uuid4())
+            data["key"] = new_key()
             self.data = data
         else:
-            self.initial["key"] = str(uuid.uuid4())
+            self.initial["key"] = new_key()
 
 
 class TopUpForm(KeyedForm):
@@ -197,7 +188,7 @@ class SettingsForm(forms.Form):
 
     @classmethod
     def initial_from(cls, row: Settings) -> dict:
-        initial = {name: fen_to_yuan(getattr(row, f"{name}_fen")) for name in SETTINGS_MONEY}
+        initial = {name: yuan_input(getattr(row, f"{name}_fen")) for name in SETTINGS_MONEY}
         initial.update({name: getattr(row, name) for name in SETTINGS_COUNTS})
         return initial
 

@@ -4,9 +4,9 @@ left alone."""
 
 from __future__ import annotations
 
-from cloudstore import payments
 from redpackets.models import Account
 from redpackets.services import accounts, funding, packets, withdrawals
+from retail import payments
 from retail.events import Actor
 from retail.models import Brand, Staff, StaffStore
 from retail.tenancy import brand_scope

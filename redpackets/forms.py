@@ -3,34 +3,26 @@ to integer fen, exactly, through Decimal; one-time idempotency keys); services w
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from cloudstore.staff_forms import MAX_YUAN, UUID_RE
-from cloudstore.staff_forms import YuanField as BaseYuanField
 from redpackets.models import RedPacket
+from retail.form_keys import UUID_RE
+from retail.money import YuanField
+
+# The red packet pages' own wording of a bad amount (their amounts start at ¥0.01).
+AMOUNT_ERRORS = {
+    "invalid": _("Enter an amount in yuan, e.g. 8.88."),
+    "max_digits": _("This amount is too large."),
+    "min_value": _("Enter at least ¥0.01."),
+    "max_value": _("This amount is too large."),
+}
 
 
-def new_key() -> str:
-    """A fresh one-time idempotency key for a money-moving form."""
-    return str(uuid.uuid4())
-
-
-class YuanField(BaseYuanField):
+def _amount(label) -> YuanField:
     """An amount typed in yuan ("12.34"), cleaned to integer fen: at least ¥0.01."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", Decimal("0.01"))
-        kwargs.setdefault("max_value", MAX_YUAN)
-        super().__init__(**kwargs)
-        self.error_messages["invalid"] = _("Enter an amount in yuan, e.g. 8.88.")
-        self.error_messages["max_digits"] = _("This amount is too large.")
-        self.error_messages["min_value"] = _("Enter at least ¥0.01.")
-        self.error_messages["max_value"] = _("This amount is too large.")
+    return YuanField(label=label, required=False, min_fen=1, error_messages=AMOUNT_ERRORS)
 
 
 class KeyField(forms.RegexField):
@@ -71,7 +63,7 @@ class BindForm(forms.Form):
 class WithdrawForm(forms.Form):
     """Step one: how much (or everything that may be withdrawn today)."""
 
-    amount = YuanField(label=_("Amount (¥)"), required=False)
+    amount = _amount(_("Amount (¥)"))
     all = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self):
@@ -114,8 +106,8 @@ class SendForm(forms.Form):
     staff_ids = forms.TypedMultipleChoiceField(
         label=_("People"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
-    amount_each = YuanField(label=_("Amount each (¥)"), required=False)
-    total = YuanField(label=_("Total (¥)"), required=False)
+    amount_each = _amount(_("Amount each (¥)"))
+    total = _amount(_("Total (¥)"))
     shares = forms.IntegerField(
         label=_("Shares"),
         required=False,

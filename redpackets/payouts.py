@@ -22,7 +22,7 @@ from typing import Protocol
 from django.conf import settings
 from django.core.cache import caches
 
-from cloudstore.payments import SimulatedRecords
+from retail.payments import SimulatedRecords
 
 SUCCEEDED, FAILED, PENDING = "succeeded", "failed", "pending"
 

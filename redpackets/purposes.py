@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from cloudstore import payments
 from redpackets.models import TopUp
 from redpackets.services import funding
+from retail import payments
 from retail.models import Brand
 from retail.tenancy import brand_scope
 

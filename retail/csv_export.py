@@ -20,6 +20,8 @@ from typing import Any
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from retail.money import fen_to_yuan
+
 BOM = "\ufeff"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,9 +32,7 @@ class Number(str):
 
 def fen_cell(amount: int) -> Number:
     """Integer fen as a yuan cell: -1234 -> "-12.34"."""
-    sign = "-" if amount < 0 else ""
-    amount = abs(int(amount))
-    return Number(f"{sign}{amount // 100}.{amount % 100:02d}")
+    return Number(fen_to_yuan(int(amount)))
 
 
 def safe_cell(value: Any) -> str:

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloudstore import events, payments
+from cloudstore import events
 from cloudstore.models import Coupon, Order, OrderLine, Payment, Sku
 from cloudstore.services import inventory, promotions
 from cloudstore.services.checkout import allocate, last_touch
@@ -26,7 +26,7 @@ from cloudstore.services.order_status import (
 from members import codes
 from members import services as member_services
 from members.models import GuideBinding, Member
-from retail import idempotency, roles
+from retail import idempotency, payments, roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,6 +20,7 @@ from cloudstore.models import Category, Inventory, Order, Product, Sku, StockMov
 from retail import roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store
+from retail.money import yuan_to_fen
 from retail.tenancy import brand_scope
 
 BULK_MAX_ROWS = 50_000
@@ -342,7 +342,7 @@ def _yuan_to_fen(text: str) -> int | None:
     text = text.replace("¥", "").replace("￥", "").replace(",", "").strip()
     if not _YUAN.fullmatch(text):
         return None
-    return int((Decimal(text) * 100).to_integral_value())
+    return yuan_to_fen(text)
 
 
 def store_assortment_import(

@@ -18,6 +18,7 @@ from members.services.access import can_serve
 from retail import roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store
+from retail.money import yuan_input
 from retail.tenancy import brand_scope
 
 MAX_SEGMENT = 200_000
@@ -219,7 +220,7 @@ def coupon_check(coupon: Coupon | None, *, member: Member | None, subtotal_fen: 
     if coupon.member_id is not None and (member is None or member.pk != coupon.member_id):
         raise no(_("This coupon belongs to another member."))
     if subtotal_fen < c.threshold_fen:
-        raise no(_("Spend at least ¥%(yuan)s to use this coupon.") % {"yuan": f"{c.threshold_fen / 100:.2f}"})
+        raise no(_("Spend at least ¥%(yuan)s to use this coupon.") % {"yuan": yuan_input(c.threshold_fen)})
     return c.discount_for(subtotal_fen)
 
 

@@ -1,8 +1,7 @@
-"""Template helpers of the cloud store's shopper pages: money, distances, media URLs, QR codes."""
+"""Template helpers of the cloud store's shopper pages: distances, media URLs, QR codes, payment
+labels (money is ``{% load money %}``)."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import segno
 from django import template
@@ -11,18 +10,6 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 register = template.Library()
-
-
-@register.filter
-def yuan(fen) -> str:
-    """Integer fen as yuan with two decimals: 1234 -> ¥12.34, 123456 -> ¥1,234.56."""
-    if fen in (None, ""):
-        return "—"
-    try:
-        amount = (Decimal(int(fen)) / 100).quantize(Decimal("0.01"))
-    except (TypeError, ValueError):
-        return "—"
-    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
 
 
 @register.filter

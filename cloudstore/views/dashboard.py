@@ -33,13 +33,13 @@ from cloudstore.staff_forms import (
     StorePriceForm,
     StoreSkuAddForm,
     TakingsFilterForm,
-    fen_to_yuan,
 )
 from cloudstore.views.staff import order_customer, order_timeline, store_today
 from retail import roles
 from retail.events import Actor
 from retail.idempotency import page_key, request_fingerprint
 from retail.models import Store
+from retail.money import yuan, yuan_input
 from retail.pages import (
     admin_required,
     apply_service_errors,
@@ -190,7 +190,7 @@ def sku_edit(request, product_id: int, sku_id: int | None = None):
             "code": sku.code,
             "spec": sku.spec,
             "barcode": sku.barcode,
-            "list_price": fen_to_yuan(sku.list_price_fen),
+            "list_price": yuan_input(sku.list_price_fen),
             "active": sku.active,
         }
     form = SkuForm(posted(request), initial=initial)
@@ -417,9 +417,7 @@ def store_stock(request, store_id: int):
         "rows": [
             {
                 "inv": inv,
-                "form": StorePriceForm(
-                    initial={"price": fen_to_yuan(inv.price_fen)}, prefix=f"p{inv.sku_id}"
-                ),
+                "form": StorePriceForm(initial={"price": yuan_input(inv.price_fen)}, prefix=f"p{inv.sku_id}"),
             }
             for inv in page.object_list
         ],
@@ -465,7 +463,7 @@ def store_price(request, store_id: int, sku_id: int):
     if inv is None:
         raise Http404("This SKU is not in the store's list.")
     if status == 200:
-        form = StorePriceForm(initial={"price": fen_to_yuan(inv.price_fen)}, prefix=f"p{sku.pk}")
+        form = StorePriceForm(initial={"price": yuan_input(inv.price_fen)}, prefix=f"p{sku.pk}")
     if not request.htmx:
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
         return redirect("dash-cs-store-stock", store.pk)
@@ -617,9 +615,7 @@ def order_refund(request, order_id: int):
             if replayed:
                 messages.info(request, _("This refund was already made; it was not made twice."))
             else:
-                messages.success(
-                    request, _("Refunded %(amount)s.") % {"amount": f"¥{fen_to_yuan(refund.amount_fen)}"}
-                )
+                messages.success(request, _("Refunded %(amount)s.") % {"amount": yuan(refund.amount_fen)})
             return redirect("dash-cs-order", order.pk)
     return _order_page(request, _order(request, order_id), refund_form=form, status=400)
 

@@ -13,10 +13,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cloudstore import payments
 from cloudstore.models import Order, Payment
 from cloudstore.services import order_payments
 from members import shopper
+from retail import payments
 from retail.middleware import brandless
 from retail.models import Brand
 from retail.tenancy import brand_scope

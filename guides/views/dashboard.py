@@ -28,7 +28,6 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cloudstore import selectors as catalogue
-from cloudstore.templatetags.shop import yuan
 from guides import selectors
 from guides.forms import (
     ApproveForm,
@@ -51,6 +50,7 @@ from retail.csv_export import fen_cell, safe_cell, stream_csv
 from retail.events import Actor
 from retail.idempotency import page_key
 from retail.models import Staff
+from retail.money import yuan_short
 from retail.pages import (
     admin_required,
     apply_service_errors,
@@ -163,12 +163,6 @@ def _nice_ceiling(value: int) -> int:
     return 10 * power
 
 
-def _axis_yuan(fen: int) -> str:
-    if fen % 100 == 0:
-        return f"¥{fen // 100:,}"
-    return yuan(fen)
-
-
 def _f(x: float) -> str:
     return f"{x:.2f}"
 
@@ -216,8 +210,8 @@ def daily_chart(days: list[dict]) -> dict:
         "ticks": [
             {
                 "top": 100 - 25 * k,
-                "sales": _axis_yuan(sales_max * k // 4),
-                "commission": _axis_yuan(comm_max * k // 4),
+                "sales": yuan_short(sales_max * k // 4),
+                "commission": yuan_short(comm_max * k // 4),
             }
             for k in range(5)
         ],

@@ -1,8 +1,7 @@
-"""Template helpers of the membership pages: money in yuan, masked identities, QR codes."""
+"""Template helpers of the membership pages: masked identities, signed points, QR codes, job names
+(money is ``{% load money %}``)."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import segno
 from django import template
@@ -11,15 +10,6 @@ from django.utils.safestring import mark_safe
 from members.identities import mask_identity
 
 register = template.Library()
-
-
-@register.filter
-def yuan(fen) -> str:
-    """Integer fen as ¥ with two decimals and thousands separators: 123456 -> ¥1,234.56."""
-    if fen in (None, ""):
-        return "—"
-    amount = (Decimal(int(fen)) / 100).quantize(Decimal("0.01"))
-    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
 
 
 @register.filter

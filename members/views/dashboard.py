@@ -27,7 +27,6 @@ from members.forms import (
     TagForm,
     TagRuleForm,
     TierForm,
-    fen_to_yuan,
 )
 from members.identities import mask_identity
 from members.labels import member_labels
@@ -39,6 +38,7 @@ from retail import csv_export, private_files, roles
 from retail import selectors as retail_selectors
 from retail.events import Actor
 from retail.models import Staff
+from retail.money import fen_to_yuan
 from retail.pages import admin_required, apply_service_errors, form_status, manager_required, posted
 from retail.tenancy import get_for_brand_or_404
 

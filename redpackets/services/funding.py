@@ -8,18 +8,15 @@ is credited once (its ledger key is unique).
 
 from __future__ import annotations
 
-import datetime
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloudstore import payments
 from redpackets import events
 from redpackets.models import Account, TopUp, Transaction
 from redpackets.services import ledger
-from retail import roles
+from retail import payments, roles
 from retail.events import Actor
 from retail.idempotency import digest, replayed
 from retail.models import Brand, Staff
@@ -59,16 +56,23 @@ def topup_start(
                     request_hash=digest(fingerprint),
                     created_by=staff,
                 )
-                topup.pay_url = provider.start(
-                    brand_slug=brand.slug, brand_id=brand.pk, reference=reference, amount_fen=amount_fen
-                )
-                topup.save(update_fields=["pay_url"])
                 events.topup_started(brand=brand, actor=actor, topup=topup)
         except IntegrityError:
             replay = replayed(TopUp, brand, key, fingerprint)
             if replay is None:
                 raise
             return replay
+    # The provider is asked once the top-up is committed, with no transaction open.
+    try:
+        topup.pay_url = provider.start(
+            brand_slug=brand.slug, brand_id=brand.pk, reference=reference, amount_fen=amount_fen
+        )
+    except Exception:
+        with brand_scope(brand):
+            TopUp.objects.filter(pk=topup.pk, status=TopUp.Status.PENDING).update(status=TopUp.Status.FAILED)
+        raise
+    with brand_scope(brand):
+        TopUp.objects.filter(pk=topup.pk).update(pay_url=topup.pay_url)
     topup.replayed = False
     return topup
 
@@ -110,17 +114,9 @@ def topup_notice(*, brand: Brand, provider_name: str, notice: payments.Notice) -
 
 def topups_poll(*, brand: Brand, older_than_seconds: int = 60) -> int:
     """Ask the provider about top-ups whose notice has not come; returns how many settled."""
-    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
-    with brand_scope(brand):
-        waiting = list(
-            TopUp.objects.filter(status=TopUp.Status.PENDING, created_at__lte=cutoff).values_list(
-                "provider", "reference"
-            )[:500]
-        )
-    settled = 0
-    for provider_name, reference in waiting:
-        notice = payments.provider(provider_name).query(reference=reference)
-        if notice is not None and notice.brand_id == brand.pk:
-            topup_notice(brand=brand, provider_name=provider_name, notice=notice)
-            settled += 1
-    return settled
+    return payments.poll_pending(
+        brand=brand,
+        model=TopUp,
+        settle=topup_notice,
+        older_than_seconds=older_than_seconds,
+    )

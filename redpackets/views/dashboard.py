@@ -31,6 +31,7 @@ from redpackets.services import funding, limits, packets, reconcile
 from retail.events import Actor
 from retail.idempotency import IdempotencyConflict, page_key, request_fingerprint
 from retail.models import Staff
+from retail.money import yuan
 from retail.pages import (
     admin_required,
     apply_service_errors,
@@ -72,10 +73,7 @@ def _records_page(request, account: Account | None) -> dict:
 
 
 def _yuan(fen) -> str:
-    fen = int(fen or 0)
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
+    return yuan(int(fen or 0))
 
 
 def _named(model, pk, name) -> str:

@@ -10,10 +10,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from redpackets import selectors
-from redpackets.forms import SendForm, new_key
+from redpackets.forms import SendForm
 from redpackets.models import RedPacket
 from redpackets.services import limits, packets
 from retail.events import Actor
+from retail.form_keys import new_key
 from retail.idempotency import IdempotencyConflict, page_key, request_fingerprint
 from retail.pages import apply_service_errors, call_service, form_status, manager_required
 

@@ -21,8 +21,6 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cloudstore.staff_forms import fen_to_yuan
-from cloudstore.templatetags.shop import yuan
 from redpackets import exports, selectors
 from redpackets.forms import (
     AutoWithdrawForm,
@@ -30,12 +28,13 @@ from redpackets.forms import (
     ClaimForm,
     WithdrawConfirmForm,
     WithdrawForm,
-    new_key,
 )
 from redpackets.models import RedPacket, Withdrawal
 from redpackets.services import accounts, limits, packets, withdrawals
 from retail.events import Actor
+from retail.form_keys import new_key
 from retail.idempotency import IdempotencyConflict, page_key, request_fingerprint
+from retail.money import yuan, yuan_input
 from retail.pages import apply_service_errors, call_service, form_status, safe_next, staff_required
 
 RECORDS_PAGE = 30
@@ -324,7 +323,7 @@ def withdraw(request):
                 )
             except ValidationError as exc:
                 # Refused after all (the balance or limits changed meanwhile): back to the amount.
-                form = WithdrawForm({"amount": fen_to_yuan(amount)})
+                form = WithdrawForm({"amount": yuan_input(amount)})
                 form.is_valid()
                 apply_service_errors(form, exc, rename={"amount_fen": "amount"})
             else:
