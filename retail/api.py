@@ -64,6 +64,7 @@ class StoreListView(filters.FilteredListView):
             return Store.unscoped.none()
         return selectors.store_list(brand=self.brand, viewer=self.staff, **self.filter_values())
 
+    @extend_schema(request=StoreSerializer, responses={201: StoreSerializer})
     def post(self, request):
         s = self.get_serializer(data=request.data)
         s.is_valid(raise_exception=True)
