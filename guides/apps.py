@@ -7,4 +7,4 @@ class GuidesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from guides import labels, navigation, subscriptions  # noqa: F401  subscribers; audit words; menus
+        from guides import labels, navigation  # noqa: F401  audit words; menus

@@ -1,5 +1,5 @@
-"""Commission events: written to the outbox (``guides.Event``) in the transaction of the change,
-ready for webhooks; in-process subscribers are called after commit.
+"""Commission events: written to ``guides.Event`` in the transaction of the change (ready for
+webhooks) and emitted through the outbox (retail/outbox.py) to their subscribers after commit.
 
 Names: ``order.attributed`` (also after a re-attribution, with its revision),
 ``orders.attributed`` (a batch of a historic import: its order id range and counts),
@@ -8,28 +8,13 @@ Names: ``order.attributed`` (also after a re-attribution, with its revision),
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
-from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from guides.models import Event
+from retail import outbox
+from retail.bulk import insert_rows
 from retail.models import Brand
-
-SUBSCRIBERS: dict[str, list[Callable[[int, dict], Any]]] = {
-    "order.attributed": [],
-    "orders.attributed": [],
-    "commission.clawed_back": [],
-    "statement.approved": [],
-    "statement.paid": [],
-}
-
-
-def _after_commit(brand_id: int, rows: list[dict]) -> None:
-    for row in rows:
-        for fn in SUBSCRIBERS.get(row["name"], []):
-            transaction.on_commit(lambda fn=fn, data=row["data"]: fn(brand_id, data))
 
 
 def order_attributed_row(
@@ -84,18 +69,16 @@ def orders_attributed_row(
     }
 
 
-def insert_rows(rows: list[dict]) -> None:
-    """Write many events in one statement (bulk attribution)."""
-    from guides.services.attribution import _insert
-
-    if rows:
-        _insert(Event, rows)
-        _after_commit(rows[0]["brand_id"], rows)
+def write_rows(rows: list[dict]) -> None:
+    """Write many events in one statement (COPY on PostgreSQL) and emit them."""
+    insert_rows(Event, rows)
+    for row in rows:
+        outbox.emit(brand_id=row["brand_id"], name=row["name"], payload=row["data"])
 
 
 def _one(brand: Brand, name: str, data: dict) -> Event:
     ev = Event.objects.create(brand=brand, name=name, data=data, created_at=timezone.now())
-    _after_commit(brand.pk, [{"name": name, "data": data}])
+    outbox.emit(brand_id=brand.pk, name=name, payload=data)
     return ev
 
 
@@ -109,7 +92,7 @@ def commission_clawed_back(*, brand: Brand, attribution, amount_fen: int) -> Eve
 
 def statements_approved(*, brand: Brand, period, statements: list) -> None:
     now = timezone.now()
-    insert_rows(
+    write_rows(
         [
             {
                 "brand_id": brand.pk,
@@ -130,7 +113,7 @@ def statements_approved(*, brand: Brand, period, statements: list) -> None:
 
 def statements_paid(*, brand: Brand, statements: list) -> None:
     now = timezone.now()
-    insert_rows(
+    write_rows(
         [
             {
                 "brand_id": brand.pk,

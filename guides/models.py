@@ -502,7 +502,7 @@ class Notification(BrandOwned):
 
     @property
     def message(self) -> str:
-        from guides.services.notify import message
+        from guides.notification_text import message
 
         return message(self.kind, self.amount_fen, self.data)
 

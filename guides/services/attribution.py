@@ -11,15 +11,12 @@ both enforced by unique constraints, so a re-run, a retried task or a race credi
 from __future__ import annotations
 
 import datetime
-import io
-import itertools
-import json
 import logging
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
@@ -29,7 +26,9 @@ from guides.models import Attribution, AttributionRule, CommissionEntry, Commiss
 from guides.services import compute
 from guides.services.rules import attribution_rules_all, settings_get
 from members.models import Member, MemberIdentity
+from retail.bulk import insert_rows
 from retail.models import Brand, Staff, StaffStore
+from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
@@ -210,83 +209,6 @@ def _evaluate(ctx: Context, order: compute.OrderFacts, lines: list[compute.Line]
     return decision, rule, terms, full, now
 
 
-# -- inserting in sets ---------------------------------------------------------------------------
-
-
-_temp_tables = itertools.count(1)
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_format(db_type: str):
-    """How one column's values are written in COPY's text format (None is NULL)."""
-    if db_type in ("bigint", "integer", "smallint"):
-        return lambda v: "\\N" if v is None else str(v)
-    if db_type == "boolean":
-        return lambda v: "\\N" if v is None else ("t" if v else "f")
-    if db_type.startswith("timestamp"):
-        return lambda v: "\\N" if v is None else v.isoformat()
-    if db_type == "jsonb":
-        return lambda v: (
-            "\\N"
-            if v is None
-            else json.dumps(v, separators=(",", ":"), ensure_ascii=False).translate(_COPY_ESCAPES)
-        )
-    return lambda v: "\\N" if v is None else str(v).translate(_COPY_ESCAPES)
-
-
-def _insert(model, rows: list[dict], *, returning: str | None = None) -> list | None:
-    """INSERT many rows, skipping those that collide with a unique constraint. On PostgreSQL the rows
-    are COPYed into a temporary table and inserted from it in one statement (with ``returning``, the
-    values of that column for the rows actually inserted); elsewhere bulk_create (no returning)."""
-    if not rows:
-        return []
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**r) for r in rows], ignore_conflicts=True, batch_size=500)
-        return None
-    meta = model._meta
-    names = list(rows[0].keys())
-    columns, types = [], []
-    for n in names:
-        f = meta.get_field(n)
-        db_type = f.rel_db_type(connection) if f.is_relation else f.db_type(connection)
-        db_type = {"serial": "integer", "bigserial": "bigint"}.get(db_type, db_type)
-        columns.append(f.column)
-        types.append("text" if db_type.startswith("varchar") else db_type.split(" CHECK")[0])
-    # Columns with one value for every row (brand, timestamps of the run) go in as parameters.
-    first = rows[0]
-    constant = {n for n in names if all(r[n] == first[n] for r in rows)} if len(rows) > 1 else set()
-    varying = [(n, c, t) for n, c, t in zip(names, columns, types, strict=True) if n not in constant]
-    formats = [(n, _copy_format(t)) for n, _c, t in varying]
-    buf = io.StringIO()
-    buf.writelines("\t".join([fmt(r[n]) for n, fmt in formats]) + "\n" for r in rows)
-    buf.seek(0)
-    temp = f"_bulk_{meta.db_table}_{next(_temp_tables)}"
-    copied = ", ".join(c for _n, c, _t in varying)
-    fixed = [(c, t, first[n]) for n, c, t in zip(names, columns, types, strict=True) if n in constant]
-    params = [json.dumps(v) if t == "jsonb" else v for _c, t, v in fixed]
-    target = (
-        ", ".join([copied, *(c for c, _t, _v in fixed)]) if copied else ", ".join(c for c, _t, _v in fixed)
-    )
-    select = ", ".join([*([copied] if copied else []), *(f"%s::{t}" for _c, t, _v in fixed)])
-    # Table, column and type names come from the model's metadata; values travel by COPY or as parameters.
-    sql = f"INSERT INTO {meta.db_table} ({target}) SELECT {select} FROM {temp} ON CONFLICT DO NOTHING"  # noqa: S608
-    if returning:
-        sql += f" RETURNING {meta.get_field(returning).column}"
-    with connection.cursor() as cur:
-        defs = ", ".join(f"{c} {t}" for _n, c, t in varying) or "_row integer"
-        cur.execute(f"CREATE TEMP TABLE {temp} ({defs})")
-        if varying:
-            cur.copy_expert(f"COPY {temp} ({copied}) FROM STDIN", buf)
-        else:
-            cur.execute(f"INSERT INTO {temp} SELECT generate_series(1, %s)", [len(rows)])  # noqa: S608
-        cur.execute(sql, params)
-        out = [r[0] for r in cur.fetchall()] if returning else None
-        cur.execute(f"DROP TABLE {temp}")
-        return out
-
-
 # -- attributing ---------------------------------------------------------------------------------
 
 
@@ -329,7 +251,7 @@ def _attribute_rows(
             }
         )
         results[f.id] = (f, decision, sum(full), current)
-    inserted = _insert(Attribution, rows, returning="order")
+    inserted = insert_rows(Attribution, rows, returning="order")
     if inserted is None:  # no RETURNING: read back which of them are ours (SQLite: writers queue)
         inserted = [f.id for f in facts]
     entries, evts = [], []
@@ -378,8 +300,8 @@ def _attribute_rows(
                 at=now,
             )
         )
-    _insert(CommissionEntry, entries)
-    events.insert_rows(evts)
+    insert_rows(CommissionEntry, entries)
+    events.write_rows(evts)
     return list(inserted)
 
 
@@ -498,10 +420,7 @@ def _pg_bounds(brand: Brand, size: int) -> list[int]:
 
 
 def _notify_later(brand: Brand) -> None:
-    from guides import tasks
-
-    brand_id = brand.pk
-    transaction.on_commit(lambda: tasks.notify_commissions.apply_async((brand_id,), countdown=5))
+    enqueue_on_commit("guides.tasks.notify_commissions", brand.pk, countdown=5)
 
 
 # -- refunds -------------------------------------------------------------------------------------
@@ -676,23 +595,22 @@ def reattribute(*, brand: Brand, run: Reattribution, batch: int = 2000) -> Reatt
                     ],
                     batch_size=500,
                 )
-                _insert(CommissionEntry, entries)
-                events.insert_rows(
-                    [
-                        events.order_attributed_row(
-                            brand=brand,
-                            order_id=a.order_id,
-                            guide_id=a.guide_id,
-                            source=a.source,
-                            excluded=a.excluded,
-                            store_id=a.store_id,
-                            commission_fen=a.commission_fen,
-                            at=now,
-                            revision=a.revision,
-                        )
-                        for a in updates
-                    ]
-                )
+                insert_rows(CommissionEntry, entries)
+                evts = [
+                    events.order_attributed_row(
+                        brand=brand,
+                        order_id=a.order_id,
+                        guide_id=a.guide_id,
+                        source=a.source,
+                        excluded=a.excluded,
+                        store_id=a.store_id,
+                        commission_fen=a.commission_fen,
+                        at=now,
+                        revision=a.revision,
+                    )
+                    for a in updates
+                ]
+                events.write_rows(evts)
             Reattribution.objects.filter(pk=run.pk).update(
                 orders=orders, changed=changed, delta_fen=delta_total
             )
@@ -754,8 +672,5 @@ def reattribution_request(
             target=run,
             data={"start": start.isoformat(), "end": end.isoformat(), "reason": reason},
         )
-        from guides import tasks
-
-        brand_id, run_id = brand.pk, run.pk
-        transaction.on_commit(lambda: tasks.run_reattribution.delay(brand_id, run_id))
+        enqueue_on_commit("guides.tasks.run_reattribution", brand.pk, run.pk)
         return run

@@ -14,9 +14,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
-from cloudstore.templatetags.shop import yuan
 from guides.models import CommissionEntry, Notification
 from guides.push import get_sender
 from members.labels import member_handles
@@ -25,37 +23,6 @@ from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
 BATCH = 20_000
-
-
-def _member_name(name: str, member_id: int | None) -> str:
-    # Never the member's row id: their name or masked phone (stored with the notification), or
-    # a phrase.
-    return name or _("a shopper")
-
-
-def message(kind: str, amount_fen: int, data: dict) -> str:
-    """A notification's text in the active language."""
-    if kind == Notification.Kind.COMMISSION:
-        n = data.get("orders", 1)
-        who = _member_name(data.get("member", ""), data.get("member_id"))
-        if n == 1:
-            return _("You earned %(amount)s from %(member)s.") % {"amount": yuan(amount_fen), "member": who}
-        return ngettext(
-            "You earned %(amount)s from %(n)s order (%(member)s and others).",
-            "You earned %(amount)s from %(n)s orders (%(member)s and others).",
-            n,
-        ) % {"amount": yuan(amount_fen), "n": n, "member": who}
-    if kind == Notification.Kind.CLAWBACK:
-        return _("%(amount)s of commission was taken back: order %(order)s was refunded.") % {
-            "amount": yuan(-amount_fen),
-            "order": data.get("order", ""),
-        }
-    if kind == Notification.Kind.STATEMENT:
-        return _("Your commission for %(period)s, %(amount)s, is in your wallet.") % {
-            "amount": yuan(amount_fen),
-            "period": data.get("period", ""),
-        }
-    return ""
 
 
 def _push(brand: Brand, notes: list[Notification]) -> None:

@@ -31,6 +31,7 @@ from redpackets.services.packets import commission_pay
 from retail import roles
 from retail.events import Actor, record
 from retail.models import Brand, Staff
+from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
@@ -415,16 +416,13 @@ def period_approve(
                 "held": sum(1 for s in statements if s.status == S.HELD),
             },
         )
-        from guides import tasks
-
-        brand_id, period_id = brand.pk, p.pk
-        transaction.on_commit(lambda: tasks.pay_period.delay(brand_id, period_id))
+        enqueue_on_commit("guides.tasks.pay_period", brand.pk, p.pk)
         p.replayed = False
         return p
 
 
 def _yuan(fen: int) -> str:
-    from cloudstore.templatetags.shop import yuan
+    from retail.money import yuan
 
     return yuan(fen)
 

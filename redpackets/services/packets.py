@@ -20,7 +20,6 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloudstore.templatetags.shop import yuan
 from redpackets import events
 from redpackets.models import Account, PacketRecipient, PacketShare, RedPacket, Transaction
 from redpackets.services import ledger
@@ -29,6 +28,8 @@ from retail import roles
 from retail.events import Actor
 from retail.idempotency import digest, replay, replayed
 from retail.models import Brand, Staff, StaffStore, Store
+from retail.money import yuan
+from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
 
 P = RedPacket
@@ -348,10 +349,7 @@ def _claim(brand: Brand, staff: Staff, packet_id: int, key: str) -> PacketShare:
     packet.save(update_fields=fields)
     events.packet_claimed(packet=packet, share=share)
     if locked[wallet.pk].auto_withdraw:
-        from redpackets import tasks
-
-        brand_id, staff_id, share_id = brand.pk, staff.pk, share.pk
-        transaction.on_commit(lambda: tasks.auto_withdraw.delay(brand_id, staff_id, share_id))
+        enqueue_on_commit("redpackets.tasks.auto_withdraw", brand.pk, staff.pk, share.pk)
     share.packet = packet
     share.replayed = False
     return share
@@ -496,11 +494,6 @@ def commission_pay(
         if locked[w.pk].auto_withdraw:
             auto.append((s, share.pk))
         paid[p.key] = p
-    if auto:
-        from redpackets import tasks
-
-        brand_id = brand.pk
-        transaction.on_commit(
-            lambda: [tasks.auto_withdraw.delay(brand_id, s, share_id) for s, share_id in auto]
-        )
+    for s, share_id in auto:
+        enqueue_on_commit("redpackets.tasks.auto_withdraw", brand.pk, s, share_id)
     return paid

@@ -21,7 +21,6 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloudstore.templatetags.shop import yuan
 from redpackets import events, payouts
 from redpackets.models import Account, PayoutAccount, Transaction, Withdrawal
 from redpackets.services import ledger
@@ -29,6 +28,8 @@ from redpackets.services.limits import settings_get
 from retail import roles
 from retail.idempotency import digest, replayed
 from retail.models import Brand, Staff
+from retail.money import yuan
+from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
@@ -131,10 +132,7 @@ def withdrawal_request(
                     locked=locked,
                     withdrawal=w,
                 )
-                from redpackets import tasks
-
-                brand_id, wid = brand.pk, w.pk
-                transaction.on_commit(lambda: tasks.withdrawal_submit.delay(brand_id, wid))
+                enqueue_on_commit("redpackets.tasks.withdrawal_submit", brand.pk, w.pk)
         except IntegrityError:
             replay = replayed(Withdrawal, brand, key, fingerprint)
             if replay is None:

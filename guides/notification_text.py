@@ -1,0 +1,41 @@
+"""The words of a guide's notification, put together in the reader's language when it is shown
+(``Notification.message``). Kinds are ``Notification.Kind`` values; this module imports no model,
+so that models can use it."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from retail.money import yuan
+
+
+def _member_name(name: str, member_id: int | None) -> str:
+    # Never the member's row id: their name or masked phone (stored with the notification), or
+    # a phrase.
+    return name or _("a shopper")
+
+
+def message(kind: str, amount_fen: int, data: dict) -> str:
+    """A notification's text in the active language."""
+    if kind == "commission":
+        n = data.get("orders", 1)
+        who = _member_name(data.get("member", ""), data.get("member_id"))
+        if n == 1:
+            return _("You earned %(amount)s from %(member)s.") % {"amount": yuan(amount_fen), "member": who}
+        return ngettext(
+            "You earned %(amount)s from %(n)s order (%(member)s and others).",
+            "You earned %(amount)s from %(n)s orders (%(member)s and others).",
+            n,
+        ) % {"amount": yuan(amount_fen), "n": n, "member": who}
+    if kind == "clawback":
+        return _("%(amount)s of commission was taken back: order %(order)s was refunded.") % {
+            "amount": yuan(-amount_fen),
+            "order": data.get("order", ""),
+        }
+    if kind == "statement":
+        return _("Your commission for %(period)s, %(amount)s, is in your wallet.") % {
+            "amount": yuan(amount_fen),
+            "period": data.get("period", ""),
+        }
+    return ""
