@@ -471,6 +471,8 @@ class Payment(BrandOwned):
     amount_fen = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     notifications = models.PositiveIntegerField(default=0)
+    # A payment to give back (status refunded) whose return the provider has not confirmed yet.
+    return_pending = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     settled_at = models.DateTimeField(null=True, blank=True)
 
@@ -491,6 +493,14 @@ class Payment(BrandOwned):
 
 
 class Refund(BrandOwned):
+    class Transfer(models.TextChoices):
+        """The money's way back to the payer through the payment provider."""
+
+        NONE = "none", _("Not through us")  # an ISV's order: its own system pays back
+        PENDING = "pending", _("Being returned")
+        SENT = "sent", _("Returned to the payer")
+        FAILED = "failed", _("Return failed, tried again")
+
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     key = models.CharField(max_length=128)
     request_hash = models.CharField(max_length=64)
@@ -501,6 +511,10 @@ class Refund(BrandOwned):
     lines = models.JSONField(default=list)
     points_reversed = models.BigIntegerField(default=0)
     provider_reference = models.CharField(max_length=64, blank=True)
+    transfer = models.CharField(max_length=8, choices=Transfer.choices, default=Transfer.NONE)
+    transfer_error = models.CharField(max_length=200, blank=True)
+    # Set while a sender holds the provider call (a lease: a sender that died is replaced later).
+    transfer_claimed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 

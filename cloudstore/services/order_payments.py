@@ -4,6 +4,7 @@ payments, polling for notices that never came; points earned on payment."""
 from __future__ import annotations
 
 import datetime
+import logging
 import secrets
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloudstore import events, payments
+from cloudstore import events
 from cloudstore.models import Coupon, Order, Payment
 from cloudstore.services import inventory
 from cloudstore.services.order_status import (
@@ -22,9 +23,14 @@ from cloudstore.services.order_status import (
 )
 from members import services as member_services
 from members.models import Member
+from retail import payments
 from retail.events import Actor
 from retail.models import Brand
+from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
+
+logger = logging.getLogger(__name__)
+RETURN_TASK = "cloudstore.tasks.payment_return"
 
 # --- payment ------------------------------------------------------------------------------------
 
@@ -47,13 +53,21 @@ def payment_start(*, brand: Brand, order: Order, provider_name: str | None = Non
             reference=payments.new_reference(),
             amount_fen=order.total_fen,
         )
+    # The provider is asked once the payment is written and the order's lock let go.
+    try:
         url = provider.start(
             brand_slug=brand.slug,
             brand_id=brand.pk,
             reference=payment.reference,
             amount_fen=payment.amount_fen,
         )
-        return payment, url
+    except Exception:
+        with brand_scope(brand):
+            Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
+                status=Payment.Status.FAILED, settled_at=timezone.now()
+            )
+        raise
+    return payment, url
 
 
 def payment_notice(*, brand: Brand, provider_name: str, notice: payments.Notice) -> Payment:
@@ -101,18 +115,50 @@ def payment_notice(*, brand: Brand, provider_name: str, notice: payments.Notice)
             payment.save(update_fields=["status", "settled_at"])
             mark_paid(brand, order, payment.amount_fen, None, {"payment": payment.reference, "late": True})
         else:
-            # Paid twice, or paid after the goods went to someone else: the money goes back.
-            payments.provider(provider_name).refund(
-                reference=payment.reference,
-                amount_fen=payment.amount_fen,
-                refund_key=f"return:{payment.reference}",
-            )
+            # Paid twice, or paid after the goods went to someone else: the money goes back, sent
+            # to the provider after this commit (``payment_return``).
             payment.status = Payment.Status.REFUNDED
-            payment.save(update_fields=["status", "settled_at"])
+            payment.return_pending = True
+            payment.save(update_fields=["status", "settled_at", "return_pending"])
             events.payment_notice(
                 order=order, data={"reference": payment.reference, "returned_fen": payment.amount_fen}
             )
+            enqueue_on_commit(RETURN_TASK, brand.pk, payment.pk)
         return payment
+
+
+def payment_return(*, brand: Brand, payment: Payment) -> Payment:
+    """Give back a payment the order could not take, outside any transaction; repeatable (the
+    provider deduplicates by the return key), a failure is left for the next sweep."""
+    with brand_scope(brand):
+        payment = Payment.objects.get(pk=payment.pk)
+    if not payment.return_pending:
+        return payment
+    try:
+        payments.provider(payment.provider).refund(
+            reference=payment.reference,
+            amount_fen=payment.amount_fen,
+            refund_key=f"return:{payment.reference}",
+        )
+    except Exception as exc:  # refused, unreachable or timed out: the sweep sends it again
+        logger.warning("payment %s: returning it failed, to be sent again: %r", payment.reference, exc)
+        return payment
+    with brand_scope(brand):
+        Payment.objects.filter(pk=payment.pk).update(return_pending=False)
+    payment.return_pending = False
+    return payment
+
+
+def payment_returns_resend(*, brand: Brand, older_than_seconds: int = 60, batch: int = 200) -> int:
+    """Send again the returns of payments the provider has not confirmed; returns how many went."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    with brand_scope(brand):
+        ids = list(
+            Payment.objects.filter(return_pending=True, settled_at__lte=cutoff).values_list("pk", flat=True)[
+                :batch
+            ]
+        )
+    return sum(not payment_return(brand=brand, payment=Payment(pk=pk)).return_pending for pk in ids)
 
 
 def _revive(brand: Brand, order: Order) -> bool:

@@ -1,10 +1,22 @@
-"""Refunds of paid orders, by lines or by amount, once per idempotency key."""
+"""Refunds of paid orders, by lines or by amount, once per idempotency key.
+
+A refund is written in one short locked transaction (amounts, stock, points, events, audit) with
+its money transfer ``pending``; the payment provider is called only after that commit, outside
+any transaction (``refund_send``, queued on commit and swept by the periodic task), and its
+answer is recorded in a second short transaction. A failed or timed-out call leaves the
+transfer ``failed`` to be sent again with the same refund key, which the provider deduplicates."""
 
 from __future__ import annotations
 
+import datetime
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloudstore import events, payments
+from cloudstore import events
 from cloudstore.models import Order, OrderLine, Payment, Refund
 from cloudstore.services import inventory
 from cloudstore.services.order_status import (
@@ -16,10 +28,19 @@ from cloudstore.services.order_status import (
 )
 from members import services as member_services
 from members.models import Member
-from retail import idempotency, roles
+from retail import idempotency, payments, roles
 from retail.events import Actor
 from retail.models import Brand, Staff
+from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
+
+logger = logging.getLogger(__name__)
+
+T = Refund.Transfer
+TO_SEND = (T.PENDING, T.FAILED)
+# How long one sender holds a transfer before another may take it over (a sender that died).
+TRANSFER_LEASE = datetime.timedelta(minutes=2)
+SEND_TASK = "cloudstore.tasks.refund_send"
 
 # --- refunds ---------------------------------------------------------------------------------------
 
@@ -68,9 +89,12 @@ def refund_create(
         raise error(None, _("Choose the items or the amount to refund."), "required")
     with brand_scope(brand):
         existing = Refund.objects.filter(key=key).first()
+        if existing is None:
+            order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+            # The same request sent twice at once: the twin held the lock and made the refund.
+            existing = Refund.objects.filter(key=key).first()
         if existing is not None:
-            return idempotency.replay(existing, fingerprint, same=existing.order_id == order.pk), True
-        order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+            return _replay(brand, existing, fingerprint, order), True
         if order.status not in REFUNDABLE:
             raise error(None, _("Only a paid order can be refunded."), "not_refundable")
         if restock and not order.restockable:
@@ -118,33 +142,39 @@ def refund_create(
             )
         if amount <= 0:
             raise error("amount_fen", _("Nothing to refund."), "bad_amount")
-        refund = Refund.objects.create(
-            brand=brand,
-            order=order,
-            key=key,
-            request_hash=fingerprint,
-            amount_fen=amount,
-            restock=bool(picked and order.restockable and restock is not False),
-            reason=reason[:200],
-            shopper_note=(shopper_note or "").strip()[:200],
-            lines=[{"line": line.pk, "sku": line.sku_id, "quantity": q} for line, q in picked],
-            created_by=actor.user,
-        )
+        payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).first()
+        to_send = order.channel == Order.Channel.CLOUD_STORE and payment is not None
+        try:
+            with transaction.atomic():
+                refund = Refund.objects.create(
+                    brand=brand,
+                    order=order,
+                    key=key,
+                    request_hash=fingerprint,
+                    amount_fen=amount,
+                    restock=bool(picked and order.restockable and restock is not False),
+                    reason=reason[:200],
+                    shopper_note=(shopper_note or "").strip()[:200],
+                    lines=[{"line": line.pk, "sku": line.sku_id, "quantity": q} for line, q in picked],
+                    transfer=T.PENDING if to_send else T.NONE,
+                    created_by=actor.user,
+                )
+        except IntegrityError:
+            # The key was just used at the same time for another order's refund.
+            existing = Refund.objects.filter(key=key).first()
+            if existing is None:
+                raise
+            return _replay(brand, existing, fingerprint, order), True
         if picked:
             OrderLine.objects.bulk_update(
                 [line for line, _q in picked], ["refunded_quantity", "refunded_fen"]
             )
         if refund.restock:
             inventory.restock(brand, order, order.store_id, [(line.sku_id, q) for line, q in picked], actor)
-        payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).first()
-        if order.channel == Order.Channel.CLOUD_STORE and payment is not None:
-            refund.provider_reference = payments.provider(payment.provider).refund(
-                reference=payment.reference, amount_fen=amount, refund_key=f"{brand.pk}:{key}"
-            )
         order.refunded_fen += amount
         reverse = _points_to_reverse(order)
         refund.points_reversed = reverse
-        refund.save(update_fields=["provider_reference", "points_reversed"])
+        refund.save(update_fields=["points_reversed"])
         order.points_reversed += reverse
         order.save(update_fields=["refunded_fen", "points_reversed"])
         if order.member_id:
@@ -168,7 +198,70 @@ def refund_create(
             target=order,
             data={"amount_fen": amount, "key": key, "restock": refund.restock},
         )
+        if to_send:
+            enqueue_on_commit(SEND_TASK, brand.pk, refund.pk)
         return refund, False
+
+
+def _replay(brand: Brand, existing: Refund, fingerprint: str, order: Order) -> Refund:
+    """The first refund made with this key; its transfer is sent again if it has not gone through."""
+    refund = idempotency.replay(existing, fingerprint, same=existing.order_id == order.pk)
+    if refund.transfer in TO_SEND:
+        enqueue_on_commit(SEND_TASK, brand.pk, refund.pk)
+    return refund
+
+
+def refund_send(*, brand: Brand, refund: Refund) -> Refund:
+    """Return a refund's money through the payment provider, outside any transaction: claimed in
+    one short transaction (one sender at a time), the answer recorded in another. Repeatable:
+    a sent refund is left alone, and the provider deduplicates by the refund key."""
+    now = timezone.now()
+    with brand_scope(brand):
+        claimed = (
+            Refund.objects.filter(pk=refund.pk, transfer__in=TO_SEND)
+            .filter(Q(transfer_claimed_at__isnull=True) | Q(transfer_claimed_at__lte=now - TRANSFER_LEASE))
+            .update(transfer_claimed_at=now)
+        )
+        refund = Refund.objects.get(pk=refund.pk)
+        payment = Payment.objects.filter(order_id=refund.order_id, status=Payment.Status.SUCCEEDED).first()
+    if not claimed or payment is None:
+        return refund
+    try:
+        reference = payments.provider(payment.provider).refund(
+            reference=payment.reference, amount_fen=refund.amount_fen, refund_key=f"{brand.pk}:{refund.key}"
+        )
+    except Exception as exc:  # refused, unreachable or timed out: the money may not have moved
+        logger.warning("refund %s: the payment provider failed, to be sent again: %r", refund.pk, exc)
+        with brand_scope(brand):
+            Refund.objects.filter(pk=refund.pk, transfer__in=TO_SEND, transfer_claimed_at=now).update(
+                transfer=T.FAILED,
+                transfer_error=(str(exc) or type(exc).__name__)[:200],
+                transfer_claimed_at=None,
+            )
+            return Refund.objects.get(pk=refund.pk)
+    with brand_scope(brand):
+        Refund.objects.filter(pk=refund.pk, transfer__in=TO_SEND).update(
+            transfer=T.SENT, provider_reference=reference[:64], transfer_error="", transfer_claimed_at=None
+        )
+        return Refund.objects.get(pk=refund.pk)
+
+
+def refunds_resend(*, brand: Brand, older_than_seconds: int = 60, batch: int = 200) -> int:
+    """Send again the refunds whose transfer failed or whose sender went away; returns how many
+    went through."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    with brand_scope(brand):
+        ids = list(
+            Refund.objects.filter(transfer__in=TO_SEND, created_at__lte=cutoff)
+            .filter(Q(transfer_claimed_at__isnull=True) | Q(transfer_claimed_at__lte=cutoff - TRANSFER_LEASE))
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)[:batch]
+        )
+    sent = 0
+    for pk in ids:
+        refund = refund_send(brand=brand, refund=Refund(pk=pk))
+        sent += refund.transfer == T.SENT
+    return sent
 
 
 def _points_to_reverse(order: Order) -> int:

@@ -87,13 +87,17 @@ def _ledger_problems(brand: Brand) -> tuple[list[dict], dict]:
     return problems, checked
 
 
-def _provider_problems(brand: Brand, since: datetime.datetime, limit: int) -> tuple[list[dict], int]:
-    problems: list[dict] = []
-    rows = list(
+def _recent_withdrawals(since: datetime.datetime, limit: int) -> list[dict]:
+    return list(
         Withdrawal.objects.filter(created_at__gte=since)
         .order_by("-created_at")
         .values("pk", "provider", "reference", "status", "amount_fen", "created_at")[:limit]
     )
+
+
+def _provider_problems(rows: list[dict]) -> tuple[list[dict], int]:
+    """What the payout provider says of ``rows``: asked with no transaction open."""
+    problems: list[dict] = []
     stale_before = timezone.now() - datetime.timedelta(hours=1)
     for w in rows:
         try:
@@ -139,11 +143,11 @@ def reconcile(*, brand: Brand, days: int = 7, provider_limit: int = 20_000) -> R
     started = timezone.now()
     with brand_scope(brand):
         problems, checked = _ledger_problems(brand)
-        provider_problems, n = _provider_problems(
-            brand, started - datetime.timedelta(days=days), provider_limit
-        )
-        problems += provider_problems
-        checked["withdrawals_checked_with_provider"] = n
+        rows = _recent_withdrawals(started - datetime.timedelta(days=days), provider_limit)
+    provider_problems, n = _provider_problems(rows)
+    problems += provider_problems
+    checked["withdrawals_checked_with_provider"] = n
+    with brand_scope(brand):
         run = Reconciliation.objects.create(
             brand=brand,
             started_at=started,
