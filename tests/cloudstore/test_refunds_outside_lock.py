@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from cloudstore.models import Order, Payment, Refund
@@ -15,6 +16,7 @@ from retail import payments
 from retail.events import Actor
 from retail.tenancy import brand_scope
 from tests.factories import InventoryFactory
+from tests.helpers.auth import login_as
 from tests.helpers.shop import pay
 from tests.helpers.tenancy import refresh
 
@@ -306,3 +308,17 @@ def test_two_full_refunds_at_once_make_one(brand, store_manager, paid_order, pro
 def _payment_any(brand, order):
     with brand_scope(brand):
         return Payment.objects.filter(order=order).first()
+
+
+def test_the_order_page_shows_a_refund_still_owed(
+    client, brand, brand_admin, store_manager, paid_order, probe
+):
+    probe.fail = TimeoutError("provider timed out")
+    _refund(brand, store_manager, paid_order)
+    login_as(client, brand_admin)
+    body = client.get(reverse("dash-cs-order", args=[paid_order.pk])).content.decode()
+    assert 'data-testid="refund-transfer"' in body and "退款失败，将自动重试" in body  # the default language
+    probe.fail = None
+    refunds.refunds_resend(brand=brand, older_than_seconds=0)
+    body = client.get(reverse("dash-cs-order", args=[paid_order.pk])).content.decode()
+    assert 'data-testid="refund-transfer"' not in body
