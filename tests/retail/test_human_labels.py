@@ -529,7 +529,7 @@ def test_commission_notice_names_the_member_by_masked_phone_never_by_id(brand, g
         assert note.message == "You earned ¥10.00 from 158****5678."
     # an older notice kept only the member's id: it reads as "a shopper", not the id
     with translation.override("zh-hans"):
-        from guides.services.notify import message
+        from guides.notification_text import message
 
         text = message("commission", 500, {"orders": 1, "member_id": 30, "member": ""})
     assert text == "你从一位顾客的订单获得佣金 ¥5.00。"
