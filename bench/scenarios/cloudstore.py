@@ -27,6 +27,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bench.harness.cpu import ForeignCpu, QuietBudget
 from bench.harness.database import DbSampler, pg_settings
+from bench.harness.fixtures import error_codes
 from bench.harness.load import percentile, wrk_series
 from bench.harness.proc import emit, log
 from bench.harness.runs import Run
@@ -217,15 +218,6 @@ def _per_page() -> int:
 # --- the checkout race ---------------------------------------------------------------------------
 
 
-def _error_codes(exc: ValidationError) -> list[str]:
-    errors = (
-        [e for errs in exc.error_dict.values() for e in errs]
-        if hasattr(exc, "error_dict")
-        else exc.error_list
-    )
-    return sorted({e.code or "" for e in errors})
-
-
 def _race_worker(w, workers, run, brand_id, store_id, sku_id, member_ids, barrier, queue) -> None:
     """One process: its own connection, its share of the checkouts, one after the other."""
     results = []
@@ -250,7 +242,7 @@ def _race_worker(w, workers, run, brand_id, store_id, sku_id, member_ids, barrie
                 )
                 outcome, detail = "ok", order.pk
             except ValidationError as exc:
-                outcome, detail = "refused", ",".join(_error_codes(exc))
+                outcome, detail = "refused", ",".join(error_codes(exc))
             except Exception as exc:  # a deadlock, a lost connection: counted, not raised
                 outcome, detail = "error", f"{type(exc).__name__}: {exc}"[:200]
             results.append((i, outcome, detail, t0, time.monotonic()))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.harness.cpu import CpuSampler, load_average, wait_for_quiet
 from bench.harness.database import DbSampler, pg_settings
+from bench.harness.fixtures import top_up
 from bench.harness.machine import short_revision
 from bench.harness.proc import ROOT, emit, log
 from bench.harness.runs import Run
@@ -802,21 +803,6 @@ def verify_attribution(b, expected: int) -> dict:
 
 
 # --- settlement -----------------------------------------------------------------------------------
-
-
-def top_up(b, admin, amount_fen: int, key: str) -> None:
-    """As tests/redpackets/conftest.py top_up(): start, the payer pays, the signed notice arrives."""
-    from redpackets.services import funding
-    from retail import payments
-    from retail.events import Actor
-
-    topup = funding.topup_start(
-        brand=b, staff=admin, actor=Actor.system(), amount_fen=amount_fen, key=key, fingerprint="bench"
-    )
-    sim = payments.provider("sim")
-    sim.settle(topup.reference, "succeeded")
-    body, sig = sim.signed_notice(topup.reference)
-    funding.topup_notice(brand=b, provider_name="sim", notice=sim.parse_notice(body, sig))
 
 
 def _fund(b, admin, need_fen: int, label: str) -> dict:

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from bench.harness.cpu import CpuSampler, QuietBudget, load_average
 from bench.harness.database import DbSampler, pg_connect, pg_settings
+from bench.harness.fixtures import error_codes, login_session, top_up
 from bench.harness.load import percentile, pgbench
 from bench.harness.proc import emit, log
 from bench.harness.runs import Run
@@ -51,7 +52,6 @@ from redpackets.models import (
     Transaction,
 )
 from redpackets.services import accounts, funding, limits, packets, reconcile
-from retail import payments
 from retail.events import Actor
 from retail.middleware import SESSION_BRAND_KEY
 from retail.models import Brand, Staff, StaffStore
@@ -127,22 +127,6 @@ def unbound(staff_id: int) -> bool:
 # --- seed -----------------------------------------------------------------------------------------
 
 
-def top_up(b: Brand, admin: Staff, n: int) -> None:
-    """As tests/redpackets/conftest.py top_up(): start, the payer pays, the signed notice arrives."""
-    topup = funding.topup_start(
-        brand=b,
-        staff=admin,
-        actor=Actor.system(),
-        amount_fen=TOPUP_FEN,
-        key=f"bench-topup-{n}",
-        fingerprint="bench",
-    )
-    sim = payments.provider("sim")
-    sim.settle(topup.reference, "succeeded")
-    body, sig = sim.signed_notice(topup.reference)
-    funding.topup_notice(brand=b, provider_name="sim", notice=sim.parse_notice(body, sig))
-
-
 def seed() -> None:
     """Raise the daily limits, fund the pool (4 top-ups through the simulated payment provider),
     log in the 3,000 claimers (database sessions, as the login view leaves them) and bind the soak's
@@ -152,7 +136,7 @@ def seed() -> None:
     t0 = time.monotonic()
     limits.settings_update(brand=b, staff=admin, actor=Actor.system(), data=LIMITS)
     for n in range(TOPUPS):
-        top_up(b, admin, n)
+        top_up(b, admin, TOPUP_FEN, key=f"bench-topup-{n}")
     t_fund = time.monotonic() - t0
 
     t1 = time.monotonic()
@@ -337,22 +321,13 @@ def verify(packet_id: int) -> None:
     emit(verify_packet(packet_id))
 
 
-def _codes(exc: ValidationError) -> str:
-    errors = (
-        [e for errs in exc.error_dict.values() for e in errs]
-        if hasattr(exc, "error_dict")
-        else exc.error_list
-    )
-    return ",".join(sorted({e.code or "" for e in errors}))
-
-
 def _claim_one(b: Brand, s: Staff, p: RedPacket, run: int, i: int) -> tuple:
     t0 = time.monotonic()
     try:
         share = packets.packet_claim(brand=b, staff=s, packet=p, key=f"race-{run}-{i}")
         outcome, detail = ("replayed" if share.replayed else "ok"), share.amount_fen
     except ValidationError as exc:
-        outcome, detail = "refused", _codes(exc)
+        outcome, detail = "refused", ",".join(error_codes(exc))
     except PermissionDenied as exc:
         outcome, detail = "refused", f"permission: {exc}"
     except Exception as exc:  # a deadlock, a lost connection: counted, not raised
@@ -510,20 +485,6 @@ def race(run: int, workers: int, mode: str = "threads") -> None:
 # --- the claim answer's packet detail --------------------------------------------------------------
 
 
-def _session_for(staff: Staff) -> str:
-    session = SessionStore()
-    session.update(
-        {
-            "_auth_user_id": str(staff.user.pk),
-            "_auth_user_backend": BACKEND,
-            "_auth_user_hash": staff.user.get_session_auth_hash(),
-            SESSION_BRAND_KEY: staff.brand_id,
-        }
-    )
-    session.create()
-    return session.session_key
-
-
 def _after_lock(sql: list[str]) -> int:
     """How many statements ran from the packet row's lock (SELECT ... FOR NO KEY UPDATE of
     redpackets_redpacket) to the end (COMMIT included): the time every other claimant waits."""
@@ -586,7 +547,7 @@ def claim_costs(packet_id: int) -> None:
     )
     # The API, the same way.
     client = Client(raise_request_exception=False)
-    client.cookies["sessionid"] = _session_for(people[1])
+    client.cookies["sessionid"] = login_session(people[1])
     times, counts, size, listed = [], [], 0, 0
     for n in range(6):
         p = small(f"api{n}", people[:2])
@@ -616,7 +577,7 @@ def claim_costs(packet_id: int) -> None:
     # The packet's detail (its claims listed), at 1 claim and at every share of the race packet claimed.
     one = small("detail", people[2:3])
     packets.packet_claim(brand=b, staff=people[2], packet=one, key=f"bench-cost-d-{packet_id}")
-    client.cookies["sessionid"] = _session_for(admin)
+    client.cookies["sessionid"] = login_session(admin)
     for label, pid in (
         ("packet detail with 1 claim", one.pk),
         (f"packet detail with {SHARES} claims", packet_id),

@@ -47,6 +47,7 @@ from django.db.models import Count, Sum
 from django.test import Client
 from django.utils import timezone
 
+from bench.harness.fixtures import error_codes
 from bench.harness.load import percentile
 from redpackets import payouts
 from redpackets.models import Account, Event, PacketShare, RedPacket, Transaction, Withdrawal
@@ -79,15 +80,6 @@ WEBHOOK = "/pay/payout-notify/{slug}/sim/"
 # The running uvicorn (the runner starts it); without it, the webhook view is called
 # in-process through Django's test client.
 SERVER = os.environ.get("BENCH_RP_SERVER", "")  # "127.0.0.1:8001"
-
-
-def _codes(exc: ValidationError) -> str:
-    errors = (
-        [e for errs in exc.error_dict.values() for e in errs]
-        if hasattr(exc, "error_dict")
-        else exc.error_list
-    )
-    return ",".join(sorted({e.code or "invalid" for e in errors}))
 
 
 class State:
@@ -244,7 +236,7 @@ class Soak:
                 brand=self.b, staff=self.staff[staff_id], packet=RedPacket(pk=pid), key=key
             )
         except ValidationError as exc:
-            code = _codes(exc)
+            code = ",".join(error_codes(exc, "invalid"))
             if code in ("packet_empty", "packet_expired"):
                 self.s.close(pid)
             raise
@@ -382,7 +374,7 @@ class Soak:
             if op == "claim" and not outcome:
                 op, outcome = "send", self.op_send(rng, key)
         except ValidationError as exc:
-            outcome = f"refused: {_codes(exc)}"
+            outcome = "refused: " + ",".join(error_codes(exc, "invalid"))
         except PermissionDenied:
             outcome = "refused: not allowed"
         except Exception as exc:  # a deadlock, an integrity error: counted, traceback kept

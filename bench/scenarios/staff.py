@@ -16,16 +16,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from bench.harness.fixtures import login_session
 from bench.harness.load import wrk_series
 from bench.harness.proc import emit, log, step
 from bench.harness.runs import Run
 from bench.harness.servers import http_status, server_cmd_text, start_server, stop_group
-from retail.middleware import SESSION_BRAND_KEY
 from retail.models import Brand, Staff, StaffStore, Store, User
 from retail.tenancy import rls_bypass
 
@@ -61,7 +60,6 @@ STORES_PER_BRAND = int(os.environ.get("BENCH_STORES", 200))
 STAFF_PER_BRAND = int(os.environ.get("BENCH_STAFF", 5000))
 PASSWORD = "Retail#2026"
 BATCH = 2000
-BACKEND = "retail.auth_backends.PhoneOrUsernameBackend"
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 )
@@ -140,17 +138,6 @@ def seed_brand(slug: str, name: str, phone_prefix: str, password_hash: str) -> d
     )
     guide = next(s for s in staff if s.role == Staff.Role.GUIDE and s.status == "active")
     return {"brand": brand, "admin": staff[0], "manager": staff[1], "guide": guide}
-
-
-def login_session(staff: Staff) -> str:
-    """A logged-in session with the staff member's brand picked, as the login view leaves it."""
-    session = SessionStore()
-    session["_auth_user_id"] = str(staff.user.pk)
-    session["_auth_user_backend"] = BACKEND
-    session["_auth_user_hash"] = staff.user.get_session_auth_hash()
-    session[SESSION_BRAND_KEY] = staff.brand_id
-    session.create()
-    return session.session_key
 
 
 def seed() -> None:
