@@ -25,7 +25,7 @@ TERMS = """{brand}会员协议
 5. 注销：你可以随时在会员页申请注销，注销后积分和记录将被删除且无法恢复。"""
 
 
-def seed_policies(brand: Brand) -> None:
+def seed_policies(brand: Brand, stores: list | None = None) -> None:
     """Version 1 of the brand's privacy policy and member agreement, unless it has texts already."""
     with brand_scope(brand):
         for kind, body in ((MemberPolicy.Kind.PRIVACY, PRIVACY), (MemberPolicy.Kind.TERMS, TERMS)):

@@ -12,7 +12,7 @@ from retail.models import Brand, Staff, StaffStore
 from retail.tenancy import brand_scope
 
 
-def seed_redpackets(brand: Brand) -> None:
+def seed_redpackets(brand: Brand, stores: list | None = None) -> None:
     with brand_scope(brand):
         # for_brand: seed_demo runs with the RLS bypass on, where unfiltered managers see every brand.
         if Account.objects.for_brand(brand).filter(kind=Account.Kind.POOL).exists():

@@ -223,6 +223,19 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "withdrawal.failed": [],
 }
 
+# --- Demo data (manage.py seed_demo) --------------------------------------------------------
+# The apps' demo seeders, in order, as dotted paths (the kernel's command imports no app).
+# "setup" runs per brand inside the command's transaction, given (brand, stores); "activity"
+# runs per brand afterwards, given (brand), through the services in the brand's own scope.
+DEMO_SEEDERS = {
+    "setup": [
+        "cloudstore.demo.seed_catalogue",
+        "members.demo.seed_policies",
+        "redpackets.demo.seed_redpackets",
+    ],
+    "activity": ["guides.demo.seed_commission"],
+}
+
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "retail.User"
 AUTHENTICATION_BACKENDS = [

@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import import_string
 
-from cloudstore.demo import seed_catalogue
-from guides.demo import seed_commission
-from members.demo import seed_policies
-from redpackets.demo import seed_redpackets
 from retail.models import Brand, Staff, StaffStore, Store, User
 from retail.tenancy import rls_bypass
 
@@ -94,14 +92,15 @@ class Command(BaseCommand):
                     logins.setdefault(f"{username} / {phone}", []).append(
                         f"{brand.name}: {staff.get_role_display()}"
                     )
-                seed_catalogue(brand, list(stores.values()))
-                seed_policies(brand)
-                seed_redpackets(brand)
+                for path in settings.DEMO_SEEDERS["setup"]:
+                    import_string(path)(brand, list(stores.values()))
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", password=PASSWORD, display_name="Platform operator")
         # Members, orders and commission go through the services, each in its brand's own scope.
         for spec in BRANDS:
-            seed_commission(Brand.objects.get(slug=spec["slug"]))
+            brand = Brand.objects.get(slug=spec["slug"])
+            for path in settings.DEMO_SEEDERS["activity"]:
+                import_string(path)(brand)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Password for every login: " + PASSWORD))
         for login, roles in logins.items():
             self.stdout.write(f"  {login:28}  {'; '.join(roles)}")
