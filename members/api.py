@@ -13,7 +13,7 @@ from members import codes, selectors, services
 from members.identities import mask_identity
 from members.models import Member, MemberIdentity, PointsEntry, Tag
 from retail import api_fields, filters, idempotency, roles
-from retail.api_base import BrandAPIView
+from retail.api_base import BrandAPIView, BrandGenericView
 from retail.events import Actor
 from retail.models import Staff
 from retail.schema import IDEMPOTENCY_HEADER
@@ -149,7 +149,7 @@ class CanMovePoints(permissions.BasePermission):
         return roles.can_manage_staff(view.staff)
 
 
-class _MemberView(filters.BrandGenericView):
+class _MemberView(BrandGenericView):
     """Members of the caller's brand: a guide sees their own members, a store manager those
     served in their stores, a brand admin all."""
 

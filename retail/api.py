@@ -8,7 +8,7 @@ from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 
 from retail import api_fields, filters, roles, selectors, services
-from retail.api_base import BrandAPIView
+from retail.api_base import BrandAPIView, BrandGenericView
 from retail.events import Actor
 from retail.models import AuditLog, Staff, Store
 from retail.phones import mask_phone
@@ -74,7 +74,7 @@ class StoreListView(filters.FilteredListView):
         return Response(self.get_serializer(store).data, status=status.HTTP_201_CREATED)
 
 
-class StoreDetailView(filters.BrandGenericView):
+class StoreDetailView(BrandGenericView):
     """Stores of the caller's brand; guides and managers see the stores they work in."""
 
     serializer_class = StoreSerializer
@@ -170,7 +170,7 @@ class StaffFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _StaffView(filters.BrandGenericView):
+class _StaffView(BrandGenericView):
     """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
     guide only themself."""
 

@@ -20,10 +20,10 @@ from django_filters.utils import translate_validation
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.drainage import set_override
 from drf_spectacular.plumbing import get_view_model
-from rest_framework import generics, mixins, serializers
+from rest_framework import mixins, serializers
 
 from retail import api_fields
-from retail.api_base import BrandAPIView
+from retail.api_base import BrandGenericView
 
 
 def _documented(filter_: django_filters.Filter, field_class, **kw) -> None:
@@ -217,13 +217,6 @@ def filter_values(view, data=None) -> dict:
     if not filterset.is_valid():
         raise translate_validation(filterset.errors)
     return {k: v for k, v in filterset.form.cleaned_data.items() if v not in (None, "", [])}
-
-
-class BrandGenericView(BrandAPIView, generics.GenericAPIView):
-    # A brand API view with DRF's generic helpers (serializer, pagination). Nothing filters it
-    # unless it is a FilteredListView: the settings' default backends (which would add an
-    # ``ordering`` parameter) do not apply. No docstring: the schema shows each view's own.
-    filter_backends: list = []
 
 
 class FilteredListView(mixins.ListModelMixin, BrandGenericView):

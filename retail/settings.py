@@ -345,10 +345,7 @@ REST_FRAMEWORK = {
         "retail.parsers.FormParser",
         "retail.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "retail.schema.AutoSchema",
     "EXCEPTION_HANDLER": "retail.api_base.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [

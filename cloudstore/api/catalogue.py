@@ -12,6 +12,7 @@ from cloudstore import selectors
 from cloudstore.models import Category, Product, Sku
 from cloudstore.services import catalogue
 from retail import api_fields, filters
+from retail.api_base import BrandGenericView
 from retail.events import Actor
 from retail.tenancy import get_for_brand_or_404
 
@@ -71,7 +72,7 @@ class ProductFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _ProductView(filters.BrandGenericView):
+class _ProductView(BrandGenericView):
     """The brand's catalogue. Reads for any staff; writes for brand admins."""
 
     serializer_class = ProductSerializer
@@ -138,7 +139,7 @@ class SkuFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _SkuView(filters.BrandGenericView):
+class _SkuView(BrandGenericView):
     """SKUs of the brand's products. Reads for any staff; writes for brand admins."""
 
     serializer_class = SkuSerializer

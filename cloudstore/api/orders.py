@@ -15,6 +15,7 @@ from cloudstore.models import Order, OrderLine
 from cloudstore.services import external_orders, order_status, refunds
 from members.models import MemberIdentity
 from retail import api_fields, filters, idempotency
+from retail.api_base import BrandGenericView
 from retail.events import Actor
 from retail.idempotency import request_fingerprint
 from retail.schema import IDEMPOTENCY_HEADER
@@ -212,7 +213,7 @@ class OrderFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _OrderView(filters.BrandGenericView):
+class _OrderView(BrandGenericView):
     """Orders of every channel. Store staff see their stores' orders; brand admins all. ISVs create
     flagship and POS orders here, idempotent on (channel, external_id)."""
 

@@ -13,8 +13,8 @@ from cloudstore.models import Campaign, Coupon
 from cloudstore.services import external_orders, promotions
 from members import selectors as member_selectors
 from members.models import Member
-from retail import api_fields, filters, idempotency
-from retail.api_base import BrandAPIView
+from retail import api_fields, idempotency
+from retail.api_base import BrandAPIView, BrandGenericView
 from retail.events import Actor
 from retail.tenancy import get_for_brand_or_404
 
@@ -181,7 +181,7 @@ class CampaignIssueSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class _CampaignView(filters.BrandGenericView):
+class _CampaignView(BrandGenericView):
     """Coupon campaigns. Any staff reads (guides see what they may share); brand admins write."""
 
     serializer_class = CampaignSerializer
