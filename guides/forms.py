@@ -96,14 +96,8 @@ class PercentField(forms.DecimalField):
         return None if pct is None else int((pct * 100).to_integral_value())
 
 
-def _yuan(label, *, required: bool = False, max_fen: int = 10**10, min_yuan: str = "0.01", help_text=""):
-    return YuanField(
-        label=label,
-        required=required,
-        min_value=Decimal(min_yuan),
-        max_value=Decimal(max_fen) / 100,
-        help_text=help_text,
-    )
+def _yuan(label, *, required: bool = False, max_fen: int = 10**10, min_fen: int = 1, help_text=""):
+    return YuanField(label=label, required=required, min_fen=min_fen, max_fen=max_fen, help_text=help_text)
 
 
 # --- reports ---------------------------------------------------------------------------------------
@@ -252,7 +246,7 @@ class AttributionRuleForm(forms.Form):
         ),
     )
     min_order = _yuan(
-        _("No commission below (¥)"), min_yuan="0", help_text=_("Orders paid below this earn nothing.")
+        _("No commission below (¥)"), min_fen=0, help_text=_("Orders paid below this earn nothing.")
     )
     dual_credit_store = forms.BooleanField(
         label=_("An online order also counts for the credited guide's store (reports)"), required=False

@@ -239,17 +239,6 @@ def _award_points(brand: Brand, order: Order) -> None:
 
 def payments_poll(*, brand: Brand, older_than_seconds: int = 60) -> int:
     """Ask the provider about payments still waiting (a notice may never come); returns how many settled."""
-    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
-    with brand_scope(brand):
-        waiting = list(
-            Payment.objects.filter(status=Payment.Status.PENDING, created_at__lte=cutoff).values_list(
-                "provider", "reference"
-            )[:500]
-        )
-    settled = 0
-    for provider_name, reference in waiting:
-        notice = payments.provider(provider_name).query(reference=reference)
-        if notice is not None and notice.brand_id == brand.pk:
-            payment_notice(brand=brand, provider_name=provider_name, notice=notice)
-            settled += 1
-    return settled
+    return payments.poll_pending(
+        brand=brand, model=Payment, settle=payment_notice, older_than_seconds=older_than_seconds
+    )
