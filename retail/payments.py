@@ -121,10 +121,15 @@ class SimulatedProvider(SimulatedRecords):
         return Notice(rec["brand_id"], reference, rec["status"], rec["amount_fen"])
 
     def refund(self, *, reference: str, amount_fen: int, refund_key: str) -> str:
+        # Like a real provider, a refund key it has seen is answered again, never paid twice
+        # (a retry after a timeout whose first call went through).
         rec = self.record(reference)
         if rec is not None:
-            rec["refunded_fen"] = rec.get("refunded_fen", 0) + amount_fen
-            self._save(reference, rec)
+            done = rec.setdefault("refund_keys", [])
+            if refund_key not in done:
+                done.append(refund_key)
+                rec["refunded_fen"] = rec.get("refunded_fen", 0) + amount_fen
+                self._save(reference, rec)
         return f"SIMREF-{hashlib.sha256(refund_key.encode()).hexdigest()[:16].upper()}"
 
     def parse_notice(self, body: bytes, signature: str) -> Notice:

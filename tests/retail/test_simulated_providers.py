@@ -123,3 +123,17 @@ def test_the_embedded_default_is_the_simulator():
     result = run(PROBE)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["enabled"] is True and json.loads(result.stdout)["routed"] is True
+
+
+def test_the_simulator_pays_a_refund_key_once_like_a_real_provider(settings):
+    """A retry after a timeout whose first call went through answers the same refund again."""
+    from retail.payments import SimulatedProvider
+
+    settings.CACHES = {**settings.CACHES, "sim": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    sim = SimulatedProvider()
+    sim.start(brand_slug="b", brand_id=1, reference="PAYREFUNDONCE", amount_fen=29900)
+    first = sim.refund(reference="PAYREFUNDONCE", amount_fen=10000, refund_key="R1")
+    again = sim.refund(reference="PAYREFUNDONCE", amount_fen=10000, refund_key="R1")
+    other = sim.refund(reference="PAYREFUNDONCE", amount_fen=5000, refund_key="R2")
+    assert first == again != other
+    assert sim.record("PAYREFUNDONCE")["refunded_fen"] == 15000
