@@ -119,12 +119,33 @@ def brandless(view):
     return view
 
 
-def _is_brandless(request) -> bool:
+def own_transactions(view):
+    """Mark a view that must not run inside one request-wide transaction: it asks an outside
+    provider (a payment) between its services' transactions, so no row stays locked, nor any
+    write uncommitted, while the provider answers. Every database access of such a view is in a
+    service's or its own ``brand_scope``. Only for views without a staff brand (``brandless``)
+    or anonymous ones: a staff session's brand lives in the request's transaction."""
+    view.own_transactions = True
+    return view
+
+
+def _view_flag(request, flag: str) -> bool:
     try:
         match = resolve(request.path_info)
     except Resolver404:
         return False
-    return getattr(match.func, "brandless", False)
+    return getattr(match.func, flag, False)
+
+
+def _is_brandless(request) -> bool:
+    return _view_flag(request, "brandless")
+
+
+def _in_one_transaction(request, get_response):
+    if _view_flag(request, "own_transactions"):
+        return get_response(request)
+    with transaction.atomic():
+        return get_response(request)
 
 
 class TenantMiddleware:
@@ -152,12 +173,8 @@ class TenantMiddleware:
         request.staff = None
         request.brand_suspended = False
         user = request.user
-        if not user.is_authenticated:
-            with transaction.atomic():
-                return self.get_response(request)
-        if _is_brandless(request):
-            with transaction.atomic():
-                return self.get_response(request)
+        if not user.is_authenticated or _is_brandless(request):
+            return _in_one_transaction(request, self.get_response)
         if request.path.startswith(self.admin_prefix) and user.is_active and user.is_staff:
             with rls_bypass(
                 reason=f"django admin {request.method} {request.path}"[:200],

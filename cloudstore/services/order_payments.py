@@ -61,12 +61,17 @@ def payment_start(*, brand: Brand, order: Order, provider_name: str | None = Non
             reference=payment.reference,
             amount_fen=payment.amount_fen,
         )
-    except Exception:
+    except Exception as exc:
+        logger.warning(
+            "payment %s: the provider %s did not start it: %r", payment.reference, provider.name, exc
+        )
         with brand_scope(brand):
             Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
                 status=Payment.Status.FAILED, settled_at=timezone.now()
             )
-        raise
+        raise error(
+            None, _("The payment service did not answer. Try again in a moment."), "provider_unavailable"
+        ) from exc
     return payment, url
 
 

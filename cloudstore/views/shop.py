@@ -47,7 +47,7 @@ from members import selectors as member_selectors
 from members import services as member_services
 from members.models import ConsentRecord, Member
 from retail.events import Actor
-from retail.middleware import brandless
+from retail.middleware import brandless, own_transactions
 from retail.models import Brand, Staff, Store
 from retail.pages import apply_service_errors, form_status, safe_next
 from retail.tenancy import brand_scope, get_for_brand_or_404
@@ -402,6 +402,7 @@ def _checkout_items(request, brand: Brand, store: Store) -> list[tuple[int, int]
     return sorted(_store_items(request, brand, store).items())
 
 
+@own_transactions
 @brandless
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -410,101 +411,104 @@ def checkout(request, brand_slug: str, store_code: str):
     coupon and the summary. One checkout_key per rendered form: a double submit gives one order."""
     brand = shopper.brand_for_slug(brand_slug)
     with brand_scope(brand):
-        store = _store(brand, store_code)
-        if store.status != Store.Status.OPEN:
-            return _closed(request, brand, store)
-        member = shopper.current_member(request, brand)
-        posted = request.POST if request.method == "POST" else None
-        checkout_url = reverse("shop-checkout", args=[brand.slug, store.code])
+        answer = _checkout(request, brand, store_code)
+    # The order is committed: the provider is asked with no transaction open and no row locked.
+    return _pay(request, brand, answer) if isinstance(answer, Order) else answer
 
-        if member is None:
-            join_form = ShopJoinForm(posted)
-            if posted is not None and _verify(request, brand, join_form) is not None:
-                return redirect(checkout_url)
-            priced = _priced(request, brand, store)
-            summary = _summary(brand, None, priced, Order.Fulfilment.PICKUP, "")
-            return render(
-                request,
-                "shop/checkout.html",
-                {
-                    "brand": brand,
-                    "store": store,
-                    "lines": priced.lines,
-                    "summary": summary,
-                    "cart_count": summary.count,
-                    **_join_context(brand, join_form),
-                },
-                status=form_status(join_form),
-            )
 
-        coupons = list(selectors.member_coupons(brand=brand, member=member))
-        if request.htmx and request.method == "GET":
-            # The summary follows the delivery and coupon choice.
-            priced = _priced(request, brand, store)
-            code = (request.GET.get("coupon_code") or "").strip().upper()[:16] or (
-                request.GET.get("coupon") or ""
-            )[:16]
-            fulfilment = request.GET.get("fulfilment") or Order.Fulfilment.PICKUP
-            return render(
-                request,
-                "shop/_checkout_summary.html",
-                {"brand": brand, "summary": _summary(brand, member, priced, fulfilment, code)},
-            )
+def _checkout(request, brand: Brand, store_code: str):
+    """The checkout page's answer, or the order just placed (to be paid)."""
+    store = _store(brand, store_code)
+    if store.status != Store.Status.OPEN:
+        return _closed(request, brand, store)
+    member = shopper.current_member(request, brand)
+    posted = request.POST if request.method == "POST" else None
+    checkout_url = reverse("shop-checkout", args=[brand.slug, store.code])
 
-        form = ShopCheckoutForm(
-            posted,
-            coupons=coupons,
-            initial={
-                "checkout_key": uuid.uuid4().hex,
-                "recipient": member.name,
-                "phone": _member_phone(member),
-            },
-        )
-        if posted is not None and form.is_valid():
-            key = form.cleaned_data["checkout_key"]
-            done = Order.objects.for_brand(brand).filter(checkout_key=key).first()
-            if done is not None:
-                if done.member_id == member.pk:  # the same form sent twice
-                    return redirect("shop-order", brand.slug, done.number)
-                form.add_error(None, _("Reload the page and try again."))
-            else:
-                response = _place_order(request, brand, store, member, form)
-                if response is not None:
-                    return response
+    if member is None:
+        join_form = ShopJoinForm(posted)
+        if posted is not None and _verify(request, brand, join_form) is not None:
+            return redirect(checkout_url)
         priced = _priced(request, brand, store)
-        if priced.dropped:
-            messages.warning(
-                request, _("Some items are no longer sold here and were taken out of your cart.")
-            )
-        if form.is_bound and form.is_valid():
-            code, _field = form.coupon_code_value()
-            fulfilment = form.cleaned_data["fulfilment"]
-        elif form.is_bound:
-            code = (posted.get("coupon_code") or "").strip().upper()[:16] or (posted.get("coupon") or "")[:16]
-            fulfilment = posted.get("fulfilment") or Order.Fulfilment.PICKUP
-        else:
-            code, fulfilment = "", Order.Fulfilment.PICKUP
-        errors = form.errors.as_data() if form.is_bound else {}
-        codes = {e.code for errs in errors.values() for e in errs}
-        summary = _summary(brand, member, priced, fulfilment, code)
+        summary = _summary(brand, None, priced, Order.Fulfilment.PICKUP, "")
         return render(
             request,
             "shop/checkout.html",
             {
                 "brand": brand,
                 "store": store,
-                "member": member,
-                "form": form,
                 "lines": priced.lines,
-                "coupons": coupons,
                 "summary": summary,
                 "cart_count": summary.count,
-                "cart_problem": bool(
-                    codes & {"out_of_stock", "not_sold_here", "empty_cart", "too_many_lines"}
-                ),
+                **_join_context(brand, join_form),
             },
-            status=form_status(form),
+            status=form_status(join_form),
         )
+
+    coupons = list(selectors.member_coupons(brand=brand, member=member))
+    if request.htmx and request.method == "GET":
+        # The summary follows the delivery and coupon choice.
+        priced = _priced(request, brand, store)
+        code = (request.GET.get("coupon_code") or "").strip().upper()[:16] or (
+            request.GET.get("coupon") or ""
+        )[:16]
+        fulfilment = request.GET.get("fulfilment") or Order.Fulfilment.PICKUP
+        return render(
+            request,
+            "shop/_checkout_summary.html",
+            {"brand": brand, "summary": _summary(brand, member, priced, fulfilment, code)},
+        )
+
+    form = ShopCheckoutForm(
+        posted,
+        coupons=coupons,
+        initial={
+            "checkout_key": uuid.uuid4().hex,
+            "recipient": member.name,
+            "phone": _member_phone(member),
+        },
+    )
+    if posted is not None and form.is_valid():
+        key = form.cleaned_data["checkout_key"]
+        done = Order.objects.for_brand(brand).filter(checkout_key=key).first()
+        if done is not None:
+            if done.member_id == member.pk:  # the same form sent twice
+                return redirect("shop-order", brand.slug, done.number)
+            form.add_error(None, _("Reload the page and try again."))
+        else:
+            placed = _place_order(request, brand, store, member, form)
+            if placed is not None:
+                return placed
+    priced = _priced(request, brand, store)
+    if priced.dropped:
+        messages.warning(request, _("Some items are no longer sold here and were taken out of your cart."))
+    if form.is_bound and form.is_valid():
+        code, _field = form.coupon_code_value()
+        fulfilment = form.cleaned_data["fulfilment"]
+    elif form.is_bound:
+        code = (posted.get("coupon_code") or "").strip().upper()[:16] or (posted.get("coupon") or "")[:16]
+        fulfilment = posted.get("fulfilment") or Order.Fulfilment.PICKUP
+    else:
+        code, fulfilment = "", Order.Fulfilment.PICKUP
+    errors = form.errors.as_data() if form.is_bound else {}
+    codes = {e.code for errs in errors.values() for e in errs}
+    summary = _summary(brand, member, priced, fulfilment, code)
+    return render(
+        request,
+        "shop/checkout.html",
+        {
+            "brand": brand,
+            "store": store,
+            "member": member,
+            "form": form,
+            "lines": priced.lines,
+            "coupons": coupons,
+            "summary": summary,
+            "cart_count": summary.count,
+            "cart_problem": bool(codes & {"out_of_stock", "not_sold_here", "empty_cart", "too_many_lines"}),
+        },
+        status=form_status(form),
+    )
 
 
 def _member_phone(member: Member) -> str:
@@ -513,7 +517,7 @@ def _member_phone(member: Member) -> str:
 
 
 def _place_order(request, brand: Brand, store: Store, member: Member, form: ShopCheckoutForm):
-    """Place the order and send the shopper to pay; None (with the errors on the form) if refused."""
+    """Place the order (to be paid); None, with the errors on the form, if refused."""
     code, field = form.coupon_code_value()
     d = form.cleaned_data
     try:
@@ -538,7 +542,7 @@ def _place_order(request, brand: Brand, store: Store, member: Member, form: Shop
         form.add_error(None, _("Reload the page and try again."))
         return None
     _cart_save(request, brand, {"store": store.pk, "items": {}})
-    return _pay(request, brand, order)
+    return order
 
 
 def _pay(request, brand: Brand, order: Order):
@@ -614,6 +618,7 @@ def order(request, brand_slug: str, number: str):
         return render(request, "shop/order.html", ctx)
 
 
+@own_transactions
 @brandless
 @require_POST
 def order_pay(request, brand_slug: str, number: str):
@@ -622,7 +627,7 @@ def order_pay(request, brand_slug: str, number: str):
     with brand_scope(brand):
         member = shopper.current_member(request, brand)
         found = _member_order(brand, member, number)
-        return _pay(request, brand, found)
+    return _pay(request, brand, found)
 
 
 @brandless

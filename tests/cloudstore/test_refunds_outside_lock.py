@@ -6,6 +6,7 @@ be sent again; racing requests make one refund and one provider call."""
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +18,7 @@ from retail.events import Actor
 from retail.tenancy import brand_scope
 from tests.factories import InventoryFactory
 from tests.helpers.auth import login_as
-from tests.helpers.shop import pay
+from tests.helpers.shop import as_shopper, pay
 from tests.helpers.tenancy import refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -242,8 +243,9 @@ def test_a_provider_that_cannot_start_leaves_a_failed_payment(brand, store, sku,
         raise ConnectionError("provider unreachable")
 
     probe.start = down
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ValidationError) as refused:
         order_payments.payment_start(brand=brand, order=order)
+    assert [e.code for e in refused.value.error_list] == ["provider_unavailable"]
     with brand_scope(brand):
         assert list(Payment.objects.filter(order=order).values_list("status", flat=True)) == ["failed"]
     assert refresh(order).status == Order.Status.CREATED  # the shopper can try again
@@ -322,3 +324,31 @@ def test_the_order_page_shows_a_refund_still_owed(
     refunds.refunds_resend(brand=brand, older_than_seconds=0)
     body = client.get(reverse("dash-cs-order", args=[paid_order.pk])).content.decode()
     assert 'data-testid="refund-transfer"' not in body
+
+
+def test_the_shop_asks_the_provider_outside_the_request_and_any_transaction(
+    client, brand, store, sku, member, probe
+):
+    """The shopper's pay button: the order is committed and unlocked before the provider is asked
+    (ProbeProvider.start asserts), and a provider that does not answer gives a readable page."""
+    InventoryFactory(brand=brand, store=store, sku=sku, on_hand=5)
+    order = checkout.checkout(
+        brand=brand, store=store, member=member, items=[(sku.pk, 1)], fulfilment="pickup", checkout_key="c1"
+    )
+    as_shopper(client, brand, member)
+    pay_url = reverse("shop-order-pay", args=[brand.slug, order.number])
+    response = client.post(pay_url)
+    assert response.status_code == 302 and "/pay/sim/" in response["Location"]
+
+    def down(**kw):
+        raise ConnectionError("provider unreachable")
+
+    probe.start = down
+    response = client.post(pay_url, follow=True)
+    assert response.status_code == 200
+    assert "支付服务没有响应，请稍后再试。" in response.content.decode()
+    with brand_scope(brand):
+        assert sorted(Payment.objects.filter(order=order).values_list("status", flat=True)) == [
+            "failed",
+            "pending",
+        ]
