@@ -95,11 +95,18 @@ def replayed(model: type[models.Model], brand, key: str, fingerprint: str, *, fi
     return None if row is None else replay(row, fingerprint)
 
 
-def once(find: Callable[[], T | None], write: Callable[[], T]) -> T:
+def once(
+    find: Callable[[], T | None], write: Callable[[], T], *, lock: Callable[[], object] | None = None
+) -> T:
     """The row ``find`` returns (a replay), else what ``write`` makes in a savepoint, marked not
-    replayed. When a concurrent request with the same key wins the unique constraint, its row is
-    the answer (the caller's transaction stays usable)."""
+    replayed. ``lock``, when given, runs if ``find`` found nothing, and ``find`` looks again after it
+    (a twin request that held the lock has written its row by then). When a concurrent request with
+    the same key wins the unique constraint, its row is the answer (the caller's transaction stays
+    usable); any other IntegrityError, with no row under the key, propagates."""
     row = find()
+    if row is None and lock is not None:
+        lock()
+        row = find()
     if row is not None:
         return row
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -78,10 +77,12 @@ def order_external_create(
             "channel", _("Orders through the API come from the flagship shop or a POS."), "bad_channel"
         )
     external_id = data["external_id"]
-    with brand_scope(brand):
+
+    def find() -> Order | None:
         existing = Order.objects.filter(channel=channel, external_id=external_id).first()
-        if existing is not None:
-            return _replay(existing, fingerprint), False
+        return None if existing is None else _replay(existing, fingerprint)
+
+    def write() -> Order:
         store = None
         if data.get("store"):
             store = Store.objects.filter(code=data["store"]).first()
@@ -134,35 +135,26 @@ def order_external_create(
             served_by = Staff.objects.filter(pk=data["served_by"]).first()
             if served_by is None:
                 raise error("served_by", _("Unknown staff member."), "unknown_staff")
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    brand=brand,
-                    number=order_number(channel),
-                    channel=channel,
-                    external_id=external_id,
-                    request_hash=fingerprint,
-                    store=store,
-                    member=member,
-                    exclusive_guide_id=_exclusive_guide_at(member, at),
-                    touch=touch,
-                    share_guide_id=touch.guide_id if touch else None,
-                    served_by=served_by,
-                    fulfilment=Order.Fulfilment.IN_STORE
-                    if channel == Order.Channel.POS
-                    else Order.Fulfilment.ONLINE,
-                    subtotal_fen=subtotal,
-                    discount_fen=discount,
-                    shipping_fen=shipping,
-                    total_fen=total,
-                    coupon=coupon,
-                    created_at=at,
-                )
-        except IntegrityError:
-            existing = Order.objects.filter(channel=channel, external_id=external_id).first()
-            if existing is None:
-                raise
-            return _replay(existing, fingerprint), False
+        order = Order.objects.create(
+            brand=brand,
+            number=order_number(channel),
+            channel=channel,
+            external_id=external_id,
+            request_hash=fingerprint,
+            store=store,
+            member=member,
+            exclusive_guide_id=_exclusive_guide_at(member, at),
+            touch=touch,
+            share_guide_id=touch.guide_id if touch else None,
+            served_by=served_by,
+            fulfilment=Order.Fulfilment.IN_STORE if channel == Order.Channel.POS else Order.Fulfilment.ONLINE,
+            subtotal_fen=subtotal,
+            discount_fen=discount,
+            shipping_fen=shipping,
+            total_fen=total,
+            coupon=coupon,
+            created_at=at,
+        )
         weights = [ln["unit_price_fen"] * ln["quantity"] for ln in data["lines"]]
         shares = allocate(discount, weights)
         OrderLine.objects.bulk_create(
@@ -189,7 +181,11 @@ def order_external_create(
             _external_paid(brand, order, actor)
             if status == S.COMPLETED:
                 transition(order, S.COMPLETED, actor)
-        return order, True
+        return order
+
+    with brand_scope(brand):
+        order = idempotency.once(find, write)
+    return order, not order.replayed
 
 
 def _record_payments(brand: Brand, order: Order, paid: list[dict]) -> None:

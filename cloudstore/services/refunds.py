@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import logging
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,14 +86,17 @@ def refund_create(
         raise error("key", _("An idempotency key of at most 128 characters is required."), "required")
     if not lines and amount_fen is None:
         raise error(None, _("Choose the items or the amount to refund."), "required")
-    with brand_scope(brand):
+
+    def find() -> Refund | None:
         existing = Refund.objects.filter(key=key).first()
-        if existing is None:
-            order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
-            # The same request sent twice at once: the twin held the lock and made the refund.
-            existing = Refund.objects.filter(key=key).first()
-        if existing is not None:
-            return _replay(brand, existing, fingerprint, order), True
+        return None if existing is None else _replay(brand, existing, fingerprint, order)
+
+    def lock() -> None:
+        # A twin of this request that held the lock has made the refund by the time it is ours.
+        nonlocal order
+        order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+
+    def write() -> Refund:
         if order.status not in REFUNDABLE:
             raise error(None, _("Only a paid order can be refunded."), "not_refundable")
         if restock and not order.restockable:
@@ -144,27 +146,19 @@ def refund_create(
             raise error("amount_fen", _("Nothing to refund."), "bad_amount")
         payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).first()
         to_send = order.channel == Order.Channel.CLOUD_STORE and payment is not None
-        try:
-            with transaction.atomic():
-                refund = Refund.objects.create(
-                    brand=brand,
-                    order=order,
-                    key=key,
-                    request_hash=fingerprint,
-                    amount_fen=amount,
-                    restock=bool(picked and order.restockable and restock is not False),
-                    reason=reason[:200],
-                    shopper_note=(shopper_note or "").strip()[:200],
-                    lines=[{"line": line.pk, "sku": line.sku_id, "quantity": q} for line, q in picked],
-                    transfer=T.PENDING if to_send else T.NONE,
-                    created_by=actor.user,
-                )
-        except IntegrityError:
-            # The key was just used at the same time for another order's refund.
-            existing = Refund.objects.filter(key=key).first()
-            if existing is None:
-                raise
-            return _replay(brand, existing, fingerprint, order), True
+        refund = Refund.objects.create(
+            brand=brand,
+            order=order,
+            key=key,
+            request_hash=fingerprint,
+            amount_fen=amount,
+            restock=bool(picked and order.restockable and restock is not False),
+            reason=reason[:200],
+            shopper_note=(shopper_note or "").strip()[:200],
+            lines=[{"line": line.pk, "sku": line.sku_id, "quantity": q} for line, q in picked],
+            transfer=T.PENDING if to_send else T.NONE,
+            created_by=actor.user,
+        )
         if picked:
             OrderLine.objects.bulk_update(
                 [line for line, _q in picked], ["refunded_quantity", "refunded_fen"]
@@ -200,7 +194,11 @@ def refund_create(
         )
         if to_send:
             enqueue_on_commit(SEND_TASK, brand.pk, refund.pk)
-        return refund, False
+        return refund
+
+    with brand_scope(brand):
+        refund = idempotency.once(find, write, lock=lock)
+    return refund, refund.replayed
 
 
 def _replay(brand: Brand, existing: Refund, fingerprint: str, order: Order) -> Refund:

@@ -9,7 +9,6 @@ is credited once (its ledger key is unique).
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,7 +17,7 @@ from redpackets.models import Account, TopUp, Transaction
 from redpackets.services import ledger
 from retail import payments, roles
 from retail.events import Actor
-from retail.idempotency import digest, replayed
+from retail.idempotency import digest, once, replayed
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
 
@@ -39,33 +38,29 @@ def topup_start(
         raise ValidationError({"amount_fen": _("Between ¥0.01 and ¥1,000,000.")})
     if not key or len(key) > 160:
         raise ValidationError({"key": _("An idempotency key is required.")})
+
+    def write() -> TopUp:
+        topup = TopUp.objects.create(
+            brand=brand,
+            amount_fen=amount_fen,
+            provider=payments.provider().name,
+            reference=payments.new_reference(REFERENCE_PREFIX),
+            key=key,
+            request_hash=digest(fingerprint),
+            created_by=staff,
+        )
+        events.topup_started(brand=brand, actor=actor, topup=topup)
+        return topup
+
     with brand_scope(brand):
-        replay = replayed(TopUp, brand, key, fingerprint)
-        if replay is not None:
-            return replay
-        provider = payments.provider()
-        reference = payments.new_reference(REFERENCE_PREFIX)
-        try:
-            with transaction.atomic():
-                topup = TopUp.objects.create(
-                    brand=brand,
-                    amount_fen=amount_fen,
-                    provider=provider.name,
-                    reference=reference,
-                    key=key,
-                    request_hash=digest(fingerprint),
-                    created_by=staff,
-                )
-                events.topup_started(brand=brand, actor=actor, topup=topup)
-        except IntegrityError:
-            replay = replayed(TopUp, brand, key, fingerprint)
-            if replay is None:
-                raise
-            return replay
+        topup = once(lambda: replayed(TopUp, brand, key, fingerprint), write)
+    if topup.replayed:
+        return topup
     # The provider is asked once the top-up is committed, with no transaction open.
+    provider = payments.provider(topup.provider)
     try:
         topup.pay_url = provider.start(
-            brand_slug=brand.slug, brand_id=brand.pk, reference=reference, amount_fen=amount_fen
+            brand_slug=brand.slug, brand_id=brand.pk, reference=topup.reference, amount_fen=amount_fen
         )
     except Exception:
         with brand_scope(brand):
@@ -73,7 +68,6 @@ def topup_start(
         raise
     with brand_scope(brand):
         TopUp.objects.filter(pk=topup.pk).update(pay_url=topup.pay_url)
-    topup.replayed = False
     return topup
 
 

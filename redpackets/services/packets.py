@@ -26,7 +26,7 @@ from redpackets.services import ledger
 from redpackets.services.limits import settings_get
 from retail import roles
 from retail.events import Actor
-from retail.idempotency import digest, replay, replayed
+from retail.idempotency import digest, once, replay, replayed
 from retail.models import Brand, Staff, StaffStore, Store
 from retail.money import yuan
 from retail.outbox import enqueue_on_commit
@@ -147,10 +147,7 @@ def packet_send(
     if not _whole(hours) or not 1 <= hours <= 720:
         raise _error("expires_in_hours", _("Between 1 and 720 hours."))
 
-    with brand_scope(brand):
-        replay = replayed(RedPacket, brand, key, fingerprint)
-        if replay is not None:
-            return replay
+    def write() -> RedPacket:
         people = _recipients(brand, sender, audience, staff_ids, store_id)
         n = len(people) if shares is None else shares
         if not _whole(n) or n < 1:
@@ -189,80 +186,68 @@ def packet_send(
                 "limit",
             )
 
-        try:
-            with transaction.atomic():
-                pool = ledger.account(brand, Account.Kind.POOL)
-                locked = ledger.lock([pool])
-                if sender is not None and source == P.Source.MANUAL:
-                    start = timezone.now() - datetime.timedelta(days=1)
-                    sent = (
-                        RedPacket.objects.filter(
-                            sender=sender, source=P.Source.MANUAL, created_at__gte=start
-                        ).aggregate(s=Sum("total_fen"))["s"]
-                        or 0
-                    )
-                    if sent + total > limits.daily_send_max_fen:
-                        raise _error(
-                            "total_fen",
-                            _(
-                                "This would pass your limit of %(max)s sent in 24 hours "
-                                "(%(sent)s sent so far)."
-                            )
-                            % {"max": yuan(limits.daily_send_max_fen), "sent": yuan(sent)},
-                            "daily_limit",
-                        )
-                if locked[pool.pk].balance_fen < total:
-                    raise _error(
-                        "total_fen",
-                        _("The pool does not hold enough money for this packet."),
-                        "insufficient_funds",
-                    )
-                now = timezone.now()
-                packet = RedPacket.objects.create(
-                    brand=brand,
-                    kind=kind,
-                    audience=audience,
-                    source=source,
-                    source_ref=source_ref[:64],
-                    sender=sender,
-                    store_id=store_id if audience == P.Audience.STORE else None,
-                    greeting=greeting,
-                    total_fen=total,
-                    shares=n,
-                    key=key,
-                    request_hash=digest(fingerprint),
-                    created_at=now,
-                    expires_at=now + datetime.timedelta(hours=hours),
+        pool = ledger.account(brand, Account.Kind.POOL)
+        locked = ledger.lock([pool])
+        if sender is not None and source == P.Source.MANUAL:
+            start = timezone.now() - datetime.timedelta(days=1)
+            sent = (
+                RedPacket.objects.filter(
+                    sender=sender, source=P.Source.MANUAL, created_at__gte=start
+                ).aggregate(s=Sum("total_fen"))["s"]
+                or 0
+            )
+            if sent + total > limits.daily_send_max_fen:
+                raise _error(
+                    "total_fen",
+                    _("This would pass your limit of %(max)s sent in 24 hours (%(sent)s sent so far).")
+                    % {"max": yuan(limits.daily_send_max_fen), "sent": yuan(sent)},
+                    "daily_limit",
                 )
-                holder = Account.objects.create(brand=brand, kind=Account.Kind.PACKET, packet=packet)
-                PacketRecipient.objects.bulk_create(
-                    [PacketRecipient(brand=brand, packet=packet, staff_id=s) for s in people]
-                )
-                PacketShare.objects.bulk_create(
-                    [
-                        PacketShare(brand=brand, packet=packet, seq=i + 1, amount_fen=a)
-                        for i, a in enumerate(amounts)
-                    ]
-                )
-                ledger.post(
-                    brand=brand,
-                    kind=Transaction.Kind.PACKET_SEND,
-                    key=f"send:{packet.pk}",
-                    legs=[(locked[pool.pk], -total), (holder, total)],
-                    memo=greeting,
-                    actor=actor,
-                    locked=locked,
-                    packet=packet,
-                )
-                events.packet_sent(packet=packet, actor=actor)
-        except IntegrityError:
-            # The same key raced us and won: answer as a replay (or a conflict).
-            replay = replayed(RedPacket, brand, key, fingerprint)
-            if replay is None:
-                raise
-            return replay
-    packet.replayed = False
-    return packet
+        if locked[pool.pk].balance_fen < total:
+            raise _error(
+                "total_fen",
+                _("The pool does not hold enough money for this packet."),
+                "insufficient_funds",
+            )
+        now = timezone.now()
+        packet = RedPacket.objects.create(
+            brand=brand,
+            kind=kind,
+            audience=audience,
+            source=source,
+            source_ref=source_ref[:64],
+            sender=sender,
+            store_id=store_id if audience == P.Audience.STORE else None,
+            greeting=greeting,
+            total_fen=total,
+            shares=n,
+            key=key,
+            request_hash=digest(fingerprint),
+            created_at=now,
+            expires_at=now + datetime.timedelta(hours=hours),
+        )
+        holder = Account.objects.create(brand=brand, kind=Account.Kind.PACKET, packet=packet)
+        PacketRecipient.objects.bulk_create(
+            [PacketRecipient(brand=brand, packet=packet, staff_id=s) for s in people]
+        )
+        PacketShare.objects.bulk_create(
+            [PacketShare(brand=brand, packet=packet, seq=i + 1, amount_fen=a) for i, a in enumerate(amounts)]
+        )
+        ledger.post(
+            brand=brand,
+            kind=Transaction.Kind.PACKET_SEND,
+            key=f"send:{packet.pk}",
+            legs=[(locked[pool.pk], -total), (holder, total)],
+            memo=greeting,
+            actor=actor,
+            locked=locked,
+            packet=packet,
+        )
+        events.packet_sent(packet=packet, actor=actor)
+        return packet
+
+    with brand_scope(brand):
+        return once(lambda: replayed(RedPacket, brand, key, fingerprint), write)
 
 
 def packet_claim(*, brand: Brand, staff: Staff, packet: RedPacket, key: str) -> PacketShare:

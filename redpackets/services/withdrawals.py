@@ -16,7 +16,6 @@ import datetime
 import logging
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +25,7 @@ from redpackets.models import Account, PayoutAccount, Transaction, Withdrawal
 from redpackets.services import ledger
 from redpackets.services.limits import settings_get
 from retail import roles
-from retail.idempotency import digest, replayed
+from retail.idempotency import digest, once, replayed
 from retail.models import Brand, Staff
 from retail.money import yuan
 from retail.outbox import enqueue_on_commit
@@ -68,78 +67,70 @@ def withdrawal_request(
     if not key or len(key) > 160:
         raise _error("key", _("An idempotency key is required."), "required")
     limits = settings_get(brand=brand)
-    with brand_scope(brand):
-        replay = replayed(Withdrawal, brand, key, fingerprint)
-        if replay is not None:
-            return replay
+
+    def write() -> Withdrawal:
         target = PayoutAccount.objects.filter(staff=staff, unbound_at__isnull=True).first()
         if target is None:
             raise ValidationError(_("Bind a verified payout account first."), code="no_payout_account")
-        try:
-            with transaction.atomic():
-                wallet = ledger.wallet(brand, staff)
-                pending = ledger.account(brand, Account.Kind.PAYOUT_PENDING)
-                # The wallet's lock serialises this person's withdrawals, so the limits hold.
-                locked = ledger.lock([wallet, pending])
-                balance = locked[wallet.pk].balance_fen
-                today = (
-                    Withdrawal.objects.filter(staff=staff, created_at__gte=_day_start())
-                    .exclude(status=W.FAILED)
-                    .aggregate(n=Count("pk"), s=Sum("amount_fen"))
-                )
-                used_fen, used_n = today["s"] or 0, today["n"]
-                room = limits.withdraw_daily_max_fen - used_fen
-                amount = amount_fen if amount_fen is not None else min(balance, room)
-                if used_n >= limits.withdraw_daily_count:
-                    raise _error(
-                        "amount_fen",
-                        _("You can withdraw at most %(n)s times in 24 hours.")
-                        % {"n": limits.withdraw_daily_count},
-                        "daily_limit",
-                    )
-                if amount < limits.withdraw_min_fen:
-                    raise _error(
-                        "amount_fen",
-                        _("The smallest withdrawal is %(min)s.") % {"min": yuan(limits.withdraw_min_fen)},
-                        "below_minimum",
-                    )
-                if amount > room:
-                    raise _error(
-                        "amount_fen",
-                        _("This passes your limit of %(max)s in 24 hours (%(left)s left).")
-                        % {"max": yuan(limits.withdraw_daily_max_fen), "left": yuan(max(room, 0))},
-                        "daily_limit",
-                    )
-                if amount > balance:
-                    raise ledger.insufficient()
-                w = Withdrawal.objects.create(
-                    brand=brand,
-                    staff=staff,
-                    payout_account=target,
-                    amount_fen=amount,
-                    automatic=automatic,
-                    provider=target.provider,
-                    reference=payouts.new_reference(),
-                    key=key,
-                    request_hash=digest(fingerprint),
-                )
-                ledger.post(
-                    brand=brand,
-                    kind=Transaction.Kind.WITHDRAWAL,
-                    key=f"withdraw:{w.pk}",
-                    legs=[(wallet, -amount), (pending, amount)],
-                    memo=target.masked,
-                    locked=locked,
-                    withdrawal=w,
-                )
-                enqueue_on_commit("redpackets.tasks.withdrawal_submit", brand.pk, w.pk)
-        except IntegrityError:
-            replay = replayed(Withdrawal, brand, key, fingerprint)
-            if replay is None:
-                raise
-            return replay
-    w.replayed = False
-    return w
+        wallet = ledger.wallet(brand, staff)
+        pending = ledger.account(brand, Account.Kind.PAYOUT_PENDING)
+        # The wallet's lock serialises this person's withdrawals, so the limits hold.
+        locked = ledger.lock([wallet, pending])
+        balance = locked[wallet.pk].balance_fen
+        today = (
+            Withdrawal.objects.filter(staff=staff, created_at__gte=_day_start())
+            .exclude(status=W.FAILED)
+            .aggregate(n=Count("pk"), s=Sum("amount_fen"))
+        )
+        used_fen, used_n = today["s"] or 0, today["n"]
+        room = limits.withdraw_daily_max_fen - used_fen
+        amount = amount_fen if amount_fen is not None else min(balance, room)
+        if used_n >= limits.withdraw_daily_count:
+            raise _error(
+                "amount_fen",
+                _("You can withdraw at most %(n)s times in 24 hours.") % {"n": limits.withdraw_daily_count},
+                "daily_limit",
+            )
+        if amount < limits.withdraw_min_fen:
+            raise _error(
+                "amount_fen",
+                _("The smallest withdrawal is %(min)s.") % {"min": yuan(limits.withdraw_min_fen)},
+                "below_minimum",
+            )
+        if amount > room:
+            raise _error(
+                "amount_fen",
+                _("This passes your limit of %(max)s in 24 hours (%(left)s left).")
+                % {"max": yuan(limits.withdraw_daily_max_fen), "left": yuan(max(room, 0))},
+                "daily_limit",
+            )
+        if amount > balance:
+            raise ledger.insufficient()
+        w = Withdrawal.objects.create(
+            brand=brand,
+            staff=staff,
+            payout_account=target,
+            amount_fen=amount,
+            automatic=automatic,
+            provider=target.provider,
+            reference=payouts.new_reference(),
+            key=key,
+            request_hash=digest(fingerprint),
+        )
+        ledger.post(
+            brand=brand,
+            kind=Transaction.Kind.WITHDRAWAL,
+            key=f"withdraw:{w.pk}",
+            legs=[(wallet, -amount), (pending, amount)],
+            memo=target.masked,
+            locked=locked,
+            withdrawal=w,
+        )
+        enqueue_on_commit("redpackets.tasks.withdrawal_submit", brand.pk, w.pk)
+        return w
+
+    with brand_scope(brand):
+        return once(lambda: replayed(Withdrawal, brand, key, fingerprint), write)
 
 
 def withdrawal_submit(*, brand: Brand, withdrawal: Withdrawal) -> Withdrawal:

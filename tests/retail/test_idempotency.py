@@ -3,6 +3,7 @@ on another body, keys that stay apart per brand and per person, and duplicates r
 PostgreSQL that write one record."""
 
 import pytest
+from django.db import IntegrityError
 from django.test import RequestFactory
 from django.utils import translation
 from rest_framework import exceptions
@@ -136,3 +137,49 @@ def test_duplicates_racing_write_one_record(brand):
     assert sorted(r.replayed for r in results).count(False) == 1
     with brand_scope(brand):
         assert PointsEntry.objects.filter(source="api:1:race").count() == 1
+
+
+def test_a_lock_runs_only_when_nothing_is_found_and_the_look_is_repeated(brand):
+    member = MemberFactory(brand=brand)
+    calls = []
+
+    def once(key, fingerprint, twin=False):
+        def find():
+            calls.append("find")
+            return idempotency.replayed(PointsEntry, brand, key, fingerprint, field="source")
+
+        def lock():
+            calls.append("lock")
+            if twin:  # a twin that held the lock wrote the row meanwhile
+                _entry(brand, member, key, fingerprint)
+
+        def write():
+            calls.append("write")
+            return _entry(brand, member, key, fingerprint)
+
+        with brand_scope(brand):
+            return idempotency.once(find, write, lock=lock)
+
+    first = once("api:1:a", "fp")
+    assert calls == ["find", "lock", "find", "write"] and first.replayed is False
+    calls.clear()
+    assert once("api:1:a", "fp").replayed is True and calls == ["find"]
+    calls.clear()
+    twin = once("api:1:b", "fp", twin=True)
+    assert calls == ["find", "lock", "find"] and twin.replayed is True
+
+
+def test_an_integrity_error_of_another_constraint_propagates_and_writes_nothing(brand):
+    member = MemberFactory(brand=brand)
+
+    def write():
+        _entry(brand, member, "api:1:k", "fp")
+        raise IntegrityError("another constraint")
+
+    with brand_scope(brand):
+        with pytest.raises(IntegrityError, match="another constraint"):
+            idempotency.once(
+                lambda: idempotency.replayed(PointsEntry, brand, "api:1:k", "fp", field="source"), write
+            )
+        # The savepoint was rolled back: the caller's transaction is usable and holds no row.
+        assert not PointsEntry.objects.filter(source="api:1:k").exists()
