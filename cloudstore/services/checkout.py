@@ -7,7 +7,6 @@ import datetime
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +23,7 @@ from cloudstore.services.order_status import (
     whole,
 )
 from members.models import Member
-from retail import roles
+from retail import idempotency, roles
 from retail.events import Actor
 from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope
@@ -134,12 +133,14 @@ def checkout(
         }
         if missing:
             raise ValidationError(missing)
-    with brand_scope(brand):
+
+    def find() -> Order | None:
         existing = Order.objects.filter(checkout_key=checkout_key).first()
-        if existing is not None:
-            if existing.member_id != member.pk:
-                raise error(None, _("Reload the page and try again."), "bad_checkout_key")
-            return existing
+        if existing is not None and existing.member_id != member.pk:
+            raise error(None, _("Reload the page and try again."), "bad_checkout_key")
+        return existing
+
+    def write() -> Order:
         if store.status != Store.Status.OPEN:
             raise error(None, _("This store is closed."), "store_closed")
         m = Member.objects.get(pk=member.pk)
@@ -157,37 +158,29 @@ def checkout(
         coupon, discount = totals.coupon, totals.discount
         touch = last_touch(brand, m, touch_ids or [])
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    brand=brand,
-                    number=order_number(Order.Channel.CLOUD_STORE),
-                    channel=Order.Channel.CLOUD_STORE,
-                    store=store,
-                    member=m,
-                    exclusive_guide_id=m.guide_id,
-                    touch=touch,
-                    share_guide_id=touch.guide_id if touch else None,
-                    fulfilment=fulfilment,
-                    subtotal_fen=totals.subtotal,
-                    discount_fen=totals.discount,
-                    shipping_fen=totals.shipping,
-                    total_fen=totals.total,
-                    coupon=coupon,
-                    recipient=recipient[:64],
-                    phone=phone[:20],
-                    address=address[:255],
-                    note=(note or "").strip()[:200],
-                    checkout_key=checkout_key,
-                    reserved_until=now + datetime.timedelta(minutes=RESERVATION_MINUTES),
-                    created_at=now,
-                )
-        except IntegrityError:
-            # The same checkout submitted twice at once: the other request placed it.
-            existing = Order.objects.filter(checkout_key=checkout_key).first()
-            if existing is not None:
-                return existing
-            raise
+        order = Order.objects.create(
+            brand=brand,
+            number=order_number(Order.Channel.CLOUD_STORE),
+            channel=Order.Channel.CLOUD_STORE,
+            store=store,
+            member=m,
+            exclusive_guide_id=m.guide_id,
+            touch=touch,
+            share_guide_id=touch.guide_id if touch else None,
+            fulfilment=fulfilment,
+            subtotal_fen=totals.subtotal,
+            discount_fen=totals.discount,
+            shipping_fen=totals.shipping,
+            total_fen=totals.total,
+            coupon=coupon,
+            recipient=recipient[:64],
+            phone=phone[:20],
+            address=address[:255],
+            note=(note or "").strip()[:200],
+            checkout_key=checkout_key,
+            reserved_until=now + datetime.timedelta(minutes=RESERVATION_MINUTES),
+            created_at=now,
+        )
         shares = allocate(discount, [pl.unit_price_fen * pl.quantity for pl in lines])
         OrderLine.objects.bulk_create(
             [
@@ -210,6 +203,10 @@ def checkout(
             raise error("coupon", _("This coupon has been used."), "coupon_used")
         events.status_changed(order=order, old="", new=S.CREATED, data={"channel": order.channel})
         return order
+
+    # The same checkout_key (a form sent twice, or at once) is the same order.
+    with brand_scope(brand):
+        return idempotency.once(find, write)
 
 
 def last_touch(
