@@ -134,3 +134,44 @@ def answer_status(answer) -> int:
 def answer_headers(answer) -> dict[str, str] | None:
     """``Idempotent-Replayed: true`` on a replay (``answer``: the row, or whether it replays)."""
     return dict(REPLAYED_HEADERS) if _replayed(answer) else None
+
+
+# --- migrations --------------------------------------------------------------------------------
+
+
+def scope_legacy_keys(apps, schema_editor, *, model: str, field: str, days: int = 7) -> None:
+    """For a data migration: rename the recent ``api:<key>`` keys of ``model`` (stored before keys
+    were namespaced by caller) to ``api:<staff id>:<key>``, the staff found from the row's
+    ``created_by`` user in its brand, so that a retry sent across the upgrade is still a replay."""
+    import datetime
+    import re
+
+    from django.utils import timezone
+
+    new_form = re.compile(r"^api:\d+:")
+    conn = schema_editor.connection
+    app_label, name = model.split(".")
+    Row = apps.get_model(app_label, name)
+    Staff = apps.get_model("retail", "Staff")
+    since = timezone.now() - datetime.timedelta(days=days)
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":  # a data migration sees every brand (row-level security)
+            cursor.execute("SELECT set_config('app.bypass_rls', 'on', true)")
+    rows = Row._base_manager.filter(**{f"{field}__startswith": "api:", "created_at__gte": since})
+    for row in rows.exclude(created_by=None).iterator():
+        value = getattr(row, field)
+        if new_form.match(value):
+            continue
+        staff_id = (
+            Staff._base_manager.filter(brand_id=row.brand_id, user_id=row.created_by_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if staff_id is None:
+            continue
+        renamed = f"api:{staff_id}:{value[4:]}"
+        if len(renamed) <= Row._meta.get_field(field).max_length:
+            Row._base_manager.filter(pk=row.pk).update(**{field: renamed})
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute("SELECT set_config('app.bypass_rls', 'off', true)")

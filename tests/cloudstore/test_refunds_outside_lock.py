@@ -18,6 +18,7 @@ from retail.events import Actor
 from retail.tenancy import brand_scope
 from tests.factories import InventoryFactory
 from tests.helpers.auth import login_as
+from tests.helpers.concurrency import race
 from tests.helpers.shop import as_shopper, pay
 from tests.helpers.tenancy import refresh
 
@@ -259,30 +260,11 @@ def _payment(brand, order):
 # --- races on PostgreSQL -------------------------------------------------------------------------
 
 
-def _race(n, fn):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(fn(i))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    return results, errors
-
-
 @pytest.mark.postgres
 def test_the_same_refund_sent_twice_at_once_is_one_refund_and_one_call(
     brand, store_manager, paid_order, probe
 ):
-    results, errors = _race(4, lambda i: _refund(brand, store_manager, paid_order))
+    results, errors = race(4, lambda i: _refund(brand, store_manager, paid_order))
     assert errors == []
     assert len({r.pk for r, _replayed in results}) == 1
     assert sorted(replayed for _r, replayed in results) == [False, True, True, True]
@@ -296,7 +278,7 @@ def test_the_same_refund_sent_twice_at_once_is_one_refund_and_one_call(
 @pytest.mark.postgres
 def test_two_full_refunds_at_once_make_one(brand, store_manager, paid_order, probe):
     total = paid_order.paid_fen
-    results, errors = _race(
+    results, errors = race(
         2, lambda i: _refund(brand, store_manager, paid_order, key=f"r{i}", amount_fen=total)
     )
     assert len(results) == 1 and len(errors) == 1

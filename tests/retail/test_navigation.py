@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from retail import navigation, roles
-from tests.conftest import login_as
+from tests.helpers.auth import login_as
 
 pytestmark = pytest.mark.django_db
 
