@@ -11,6 +11,7 @@ from members.models import Tag
 from retail import filters
 from retail.events import Actor
 from retail.models import Staff
+from retail.tenancy import brand_scope
 from tests.factories import (
     CategoryFactory,
     InventoryFactory,
@@ -129,7 +130,8 @@ def test_another_brands_ids_in_filters_find_nothing(
     other_member = MemberFactory(brand=other_brand, phone="13800000009")
     other_category = CategoryFactory(brand=other_brand)
     other_product = ProductFactory(brand=other_brand, category=other_category)
-    other_tag = Tag.unscoped.create(brand=other_brand, name="VIP")
+    with brand_scope(other_brand):
+        other_tag = Tag.unscoped.create(brand=other_brand, name="VIP")
     for b, s, staff, member, p, ext in (
         (brand, store, brand_admin, None, product, "OURS"),
         (other_brand, other_store, other_admin, other_member, other_product, "THEIRS"),
