@@ -10,10 +10,10 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x tests/retail"`.
 PYTEST_ARGS ?=
-# pytest-xdist processes: `make test PYTEST_WORKERS=2` runs the suite in two, each with its own
-# test database (test_<name>_gw<n>), Redis key prefixes and media folders. One process (0) is the
-# default: on the busy two-CPU machine where it was measured, two workers were not reliably faster.
-PYTEST_WORKERS ?= 0
+# pytest-xdist processes, one per CPU by default (`auto`), each with its own test database
+# (test_<name>_gw<n>), Redis key prefixes and media folders; `make test PYTEST_WORKERS=0` runs
+# in one process (so does PYTEST_ARGS="-n 0 ...": the later -n wins).
+PYTEST_WORKERS ?= auto
 
 CHROMIUM ?= /usr/bin/chromium
 CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
