@@ -26,7 +26,7 @@ from guides.services.settlement import period_running
 from members.labels import member_labels
 from members.models import Member
 from retail.models import Brand, Staff, Store
-from retail.tenancy import brand_scope
+from retail.tenancy import brand_scope, within_brand
 
 ONLINE = [Order.Channel.CLOUD_STORE, Order.Channel.FLAGSHIP]
 E = CommissionEntry.Kind
@@ -231,7 +231,7 @@ def reattributions(*, brand: Brand, limit: int = 20) -> list[Reattribution]:
 
 
 def notifications_unread(*, brand: Brand, staff: Staff) -> int:
-    with brand_scope(brand):
+    with within_brand(brand):
         return Notification.objects.filter(staff=staff, read_at__isnull=True).count()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
@@ -26,7 +25,7 @@ from redpackets.models import (
 )
 from retail import roles
 from retail.models import Brand, Staff, Store
-from retail.tenancy import brand_scope, current_brand_id, get_for_brand_or_404
+from retail.tenancy import brand_scope, get_for_brand_or_404, within_brand
 
 K = Account.Kind
 T = Transaction.Kind
@@ -363,9 +362,7 @@ def staff_timezone(*, brand: Brand, staff: Staff) -> str | None:
 def wallet_badge(*, brand: Brand, staff: Staff) -> dict:
     """The wallet's balance and how many packets wait to be opened, in one query (home/me entries)."""
     now = timezone.now()
-    # Inside the request's own brand scope already: no second round trip to re-check the setting.
-    scope = nullcontext() if current_brand_id() == brand.pk else brand_scope(brand)
-    with scope:
+    with within_brand(brand):
         balance = Account.objects.filter(kind=K.WALLET, staff=OuterRef("pk")).values("balance_fen")[:1]
         waiting = (
             PacketRecipient.objects.filter(

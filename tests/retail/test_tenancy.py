@@ -203,3 +203,21 @@ def test_deploy_check_passes_for_the_application_role():
     from retail.checks import database_role_is_bound_by_rls
 
     assert database_role_is_bound_by_rls() == []
+
+
+def test_within_brand_reuses_the_scope_the_caller_runs_in(brand):
+    """Inside this brand's scope nothing is opened (no savepoint, no setting round trip); outside
+    any scope it is a brand_scope of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from retail.tenancy import brand_scope, current_brand_id, within_brand
+
+    with brand_scope(brand):
+        with CaptureQueriesContext(connection) as ctx, within_brand(brand):
+            assert current_brand_id() == brand.pk
+        assert ctx.captured_queries == []
+    assert current_brand_id() is None
+    with within_brand(brand):
+        assert current_brand_id() == brand.pk
+    assert current_brand_id() is None
