@@ -18,6 +18,7 @@ against existing members anyway.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime
@@ -132,7 +133,9 @@ def import_start(*, brand: Brand, manager: Staff, actor: Actor, upload) -> Membe
     head = upload.read(4096)
     upload.seek(0)
     try:
-        first_line = head.decode("utf-8-sig").splitlines()[0] if head else ""
+        # Incremental: a character cut in two at the end of the first 4 KB is not an error.
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+        first_line = text.splitlines()[0] if text else ""
     except UnicodeDecodeError as exc:
         raise ValidationError({"file": _("The file must be a UTF-8 CSV.")}) from exc
     columns = {c.strip() for c in next(csv.reader([first_line]), [])}

@@ -172,3 +172,20 @@ def test_job_rerun_is_a_no_op(brand, brand_admin, django_capture_on_commit_callb
     assert again.status == MemberJob.Status.DONE
     with brand_scope(brand):
         assert Member.objects.count() == 1
+
+
+def test_a_chinese_name_cut_at_the_first_4_kb_is_still_a_utf8_file(
+    brand, brand_admin, django_capture_on_commit_callbacks
+):
+    """The header check reads the first 4 KB: a character split there is not an encoding error."""
+    rows = [f"139{n:08d},Ann" for n in range(254)]  # 3 + 11 + 254 * 16 = 4078 bytes
+    rows += ["13900000254,Annie王芳", "13900000255,李娜"]  # 王 takes bytes 4095-4097
+    body = ("\ufeff" + "phone,name\n" + "\n".join(rows) + "\n").encode()
+    assert body[4095:4098] == "王".encode()
+    with pytest.raises(UnicodeDecodeError):
+        body[:4096].decode("utf-8-sig")
+    upload = SimpleUploadedFile("members.csv", body, content_type="text/csv")
+    job = _run_import(brand, brand_admin, upload, django_capture_on_commit_callbacks)
+    assert job.status == MemberJob.Status.DONE
+    with brand_scope(brand):
+        assert Member.objects.count() == 256
