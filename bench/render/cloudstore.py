@@ -7,7 +7,7 @@ import json
 import shlex
 
 from bench.harness.load import median as median_of
-from bench.render.common import MARKERS, split_text, yes
+from bench.render.common import MARKERS, machine_lines, split_text, yes
 from bench.scenarios import cloudstore_data as data
 
 BULK_PATH = "/api/v1/inventory/bulk/"
@@ -30,12 +30,7 @@ def render(r: dict) -> str:
         "Written by `make bench` (bench/scenarios/cloudstore.py; alone: `python -m bench cloudstore`)",
         "from its own run; do not edit the figures by hand.",
         "",
-        f"- **Date:** {m['date']}",
-        f"- **Code:** {m.get('code', 'unknown')}",
-        f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['os']}, kernel {m['kernel']}",
-        f"- **Software:** Python {m['python']}, Django {m['django']}, uvicorn {m['uvicorn']}, "
-        f"PostgreSQL {m['postgresql']},",
-        f"  Redis {m['redis']}, {m['wrk']}",
+        *machine_lines(m),
         "",
         "### Data set",
         "",

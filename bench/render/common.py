@@ -19,3 +19,15 @@ def yes(ok: bool) -> str:
 
 def split_text(split) -> str:
     return "+".join(str(n) for n in split) if split else "?"
+
+
+def machine_lines(m: dict) -> list[str]:
+    """The date, code, machine and software lines that head a scenario's section."""
+    return [
+        f"- **Date:** {m['date']}",
+        f"- **Code:** {m.get('code', 'unknown')}",
+        f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['os']}, kernel {m['kernel']}",
+        f"- **Software:** Python {m['python']}, Django {m['django']}, uvicorn {m['uvicorn']}, "
+        f"PostgreSQL {m['postgresql']},",
+        f"  Redis {m['redis']}, {m['wrk']}",
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 
-from bench.render.common import MARKERS, split_text, yes
+from bench.render.common import MARKERS, machine_lines, split_text, yes
 
 TARGET_P95_MS = 20.0
 IMPORT_TARGET_S = 60.0
@@ -21,12 +21,7 @@ def render(r: dict) -> str:
         "Written by `make bench` (bench/scenarios/members.py; alone: `python -m bench members`) from",
         "its own run; do not edit the figures by hand.",
         "",
-        f"- **Date:** {m['date']}",
-        f"- **Code:** {m.get('code', 'unknown')}",
-        f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['os']}, kernel {m['kernel']}",
-        f"- **Software:** Python {m['python']}, Django {m['django']}, uvicorn {m['uvicorn']}, "
-        f"PostgreSQL {m['postgresql']},",
-        f"  Redis {m['redis']}, {m['wrk']}",
+        *machine_lines(m),
         "",
         "### Data set",
         "",
