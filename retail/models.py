@@ -140,8 +140,19 @@ class User(AbstractUser):
         return self.language or settings.LANGUAGE_CODE
 
 
+class StaffManager(BrandManager):
+    """The brand's people: a partner app's service staff (kind "app") is left out of every list,
+    count and lookup through ``Staff.objects``; ``Staff.unscoped`` and foreign keys still reach it."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=Staff.Kind.PERSON)
+
+    def for_brand(self, brand):
+        return super().for_brand(brand).filter(kind=Staff.Kind.PERSON)
+
+
 class Staff(BrandOwned):
-    """A user's employment at a brand."""
+    """A user's employment at a brand: a person, or a partner app's service account (its actor)."""
 
     class Role(models.TextChoices):
         BRAND_ADMIN = "brand_admin", _("Brand admin")
@@ -154,6 +165,10 @@ class Staff(BrandOwned):
         ACTIVE = "active", _("Active")
         LEFT = "left", _("Left")
 
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Person")
+        APP = "app", _("Partner app")
+
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="employments")
     name = models.CharField(_("name"), max_length=64)
     employee_no = models.CharField(_("employee no."), max_length=32, blank=True)
@@ -162,7 +177,11 @@ class Staff(BrandOwned):
     stores = models.ManyToManyField(Store, through="StaffStore", related_name="staff", blank=True)
     hired_on = models.DateField(_("hired on"), null=True, blank=True)
     left_on = models.DateField(_("left on"), null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.PERSON)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    objects = StaffManager()
+    unscoped = models.Manager()
 
     class Meta:
         verbose_name = _("staff member")
