@@ -32,7 +32,7 @@ help:
 	@echo "make format    ruff format + ruff check --fix"
 	@echo "make bench     benchmarks against PostgreSQL (see bench/README.md)"
 	@echo "make messages  update and compile the zh_Hans translations"
-	@echo "make browsers  install Debian's chromium and a CJK font for the browser tests"
+	@echo "make browsers  install Debian's chromium, a CJK font (browser tests) and nodejs (docs sample)"
 
 # The venv is (re)installed only when pyproject.toml changes: the stamp file records it.
 # Debian's own python3 needs the python3-venv package for `-m venv` (pyenv builds do not).
@@ -54,18 +54,19 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 # Browser tests drive Debian's chromium (Playwright's own browser downloads are not used)
-# and need a CJK font so Chinese pages render (and screenshot) with real glyphs.
+# and need a CJK font so Chinese pages render (and screenshot) with real glyphs. Node.js runs the
+# developer docs' JavaScript webhook verification sample (tests/retail/webhooks/test_samples.py).
 browsers:
-	@if [ -x "$(CHROMIUM)" ] && [ -f "$(CJK_FONT)" ]; then \
-		echo "browsers: chromium and the CJK font are present"; \
+	@if [ -x "$(CHROMIUM)" ] && [ -f "$(CJK_FONT)" ] && command -v node >/dev/null 2>&1; then \
+		echo "browsers: chromium, the CJK font and node are present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "browsers: installing chromium and fonts-wqy-microhei with apt-get"; \
+		echo "browsers: installing chromium, fonts-wqy-microhei and nodejs with apt-get"; \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			chromium fonts-wqy-microhei; \
+			chromium fonts-wqy-microhei nodejs; \
 	else \
-		echo "browsers: MISSING: $(CHROMIUM) and/or $(CJK_FONT)."; \
-		echo "browsers: install them with: sudo apt-get install chromium fonts-wqy-microhei"; \
+		echo "browsers: MISSING: $(CHROMIUM), $(CJK_FONT) and/or node."; \
+		echo "browsers: install them with: sudo apt-get install chromium fonts-wqy-microhei nodejs"; \
 		echo "browsers: (the browser tests cannot run without them)"; \
 	fi
 
