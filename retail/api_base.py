@@ -27,6 +27,16 @@ class NoBrandSelected(exceptions.PermissionDenied):
     default_code = "no_brand"
 
 
+class InsufficientScope(exceptions.PermissionDenied):
+    default_detail = _("The access token does not carry the scope this operation needs.")
+    default_code = "insufficient_scope"
+
+
+class RateLimited(exceptions.Throttled):
+    default_detail = _("Too many requests for this app.")
+    default_code = "rate_limited"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = _("The request body is too large.")
@@ -131,7 +141,7 @@ class BrandAPIView(APIView):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        for name in ("initial", "resolve_brand"):
+        for name in ("initial", "resolve_brand", "check_partner_scope"):
             if name in cls.__dict__:
                 raise TypeError(f"{cls.__name__} may not override {name}(): brand resolution is fixed")
 
@@ -155,8 +165,29 @@ class BrandAPIView(APIView):
         request.version, request.versioning_scheme = version, scheme
         self.perform_authentication(request)
         self.brand, self.staff = self.resolve_brand(request)
-        self.check_permissions(request)
+        if getattr(request._request, "partner_app", None) is None:
+            self.check_permissions(request)
+            self.check_throttles(request)
+            return
+        # A partner call: counted against its app's rate limit first, then its token must carry
+        # the operation's scope (a view without one for the method is closed to partners).
         self.check_throttles(request)
+        self.check_partner_scope(request)
+        self.check_permissions(request)
+
+    def check_partner_scope(self, request) -> None:
+        from retail.partners.auth import granted_scopes
+
+        scopes = getattr(type(self), "scopes", None)
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        needed = scopes.get(method) if isinstance(scopes, dict) else None
+        if not needed or needed not in granted_scopes(request._request):
+            raise InsufficientScope()
+
+    def throttled(self, request, wait):
+        if getattr(request._request, "partner_app", None) is not None:
+            raise RateLimited(wait)
+        super().throttled(request, wait)
 
 
 class BrandGenericView(BrandAPIView, generics.GenericAPIView):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import trans_real
 
 from retail import selectors
+from retail.models import Staff
 from retail.tenancy import TenancyError, request_scope, rls_bypass
 from retail.text import clean_querydict
 
@@ -141,6 +143,18 @@ def _is_brandless(request) -> bool:
     return _view_flag(request, "brandless")
 
 
+def _partner_route_open(match) -> bool:
+    """Whether a partner token may call the route at all: brand API views only (each checks its
+    operation's scope); not the schema, docs or other plain views. An unknown path goes on to
+    its 404."""
+    from retail.api_base import BrandAPIView
+
+    if match is None:
+        return True
+    view_class = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, BrandAPIView)
+
+
 def _in_one_transaction(request, get_response):
     if _view_flag(request, "own_transactions"):
         return get_response(request)
@@ -172,6 +186,19 @@ class TenantMiddleware:
         request.brand = None
         request.staff = None
         request.brand_suspended = False
+        request.partner_app = None
+        request.partner_token = None
+        if request.path_info.startswith("/api/"):
+            from retail.partners.auth import bearer_token
+
+            raw = bearer_token(request)
+            if raw is not None:
+                try:
+                    match = resolve(request.path_info)
+                except Resolver404:
+                    match = None
+                if match is None or not getattr(match.func, "brandless", False):
+                    return self._partner_call(request, raw, match)
         user = request.user
         if not user.is_authenticated or _is_brandless(request):
             return _in_one_transaction(request, self.get_response)
@@ -197,3 +224,40 @@ class TenantMiddleware:
                 request.staff = staff
                 scope.enter_brand(staff.brand_id)
             return self.get_response(request)
+
+    def _partner_call(self, request, raw: str, match):
+        """A request with a partner app's Bearer token: the brand, staff (the app's service staff)
+        and user come from the token only; no session is consulted. The token's application is
+        named in the transaction so its partner app can be read before the brand is known."""
+        from retail import payments
+        from retail.partners import auth
+        from retail.partners.selectors import app_for_application
+
+        token = auth.access_token_for(raw)
+        if token is None:
+            return auth.invalid_token()
+        with request_scope(user_id=None, application_id=token.application_id) as scope:
+            app = app_for_application(token.application_id, in_setting=True)
+            if app is None or not app.is_active:
+                return auth.invalid_token()
+            request.partner_app = app
+            request.partner_token = token
+            if not auth.ip_allowed(app, request.META.get("REMOTE_ADDR")):
+                return error_response(
+                    403, "ip_not_allowed", _("This address may not call the API for this app.")
+                )
+            if not _partner_route_open(match):
+                return error_response(
+                    403, "insufficient_scope", _("This operation is not open to partner apps.")
+                )
+            if not app.brand.is_active:
+                return error_response(403, "brand_suspended", _("This brand is suspended."))
+            scope.enter_brand(app.brand_id)
+            staff = Staff._base_manager.select_related("user").get(pk=app.service_staff_id)
+            staff.brand = app.brand
+            request.brand = app.brand
+            request.staff = staff
+            request.user = staff.user
+            request._cached_user = staff.user
+            with payments.simulated_providers() if app.test_mode else nullcontext():
+                return self.get_response(request)

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from retail import payments
 from retail.celery import app as celery_app
 
 
@@ -51,14 +52,22 @@ def emit(*, brand_id: int, name: str, payload: dict) -> None:
         transaction.on_commit(functools.partial(fn, brand_id=brand_id, name=name, payload=payload))
 
 
+# The message header that makes a task run against the simulated providers only (queued by a
+# test-mode partner call, see retail.payments.simulated_providers; honoured by BrandTask).
+SIMULATED_HEADER = "retail_simulated_providers"
+
+
 def enqueue_on_commit(task_name: str, *args: Any, countdown: float | None = None) -> None:
     """Queue the Celery task registered as ``task_name`` after the current transaction commits."""
-    transaction.on_commit(functools.partial(_send, task_name, args, countdown))
+    simulated = payments.simulated_only()
+    transaction.on_commit(functools.partial(_send, task_name, args, countdown, simulated))
 
 
-def _send(task_name: str, args: tuple, countdown: float | None) -> None:
+def _send(task_name: str, args: tuple, countdown: float | None, simulated: bool = False) -> None:
     task = _task(task_name)
-    if countdown is None:
+    if simulated:
+        task.apply_async(args, countdown=countdown, headers={SIMULATED_HEADER: True})
+    elif countdown is None:
         task.delay(*args)
     else:
         task.apply_async(args, countdown=countdown)

@@ -10,11 +10,13 @@ Purposes other than cloud-store orders register by reference prefix (``NOTICE_HA
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -191,8 +193,30 @@ class SimulatedProvider(SimulatedRecords):
 
 _PROVIDERS: dict[str, PaymentProvider] = {"sim": SimulatedProvider()}
 
+# A partner app in test mode works against the simulated providers only: inside
+# ``simulated_providers()`` every payment and payout provider lookup answers the simulator,
+# whatever provider is configured or was recorded (tasks queued in the block run so too).
+_simulated: contextvars.ContextVar[bool] = contextvars.ContextVar("simulated_providers", default=False)
+
+
+@contextmanager
+def simulated_providers() -> Iterator[None]:
+    """Run the block against the simulated payment and payout providers only."""
+    token = _simulated.set(True)
+    try:
+        yield
+    finally:
+        _simulated.reset(token)
+
+
+def simulated_only() -> bool:
+    """Whether the running code may reach the simulated providers only (a test-mode partner call)."""
+    return _simulated.get()
+
 
 def provider(name: str | None = None) -> PaymentProvider:
+    if _simulated.get():
+        return _PROVIDERS["sim"]
     name = name or getattr(settings, "PAYMENT_PROVIDER", "sim")
     if name == "sim" and not settings.SIMULATED_PROVIDERS_ENABLED:
         raise LookupError("the simulated payment provider is off")

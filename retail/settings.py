@@ -51,7 +51,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "axes",
+    "oauth2_provider",
     "retail",
+    "retail.partners",
     "members",
     "cloudstore",
     "redpackets",
@@ -71,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Logs partner calls once the request's transaction has ended (kept even when rolled back).
+    "retail.partners.activity.PartnerActivityMiddleware",
     "retail.middleware.TenantMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -198,6 +202,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "members-job-sweep": {"task": "members.tasks.sweep_jobs", "schedule": 60.0},
     # Files with personal data (exports, imports, error reports) are deleted once expired.
     "private-files-expiry": {"task": "retail.tasks.expire_private_files", "schedule": crontab(minute=23)},
+    # Partner calls older than PARTNER_CALL_RETENTION_DAYS leave the activity log.
+    "partners-purge-calls": {"task": "retail.partners.tasks.purge_calls", "schedule": crontab(minute=53)},
 }
 
 # --- Outbox (retail/outbox.py) -----------------------------------------------------------
@@ -337,7 +343,11 @@ REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=55 * 1024 * 1
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # A partner app's Bearer token (resolved by retail.middleware), else the staff session.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "retail.partners.auth.PartnerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "retail.pagination.Pagination",
     "DEFAULT_PARSER_CLASSES": [
@@ -353,7 +363,11 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     # Fails open with a warning when its cache (Redis) is unreachable.
-    "DEFAULT_THROTTLE_CLASSES": ["retail.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "retail.throttling.UserRateThrottle",
+        # Partner calls: each app's own limit per minute (PartnerApp.rate_limit_per_minute).
+        "retail.partners.throttling.PartnerRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {"user": env.str("API_USER_RATE", default="6000/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -393,6 +407,34 @@ SPECTACULAR_SETTINGS = {
         "StatementStatusEnum": "guides.models.Statement.Status",
         "ReattributionStatusEnum": "guides.models.Reattribution.Status",
     },
+}
+
+# --- Partner apps (retail/partners) ---------------------------------------------------------
+# OAuth2 client credentials through django-oauth-toolkit: an app gets Bearer tokens at
+# /api/v1/oauth/token/ for a subset of its scopes; secrets are stored hashed; tokens only as
+# their checksum (RFC 9700 token storage).
+PARTNER_TOKEN_SECONDS = env.int("PARTNER_TOKEN_SECONDS", default=3600)
+PARTNER_DEFAULT_RATE_PER_MINUTE = env.int("PARTNER_DEFAULT_RATE_PER_MINUTE", default=600)
+# How long the previous secret keeps working after a rotation.
+PARTNER_SECRET_GRACE_HOURS = env.int("PARTNER_SECRET_GRACE_HOURS", default=24)
+# The share of successful partner reads kept in the activity log (writes and errors: all).
+PARTNER_READ_SAMPLE_RATE = env.float("PARTNER_READ_SAMPLE_RATE", default=0.1)
+PARTNER_CALL_RETENTION_DAYS = env.int("PARTNER_CALL_RETENTION_DAYS", default=90)
+OAUTH2_PROVIDER = {
+    "OAUTH2_SERVER_CLASS": "oauthlib.oauth2.BackendApplicationServer",  # client credentials only
+    "OAUTH2_VALIDATOR_CLASS": "retail.partners.oauth.PartnerOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "retail.partners.scopes.PartnerScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": PARTNER_TOKEN_SECONDS,
+    # RFC 9700 (OAuth 2.0 Security BCP) throughout: tokens kept only as their checksum, no
+    # implicit or password grant, no tokens in query strings (`check --deploy` stays clean).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 
 # --- Logging --------------------------------------------------------------------------

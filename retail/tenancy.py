@@ -36,6 +36,9 @@ _bypass: contextvars.ContextVar[bool] = contextvars.ContextVar("rls_bypass", def
 SETTING_BRAND = "app.brand_id"
 SETTING_USER = "app.user_id"
 SETTING_BYPASS = "app.bypass_rls"
+# The OAuth2 application of a partner call: lets the token middleware read its partner app
+# before the brand is known (retail/partners).
+SETTING_APP = "app.oauth_application_id"
 
 
 class TenancyError(RuntimeError):
@@ -147,10 +150,14 @@ class RequestScope:
 
 
 @contextmanager
-def request_scope(*, user_id: int | None, brand_hint: int | None = None) -> Iterator[RequestScope]:
+def request_scope(
+    *, user_id: int | None, brand_hint: int | None = None, application_id: int | None = None
+) -> Iterator[RequestScope]:
     """One request's transaction, with the user's setting and (optimistically) the brand the
     session names, written in one statement; the caller confirms the brand with
-    ``enter_brand`` once the staff record is checked, or ``clear_brand``.
+    ``enter_brand`` once the staff record is checked, or ``clear_brand``. A partner call names
+    its token's OAuth2 ``application_id`` instead, so its partner app can be read before the
+    brand is known.
 
     As the outermost transaction (always, when serving) the settings end with the commit;
     nested in an outer transaction (a test's) the previous values are put back afterwards.
@@ -162,19 +169,16 @@ def request_scope(*, user_id: int | None, brand_hint: int | None = None) -> Iter
     try:
         with transaction.atomic():
             if rls:
+                names = (SETTING_USER, SETTING_BRAND) + ((SETTING_APP,) if application_id is not None else ())
                 if nested:
-                    previous = dict(
-                        zip(
-                            (SETTING_USER, SETTING_BRAND),
-                            _get_settings(SETTING_USER, SETTING_BRAND),
-                            strict=True,
-                        )
-                    )
+                    previous = dict(zip(names, _get_settings(*names), strict=True))
                 values = {}
                 if user_id is not None:
                     values[SETTING_USER] = str(user_id)
                 if brand_hint is not None:
                     values[SETTING_BRAND] = str(brand_hint)
+                if application_id is not None:
+                    values[SETTING_APP] = str(application_id)
                 if values:
                     _set_settings(values)
             yield scope
