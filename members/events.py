@@ -1,7 +1,9 @@
-"""Audit events of the membership programme, written in the same transaction as the change."""
+"""Audit events of the membership programme, written in the same transaction as the change; a
+member joining and a merge are also emitted through the outbox (retail/outbox.py: webhooks)."""
 
 from __future__ import annotations
 
+from retail import outbox
 from retail.events import Actor
 from retail.events import record as audit
 from retail.models import Brand
@@ -21,6 +23,11 @@ def member_joined(*, brand: Brand, actor: Actor | None, member, guide) -> None:
         target=member,
         target_repr=_member(member),
         data={"guide": guide.pk if guide else None},
+    )
+    outbox.emit(
+        brand_id=brand.pk,
+        name="member.joined",
+        payload={"member_id": member.pk, "guide_id": guide.pk if guide else None},
     )
 
 
@@ -65,6 +72,11 @@ def members_merged(*, brand: Brand, actor: Actor, record) -> None:
         target=record.survivor,
         target_repr=_member(record.survivor),
         data={"absorbed": record.absorbed_id, "merge": record.pk, "reason": record.reason},
+    )
+    outbox.emit(
+        brand_id=brand.pk,
+        name="member.merged",
+        payload={"merge_id": record.pk, "survivor_id": record.survivor_id, "absorbed_id": record.absorbed_id},
     )
 
 

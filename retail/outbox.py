@@ -47,9 +47,25 @@ def subscribers(name: str) -> list[Subscriber]:
 
 
 def emit(*, brand_id: int, name: str, payload: dict) -> None:
-    """Call every subscriber of ``name`` after the current transaction commits."""
-    for fn in subscribers(name):
+    """Call every subscriber of ``name`` after the current transaction commits.
+
+    Webhooks are recorded right away, in the current transaction (retail.webhooks.recording:
+    an event and its deliveries only where an endpoint subscribes), so a rollback leaves none."""
+    listeners = subscribers(name)
+    _record_webhooks()(brand_id, name, payload)
+    for fn in listeners:
         transaction.on_commit(functools.partial(fn, brand_id=brand_id, name=name, payload=payload))
+
+
+@functools.cache
+def _record_webhooks():
+    from django.apps import apps
+
+    if not apps.is_installed("retail.webhooks"):
+        return lambda brand_id, name, payload: None
+    from retail.webhooks.recording import record
+
+    return record
 
 
 # The message header that makes a task run against the simulated providers only (queued by a

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "retail",
     "retail.partners",
+    "retail.webhooks",
     "members",
     "cloudstore",
     "redpackets",
@@ -202,6 +203,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "members-job-sweep": {"task": "members.tasks.sweep_jobs", "schedule": 60.0},
     # Files with personal data (exports, imports, error reports) are deleted once expired.
     "private-files-expiry": {"task": "retail.tasks.expire_private_files", "schedule": crontab(minute=23)},
+    # Webhook endpoints with a delivery due (retries, kicks lost with a worker) get their task.
+    "webhooks-sweep": {"task": "retail.webhooks.tasks.sweep", "schedule": 30.0},
+    # Finished webhook deliveries and their attempts leave the log after WEBHOOK_LOG_RETENTION_DAYS.
+    "webhooks-purge": {"task": "retail.webhooks.tasks.purge", "schedule": crontab(minute=17)},
     # Partner calls older than PARTNER_CALL_RETENTION_DAYS leave the activity log.
     "partners-purge-calls": {"task": "retail.partners.tasks.purge_calls", "schedule": crontab(minute=53)},
 }
@@ -227,6 +232,9 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "packet.expired": [],
     "withdrawal.succeeded": [],
     "withdrawal.failed": [],
+    # members/events.py (webhooks: member.joined, member.merged)
+    "member.joined": [],
+    "member.merged": [],
 }
 
 # --- Demo data (manage.py seed_demo) --------------------------------------------------------
@@ -406,6 +414,8 @@ SPECTACULAR_SETTINGS = {
         "SettlementPeriodStatusEnum": "guides.models.SettlementPeriod.Status",
         "StatementStatusEnum": "guides.models.Statement.Status",
         "ReattributionStatusEnum": "guides.models.Reattribution.Status",
+        "WebhookDeliveryStatusEnum": "retail.webhooks.models.WebhookDelivery.Status",
+        "WebhookDisabledReasonEnum": "retail.webhooks.models.WebhookEndpoint.DisabledReason",
     },
 }
 
@@ -436,6 +446,31 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
+
+# --- Webhooks (retail/webhooks) -------------------------------------------------------------
+# The apps' public event types (each module's EVENTS), imported on first use.
+WEBHOOK_EVENT_MODULES = ["members.webhooks", "cloudstore.webhooks", "guides.webhooks"]
+# Private, loopback and link-local addresses (and plain http) for endpoints: development and
+# tests only; production posts to public https addresses only.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool(
+    "WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=DEBUG and not PRODUCTION
+)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=5.0)
+WEBHOOK_TOTAL_TIMEOUT = env.float("WEBHOOK_TOTAL_TIMEOUT", default=10.0)
+# Deliveries claimed per round, and how long a claim holds them before they are due again.
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=120)
+WEBHOOK_TASK_SECONDS = env.int("WEBHOOK_TASK_SECONDS", default=60)
+# Retried for this long after the event, then given up; an endpoint failing this long is disabled.
+WEBHOOK_GIVE_UP_DAYS = env.int("WEBHOOK_GIVE_UP_DAYS", default=3)
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
+WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", default=24)
+WEBHOOK_MAX_ENDPOINTS_PER_APP = env.int("WEBHOOK_MAX_ENDPOINTS_PER_APP", default=20)
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
+# Deliveries run on their own queue (the worker consumes "celery,webhooks"), so a backlog of
+# webhooks never holds up the other tasks.
+CELERY_TASK_ROUTES = {"retail.webhooks.tasks.*": {"queue": "webhooks"}}
 
 # --- Logging --------------------------------------------------------------------------
 LOGGING = {

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("cloudstore.api_urls")),
     path("", include("redpackets.api_urls")),
     path("", include("guides.api_urls")),
+    path("", include("retail.webhooks.api_urls")),
 ]
 
 urlpatterns = [
