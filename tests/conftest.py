@@ -55,6 +55,13 @@ def _own_cache_and_files(settings, tmp_path_factory):
     settings.PRIVATE_MEDIA_ROOT = tmp_path_factory.mktemp("private")
 
 
+@pytest.fixture(autouse=True)
+def _webhooks_reach_local_receivers(settings):
+    """Test receivers listen on 127.0.0.1: webhooks may post to private addresses in tests
+    (retail/webhooks/sender.py; the tests of the refusal turn it off)."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True
+
+
 @pytest.fixture
 def brand(db):
     return BrandFactory(name="悦颜美妆", slug="yueyan")
