@@ -266,6 +266,16 @@ def register_core() -> None:
     )
     register_menu_entry(
         "dashboard",
+        "developers",
+        label=_("Developers"),
+        url_name="dev-apps",
+        icon="icons/code.html",
+        order=120,
+        visible=roles.can_manage_stores,
+        testid="nav-developers",
+    )
+    register_menu_entry(
+        "dashboard",
         "audit",
         label=_("Audit log"),
         url_name="dash-audit",

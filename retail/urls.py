@@ -51,6 +51,7 @@ urlpatterns = [
     path("dashboard/staff/<int:staff_id>/reinvite/", views.staff_reinvite, name="dash-staff-reinvite"),
     path("dashboard/staff/<int:staff_id>/invited/", views.staff_invited, name="dash-staff-invited"),
     path("dashboard/audit/", views.audit_log, name="dash-audit"),
+    path("dashboard/developers/", include("retail.developers.urls")),
     path("", include("members.urls")),
     path("", include("cloudstore.urls")),
     path("", include("redpackets.urls")),

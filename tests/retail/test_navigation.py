@@ -140,6 +140,7 @@ def test_the_apps_register_their_entries_and_cards(guide, brand_admin):
         "commission",
         "membership",
         "audit",
+        "developers",
     ]
     request = RequestFactory().get("/m/")
     request.brand, request.staff = guide.brand, guide
