@@ -288,6 +288,8 @@ class MyCommissionSerializer(serializers.Serializer):
 
 
 class OrderAttributionView(BrandAPIView):
+    scopes = {"GET": "commission:read"}
+
     @extend_schema(responses=AttributionSerializer, summary="Who an order is credited to, and its commission")
     def get(self, request, pk: int):
         """The order's attribution and commission entries (managers of its store, brand admins,
@@ -311,6 +313,8 @@ class OrderAttributionView(BrandAPIView):
 
 
 class AttributionRuleListView(BrandAPIView):
+    scopes = {"GET": "commission:read", "POST": "commission:write"}
+
     @extend_schema(responses=AttributionRuleSerializer(many=True))
     def get(self, request):
         """Every version of the attribution rules, newest first."""
@@ -347,6 +351,7 @@ class CommissionRuleFilter(filters.SelectorFilterSet):
 
 
 class CommissionRuleListView(filters.FilteredListView):
+    scopes = {"GET": "commission:read", "POST": "commission:write"}
     serializer_class = CommissionRuleSerializer
     filterset_class = CommissionRuleFilter
     pagination_class = None  # every rule, as one list
@@ -377,6 +382,8 @@ class CommissionRuleListView(filters.FilteredListView):
 
 
 class CommissionRuleDetailView(BrandAPIView):
+    scopes = {"GET": "commission:read"}
+
     @extend_schema(responses=CommissionRuleSerializer)
     def get(self, request, pk: int):
         _require_admin(self)
@@ -386,6 +393,8 @@ class CommissionRuleDetailView(BrandAPIView):
 
 
 class CommissionRuleEndView(BrandAPIView):
+    scopes = {"POST": "commission:write"}
+
     @extend_schema(request=RuleEndSerializer, responses=CommissionRuleSerializer)
     def post(self, request, pk: int):
         """End a rule (its terms stay for the orders it credited)."""
@@ -405,6 +414,8 @@ class CommissionRuleEndView(BrandAPIView):
 
 
 class SettingsView(BrandAPIView):
+    scopes = {"GET": "commission:read", "PATCH": "commission:write"}
+
     @extend_schema(responses=SettingsSerializer)
     def get(self, request):
         _require_admin(self)
@@ -422,6 +433,7 @@ class SettingsView(BrandAPIView):
 
 
 class PeriodListView(BrandAPIView):
+    scopes = {"GET": "commission:read"}
     pagination_class = Pagination
 
     @extend_schema(responses=PeriodSerializer(many=True))
@@ -431,6 +443,8 @@ class PeriodListView(BrandAPIView):
 
 
 class PeriodDetailView(BrandAPIView):
+    scopes = {"GET": "commission:read"}
+
     @extend_schema(responses=PeriodSerializer)
     def get(self, request, pk: int):
         _require_admin(self)
@@ -454,6 +468,8 @@ class CloseRunningSerializer(serializers.Serializer):
 
 
 class RunningPeriodView(BrandAPIView):
+    scopes = {"GET": "commission:read", "POST": "commission:write"}
+
     def _running(self) -> dict:
         start, end, label = settlement.period_running(brand=self.brand)
         return {
@@ -490,6 +506,9 @@ class RunningPeriodView(BrandAPIView):
 
 
 class PeriodApproveView(BrandAPIView):
+    scopes = {"POST": "commission:write"}
+    own_idempotency = True  # reads the Idempotency-Key itself (idempotency.read_key)
+
     @extend_schema(request=None, responses=PeriodSerializer, parameters=[IDEMPOTENCY_HEADER])
     def post(self, request, pk: int):
         """Approve the period: every statement not held is paid into its guide's wallet as a red
@@ -517,6 +536,7 @@ class StatementFilter(filters.SelectorFilterSet):
 
 
 class StatementListView(filters.FilteredListView):
+    scopes = {"GET": "commission:read"}
     serializer_class = StatementSerializer
     filterset_class = StatementFilter
 
@@ -542,6 +562,8 @@ class StatementListView(filters.FilteredListView):
 
 
 class StatementDetailView(BrandAPIView):
+    scopes = {"GET": "commission:read"}
+
     @extend_schema(responses=StatementDetailSerializer)
     def get(self, request, pk: int):
         """A statement with its entries (brand admins, or its guide)."""
@@ -556,6 +578,8 @@ class StatementDetailView(BrandAPIView):
 
 
 class StatementHoldView(BrandAPIView):
+    scopes = {"POST": "commission:write"}
+
     @extend_schema(request=HoldSerializer, responses=StatementSerializer)
     def post(self, request, pk: int):
         """Hold a statement out of the payment, with a reason."""
@@ -575,6 +599,8 @@ class StatementHoldView(BrandAPIView):
 
 
 class StatementReleaseView(BrandAPIView):
+    scopes = {"POST": "commission:write"}
+
     @extend_schema(request=None, responses=StatementSerializer)
     def post(self, request, pk: int):
         """Take the hold off; in an approved period the statement is paid at once."""
@@ -588,6 +614,8 @@ class StatementReleaseView(BrandAPIView):
 
 
 class ReattributionListView(BrandAPIView):
+    scopes = {"GET": "commission:read", "POST": "commission:write"}
+
     @extend_schema(responses=ReattributionSerializer(many=True))
     def get(self, request):
         _require_admin(self)
@@ -616,6 +644,8 @@ class ReattributionListView(BrandAPIView):
 
 
 class MyCommissionView(BrandAPIView):
+    scopes = {}  # staff sessions only
+
     @extend_schema(responses=MyCommissionSerializer)
     def get(self, request):
         """The caller's members recruited, sales credited this month online and offline, commission

@@ -149,7 +149,7 @@ class CanMovePoints(permissions.BasePermission):
         return roles.can_manage_staff(view.staff)
 
 
-class _MemberView(BrandGenericView):
+class _MemberView(BrandGenericView, abstract=True):
     """Members of the caller's brand: a guide sees their own members, a store manager those
     served in their stores, a brand admin all."""
 
@@ -188,6 +188,7 @@ class MemberListView(filters.FilteredListView, _MemberView):
     """Members of the caller's brand: a guide sees their own members, a store manager those
     served in their stores, a brand admin all."""
 
+    scopes = {"GET": "members:read", "POST": "members:write"}
     filterset_class = MemberFilter
 
     def get_queryset(self) -> QuerySet[Member]:
@@ -227,6 +228,8 @@ class MemberListView(filters.FilteredListView, _MemberView):
 
 
 class MemberDetailView(_MemberView):
+    scopes = {"GET": "members:read", "PATCH": "members:write"}
+
     def get(self, request, pk: int):
         return Response(self.get_serializer(self.get_object()).data)
 
@@ -246,6 +249,8 @@ class MemberDetailView(_MemberView):
 
 
 class MemberLookupView(_MemberView):
+    scopes = {"GET": "members:read"}
+
     @extend_schema(parameters=[LookupSerializer], responses=MemberSerializer)
     def get(self, request):
         """Find a member by any channel identity (phone, card, shop, payment, open ids)."""
@@ -261,6 +266,8 @@ class MemberLookupView(_MemberView):
 
 
 class MemberIdentitiesView(_MemberView):
+    scopes = {"POST": "members:write"}
+
     @extend_schema(
         request=IdentitySerializer,
         responses=inline_serializer(
@@ -287,6 +294,7 @@ class MemberIdentitiesView(_MemberView):
 
 
 class MemberTagsView(_MemberView):
+    scopes = {"POST": "members:write"}
     pagination_class = None  # the member's tags, all of them
 
     @extend_schema(request=TagsChangeSerializer, responses=TagSerializer(many=True))
@@ -307,6 +315,8 @@ class MemberTagsView(_MemberView):
 
 
 class MemberPointsView(_MemberView):
+    scopes = {"GET": "members:read"}
+
     @extend_schema(responses=PointsEntrySerializer(many=True))
     def get(self, request, pk: int):
         """The member's points ledger, newest first."""
@@ -315,7 +325,8 @@ class MemberPointsView(_MemberView):
         return self.get_paginated_response(PointsEntrySerializer(page, many=True).data)
 
 
-class _PointsMoveView(_MemberView):
+class _PointsMoveView(_MemberView, abstract=True):
+    own_idempotency = True  # reads the Idempotency-Key itself (idempotency.read_key)
     permission_classes = [permissions.IsAuthenticated, CanMovePoints]
 
     def _points(self, request, pk, serializer_class, fn):
@@ -338,6 +349,8 @@ class _PointsMoveView(_MemberView):
 
 
 class MemberPointsEarnView(_PointsMoveView):
+    scopes = {"POST": "points:write"}
+
     @extend_schema(
         request=PointsEarnSerializer, responses={201: PointsEntrySerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
@@ -347,6 +360,8 @@ class MemberPointsEarnView(_PointsMoveView):
 
 
 class MemberPointsRedeemView(_PointsMoveView):
+    scopes = {"POST": "points:write"}
+
     @extend_schema(
         request=PointsRedeemSerializer,
         responses={201: PointsEntrySerializer},
@@ -369,6 +384,8 @@ class MemberCodeResolveView(BrandAPIView):
     """Resolve a member code (会员码) scanned at checkout to the member. Codes are signed, name
     their brand and expire after 90 seconds."""
 
+    scopes = {"POST": "members:read"}
+
     @extend_schema(request=CodeSerializer, responses=MemberSerializer)
     def post(self, request):
         s = CodeSerializer(data=request.data)
@@ -387,6 +404,8 @@ class MemberCodeResolveView(BrandAPIView):
 
 class TagListView(BrandAPIView):
     """The brand's member tags."""
+
+    scopes = {"GET": "members:read"}
 
     @extend_schema(responses=TagSerializer(many=True))
     def get(self, request):

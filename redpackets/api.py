@@ -282,6 +282,8 @@ def _packet_out(brand, staff, packet_id: int) -> dict:
 
 
 class PoolView(BrandAPIView):
+    scopes = {"GET": "redpackets:read"}
+
     @extend_schema(responses=PoolSerializer, summary="The red packet pool's balance")
     def get(self, request):
         """The pool's balance. Brand admins also see where the rest of the brand's money is."""
@@ -292,6 +294,8 @@ class PoolView(BrandAPIView):
 
 
 class PoolRecordsView(BrandAPIView):
+    scopes = {"GET": "redpackets:read"}
+
     @extend_schema(parameters=[RecordQuerySerializer], responses=RecordPageSerializer)
     def get(self, request):
         """The pool's movements, newest first (brand admins)."""
@@ -300,6 +304,8 @@ class PoolRecordsView(BrandAPIView):
 
 
 class PoolRecordsExportView(BrandAPIView):
+    scopes = {"GET": "redpackets:read"}
+
     @extend_schema(responses={(200, "text/csv"): bytes})
     def get(self, request):
         """Every movement of the pool as CSV (brand admins)."""
@@ -311,6 +317,9 @@ class PoolRecordsExportView(BrandAPIView):
 
 
 class TopUpListView(BrandAPIView):
+    scopes = {"GET": "redpackets:read", "POST": "redpackets:write"}
+    own_idempotency = True  # reads the Idempotency-Key itself (idempotency.read_key)
+
     @extend_schema(responses=TopUpSerializer(many=True))
     def get(self, request):
         """Recent top-ups of the pool (brand admins)."""
@@ -344,6 +353,8 @@ class TopUpListView(BrandAPIView):
 
 
 class TopUpDetailView(BrandAPIView):
+    scopes = {"GET": "redpackets:read"}
+
     @extend_schema(responses=TopUpSerializer)
     def get(self, request, pk: int):
         _require_admin(self)
@@ -356,6 +367,9 @@ class TopUpDetailView(BrandAPIView):
 
 
 class PacketListView(BrandAPIView):
+    scopes = {"GET": "redpackets:read", "POST": "redpackets:write"}
+    own_idempotency = True  # reads the Idempotency-Key itself (idempotency.read_key)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("page", int, description="1-based page of 50"),
@@ -397,6 +411,8 @@ class PacketListView(BrandAPIView):
 
 
 class PacketDetailView(BrandAPIView):
+    scopes = {"GET": "redpackets:read"}
+
     @extend_schema(responses=PacketDetailSerializer)
     def get(self, request, pk: int):
         """A packet's status and its claims so far (its sender, managers and recipients)."""
@@ -404,6 +420,9 @@ class PacketDetailView(BrandAPIView):
 
 
 class PacketClaimView(BrandAPIView):
+    scopes = {}  # staff sessions only
+    own_idempotency = True  # reads the Idempotency-Key itself (idempotency.read_key)
+
     @extend_schema(
         request=None, responses={201: ShareSerializer, 200: ShareSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
@@ -433,6 +452,8 @@ class PacketClaimView(BrandAPIView):
 
 
 class WalletView(BrandAPIView):
+    scopes = {}  # staff sessions only
+
     @extend_schema(responses=WalletSerializer)
     def get(self, request):
         """Your wallet: balance, packets to open, payout account, withdrawals in progress."""
@@ -453,6 +474,8 @@ class WalletView(BrandAPIView):
 
 
 class WalletRecordsView(BrandAPIView):
+    scopes = {}  # staff sessions only
+
     @extend_schema(parameters=[RecordQuerySerializer], responses=RecordPageSerializer)
     def get(self, request):
         """Every movement of your wallet, newest first."""
@@ -460,6 +483,8 @@ class WalletRecordsView(BrandAPIView):
 
 
 class WalletRecordsExportView(BrandAPIView):
+    scopes = {}  # staff sessions only
+
     @extend_schema(responses={(200, "text/csv"): bytes})
     def get(self, request):
         """Your wallet's movements as CSV."""
@@ -471,6 +496,7 @@ class WalletRecordsExportView(BrandAPIView):
 
 
 class PayoutAccountView(BrandAPIView):
+    scopes = {}  # staff sessions only
     error_statuses = (404,)  # no payout account bound
 
     @extend_schema(responses=PayoutAccountSerializer)
@@ -501,6 +527,9 @@ class PayoutAccountView(BrandAPIView):
 
 
 class WithdrawalListView(BrandAPIView):
+    scopes = {}  # staff sessions only
+    own_idempotency = True  # reads the Idempotency-Key itself (idempotency.read_key)
+
     @extend_schema(responses=WithdrawalSerializer(many=True))
     def get(self, request):
         """Your recent withdrawals."""
@@ -540,6 +569,8 @@ class WithdrawalListView(BrandAPIView):
 
 
 class WithdrawalDetailView(BrandAPIView):
+    scopes = {}  # staff sessions only
+
     @extend_schema(responses=WithdrawalSerializer)
     def get(self, request, pk: int):
         """One withdrawal's status (your own; brand admins: anyone's)."""
@@ -560,6 +591,8 @@ def _staff(view, staff_id: int) -> Staff:
 
 
 class StaffWalletView(BrandAPIView):
+    scopes = {"GET": "redpackets:read"}
+
     @extend_schema(responses=WalletSerializer)
     def get(self, request, staff_id: int):
         """A staff member's wallet (brand admins)."""
@@ -567,6 +600,8 @@ class StaffWalletView(BrandAPIView):
 
 
 class StaffWalletRecordsView(BrandAPIView):
+    scopes = {"GET": "redpackets:read"}
+
     @extend_schema(parameters=[RecordQuerySerializer], responses=RecordPageSerializer)
     def get(self, request, staff_id: int):
         """A staff member's wallet movements (brand admins)."""

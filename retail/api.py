@@ -55,6 +55,7 @@ class StoreFilter(filters.SelectorFilterSet):
 class StoreListView(filters.FilteredListView):
     """Stores of the caller's brand; guides and managers see the stores they work in."""
 
+    scopes = {"GET": "stores:read", "POST": "stores:write"}
     serializer_class = StoreSerializer
     filterset_class = StoreFilter
     permission_classes = [permissions.IsAuthenticated, IsBrandAdminOrReadOnly]
@@ -77,6 +78,7 @@ class StoreListView(filters.FilteredListView):
 class StoreDetailView(BrandGenericView):
     """Stores of the caller's brand; guides and managers see the stores they work in."""
 
+    scopes = {"GET": "stores:read", "PUT": "stores:write", "PATCH": "stores:write"}
     serializer_class = StoreSerializer
     permission_classes = [permissions.IsAuthenticated, IsBrandAdminOrReadOnly]
 
@@ -170,7 +172,7 @@ class StaffFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _StaffView(BrandGenericView):
+class _StaffView(BrandGenericView, abstract=True):
     """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
     guide only themself."""
 
@@ -197,6 +199,7 @@ class StaffListView(filters.FilteredListView, _StaffView):
     """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
     guide only themself."""
 
+    scopes = {"GET": "staff:read", "POST": "staff:write"}
     filterset_class = StaffFilter
 
     def get_queryset(self):
@@ -227,6 +230,8 @@ class StaffDetailView(_StaffView):
     """Staff of the caller's brand: a brand admin sees all, a store manager their stores, a
     guide only themself."""
 
+    scopes = {"GET": "staff:read", "PATCH": "staff:write"}
+
     def get(self, request, pk: int):
         return Response(self.get_serializer(self.get_object()).data)
 
@@ -246,6 +251,8 @@ class StaffDetailView(_StaffView):
 
 
 class StaffDeactivateView(_StaffView):
+    scopes = {"POST": "staff:write"}
+
     @extend_schema(request=StaffDeactivateSerializer, responses=StaffSerializer)
     def post(self, request, pk: int):
         """Mark as left: the person can no longer act for the brand; their history stays."""
@@ -263,6 +270,8 @@ class StaffDeactivateView(_StaffView):
 
 
 class StaffReactivateView(_StaffView):
+    scopes = {"POST": "staff:write"}
+
     @extend_schema(request=None, responses=StaffSerializer)
     def post(self, request, pk: int):
         target = self.get_object()
@@ -273,6 +282,8 @@ class StaffReactivateView(_StaffView):
 
 
 class StaffReinviteView(_StaffView):
+    scopes = {"POST": "staff:write"}
+
     @extend_schema(
         request=None,
         responses=inline_serializer("InviteLink", {"invite_link": serializers.CharField()}),
@@ -326,6 +337,7 @@ class AuditLogFilter(filters.SelectorFilterSet):
 class AuditLogListView(filters.FilteredListView):
     """The brand's audit log (append-only), newest first; brand admins only."""
 
+    scopes = {"GET": "audit:read"}
     serializer_class = AuditLogSerializer
     filterset_class = AuditLogFilter
     permission_classes = [permissions.IsAuthenticated, IsBrandAdmin]
@@ -338,6 +350,8 @@ class AuditLogListView(filters.FilteredListView):
 
 class MeView(BrandAPIView):
     """The caller: user, the staff record they act as, and the brands they can switch to."""
+
+    scopes = {}  # staff sessions only
 
     @extend_schema(
         responses=inline_serializer(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -10,9 +12,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from retail import idempotency
 from retail.idempotency import CONFLICT_CODE
 from retail.tenancy import TenancyError
 
@@ -129,21 +133,60 @@ def exception_handler(exc, context):
     return response
 
 
+HANDLED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def check_scopes(cls) -> None:
+    """A view's ``scopes``, declared in its own class body: HTTP method → the partner scope it needs
+    (retail.partners.scopes.SCOPES), one for every method the view answers, or ``{}`` for a view
+    only staff sessions may call. TypeError otherwise."""
+    from retail.partners.scopes import SCOPES
+
+    scopes = cls.__dict__.get("scopes")
+    if not isinstance(scopes, dict):
+        raise TypeError(
+            f"{cls.__name__} must declare scopes = {{method: scope}} in its class body "
+            "({} when only staff sessions may call it)"
+        )
+    if not scopes:
+        return
+    answered = {m for m in HANDLED_METHODS if callable(getattr(cls, m.lower(), None))}
+    if set(scopes) != answered:
+        raise TypeError(f"{cls.__name__}.scopes names {sorted(scopes)}, the view answers {sorted(answered)}")
+    unknown = sorted(set(scopes.values()) - set(SCOPES))
+    if unknown:
+        raise TypeError(f"{cls.__name__}.scopes uses unknown scopes {unknown} (retail/partners/scopes.py)")
+
+
 class BrandAPIView(APIView):
     """Base of every brand API view: the brand comes from the credential, never the request body.
 
     ``initial`` resolves ``self.brand`` and ``self.staff`` before any handler runs; subclasses
     may not override ``initial`` or ``resolve_brand`` (checked when the class is defined).
+
+    Every concrete view declares ``scopes`` in its own class body: for each HTTP method it
+    answers, the scope a partner app's token needs (``{}``: staff sessions only). A shared base
+    that is never routed says so with ``class _Base(BrandGenericView, abstract=True)``.
+
+    A POST with an ``Idempotency-Key`` header is answered once per key (``dispatch``), unless the
+    view reads the key itself (``own_idempotency``).
     """
 
     brand = None
     staff = None
+    # HTTP method → partner scope (see check_scopes); declared by each concrete view.
+    scopes: dict[str, str]
+    # True when the view's POST reads the Idempotency-Key itself (idempotency.read_key) and keeps
+    # its first answer in its own rows: the generic record then stands aside.
+    own_idempotency = False
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, abstract: bool = False, **kwargs):
         super().__init_subclass__(**kwargs)
-        for name in ("initial", "resolve_brand", "check_partner_scope"):
+        for name in ("initial", "resolve_brand", "dispatch", "check_partner_scope"):
             if name in cls.__dict__:
                 raise TypeError(f"{cls.__name__} may not override {name}(): brand resolution is fixed")
+        if not abstract:
+            check_scopes(cls)
 
     def resolve_brand(self, request):
         """(brand, staff) of the credential: the staff session's chosen brand."""
@@ -189,8 +232,64 @@ class BrandAPIView(APIView):
             raise RateLimited(wait)
         super().throttled(request, wait)
 
+    def dispatch(self, request, *args, **kwargs):
+        # DRF's APIView.dispatch, with a POST that carries an Idempotency-Key answered once per key.
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
 
-class BrandGenericView(BrandAPIView, generics.GenericAPIView):
+        try:
+            self.initial(request, *args, **kwargs)
+            if request.method.lower() in self.http_method_names:
+                handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            else:
+                handler = self.http_method_not_allowed
+            if request.method == "POST" and not self.own_idempotency:
+                response = self._answer_once(handler, request, *args, **kwargs)
+            else:
+                response = handler(request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def _answer_once(self, handler, request, *args, **kwargs):
+        """The handler's answer, kept under the request's Idempotency-Key (when it has one) for a
+        retry: the same request again gets the first answer, another request with the key a 409."""
+        key = idempotency.header_key(request)
+        if key is None:
+            return handler(request, *args, **kwargs)
+        path = request.get_full_path()
+        record = idempotency.record_claim(
+            brand=self.brand,
+            principal=idempotency.principal(self.staff),
+            key=key,
+            method=request.method,
+            path=path,
+            request_hash=idempotency.body_fingerprint(request.method, path, request.data),
+        )
+        if record.replayed:
+            return Response(
+                record.response_body, status=record.status_code, headers=dict(idempotency.REPLAYED_HEADERS)
+            )
+        try:
+            response = handler(request, *args, **kwargs)
+        except Exception as exc:
+            try:
+                response = self.handle_exception(exc)  # an API error (4xx) is kept
+            except Exception:
+                idempotency.record_answer(record, 500, None)  # a server error is not: a retry runs
+                raise
+        keep = isinstance(response, Response) and not response.streaming
+        body = json.loads(json.dumps(response.data, cls=JSONEncoder)) if keep else None
+        idempotency.record_answer(record, response.status_code, body, keep=keep)
+        return response
+
+
+class BrandGenericView(BrandAPIView, generics.GenericAPIView, abstract=True):
     # A brand API view with DRF's generic helpers (serializer, pagination). Nothing filters it
     # unless it is a retail.filters.FilteredListView. No docstring: the schema shows each view's own.
     filter_backends: list = []

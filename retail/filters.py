@@ -219,7 +219,7 @@ def filter_values(view, data=None) -> dict:
     return {k: v for k, v in filterset.form.cleaned_data.items() if v not in (None, "", [])}
 
 
-class FilteredListView(mixins.ListModelMixin, BrandGenericView):
+class FilteredListView(mixins.ListModelMixin, BrandGenericView, abstract=True):
     # Base of a brand API view whose GET is a page of a filtered list (no docstring: the schema
     # shows each view's own). django-filter's backend documents ``filterset_class`` (and nothing
     # else: no ordering parameter); ``get_queryset`` hands ``filter_values()`` to the selector.

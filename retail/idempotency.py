@@ -4,7 +4,11 @@ replay of the first answer, and a conflict (409) when a key comes back with anot
 A client's key is stored namespaced as ``<surface>:<staff id>:<key>`` (surface ``api`` for the
 ``Idempotency-Key`` header, ``page`` for a form's one-time key), in the brand-owned row the request
 wrote, whose unique constraint includes the brand: so two brands or two people never share a key.
-The row keeps ``request_hash``; a replay with the same fingerprint answers that row again."""
+The row keeps ``request_hash``; a replay with the same fingerprint answers that row again.
+
+Every other POST of the API that carries the header is answered once per key by ``BrandAPIView``
+through a generic record (``ApiIdempotencyRecord``: the first answer, kept 24 hours), see
+``record_claim`` below."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
@@ -45,14 +49,23 @@ def scoped_key(surface: str, staff_id: int, key: str) -> str:
     return f"{surface}:{staff_id}:{key}"
 
 
+def header_key(request) -> str | None:
+    """The client's ``Idempotency-Key`` header as sent (trimmed), None without one; a key of more
+    than 100 characters, or not printable, is a 400."""
+    key = (request.headers.get(HEADER) or "").strip()
+    if not key:
+        return None
+    if len(key) > KEY_MAX_CHARS or not key.isprintable():
+        raise exceptions.ValidationError({HEADER: [gettext_lazy("At most 100 printable characters.")]})
+    return key
+
+
 def read_key(request, staff) -> str:
     """The request's ``Idempotency-Key`` header (required, at most 100 printable characters),
     namespaced by the calling staff member."""
-    key = (request.headers.get(HEADER) or "").strip()
-    if not key:
+    key = header_key(request)
+    if key is None:
         raise exceptions.ValidationError({HEADER: [gettext_lazy("This header is required.")]})
-    if len(key) > KEY_MAX_CHARS or not key.isprintable():
-        raise exceptions.ValidationError({HEADER: [gettext_lazy("At most 100 printable characters.")]})
     return scoped_key("api", staff.pk, key)
 
 
@@ -134,6 +147,113 @@ def answer_status(answer) -> int:
 def answer_headers(answer) -> dict[str, str] | None:
     """``Idempotent-Replayed: true`` on a replay (``answer``: the row, or whether it replays)."""
     return dict(REPLAYED_HEADERS) if _replayed(answer) else None
+
+
+# --- the generic record of an API POST -------------------------------------------------------
+
+# How long a POST's first answer is kept for a retry with the same key.
+RECORD_HOURS = 24
+
+
+def principal(staff) -> str:
+    """Who a record belongs to: the calling staff member (a partner app acts as its service staff)."""
+    return f"staff:{staff.pk}"
+
+
+def _canonical(value):
+    """A request body as plain JSON data: form data as lists per name, files by name, size, hash."""
+    from django.core.files.uploadedfile import UploadedFile
+    from django.http import QueryDict
+
+    if isinstance(value, QueryDict):
+        return {k: [_canonical(v) for v in value.getlist(k)] for k in sorted(value.keys())}
+    if isinstance(value, UploadedFile):
+        sha = hashlib.sha256()
+        for chunk in value.chunks():
+            sha.update(chunk)
+        value.seek(0)
+        return {"file": value.name, "size": value.size, "sha256": sha.hexdigest()}
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def body_fingerprint(method: str, path: str, data) -> str:
+    """sha256 of the method, the path (with its query) and the canonical body: the same request,
+    whatever the order of its JSON keys, has the same fingerprint."""
+    body = json.dumps(_canonical(data), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(f"{method.upper()} {path}\n{body}".encode()).hexdigest()
+
+
+def _record_model():
+    from retail.models import ApiIdempotencyRecord
+
+    return ApiIdempotencyRecord
+
+
+def _expired_before():
+    import datetime
+
+    from django.utils import timezone
+
+    return timezone.now() - datetime.timedelta(hours=RECORD_HOURS)
+
+
+def record_claim(*, brand, principal: str, key: str, method: str, path: str, request_hash: str):
+    """The key's record for this request. A new one (``replayed`` False, no answer yet) is
+    inserted in a savepoint: a concurrent twin's insert waits on the unique index until this
+    request's transaction ends, then gets the first request's record. A record of the same
+    request (``replayed`` True) holds the first answer; IdempotencyConflict when the key was
+    used for another request. A record older than RECORD_HOURS no longer counts."""
+    Record = _record_model()
+
+    def find():
+        row = Record.objects.for_brand(brand).filter(principal=principal, key=key).first()
+        if row is None:
+            return None
+        # Its time is up, or it was never answered (a twin sees a record only once its request
+        # committed, answered): the key is free again.
+        if row.created_at < _expired_before() or row.status_code is None:
+            row.delete()
+            return None
+        return replay(row, request_hash)
+
+    return once(
+        find,
+        lambda: Record.objects.create(
+            brand=brand,
+            principal=principal,
+            key=key,
+            method=method.upper(),
+            path=path[: Record._meta.get_field("path").max_length],
+            request_hash=request_hash,
+        ),
+    )
+
+
+def record_answer(record, status_code: int, body, *, keep: bool = True) -> None:
+    """Keep ``body`` (JSON data) as the record's answer, to be replayed; an answer of 500 and up, or
+    one that cannot be kept (``keep`` False), is not: the record goes, and a retry runs again."""
+    if status_code >= 500 or not keep:
+        try:
+            with transaction.atomic():
+                type(record).objects.for_brand(record.brand_id).filter(pk=record.pk).delete()
+        except DatabaseError:  # the request's transaction failed: the record goes with it
+            pass
+        return
+    record.status_code = status_code
+    record.response_body = body
+    record.save(update_fields=["status_code", "response_body"])
+
+
+def purge_records(brand) -> int:
+    """Delete the brand's records older than RECORD_HOURS; how many went."""
+    deleted, _by_model = (
+        _record_model().objects.for_brand(brand).filter(created_at__lt=_expired_before()).delete()
+    )
+    return deleted
 
 
 # --- migrations --------------------------------------------------------------------------------

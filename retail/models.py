@@ -299,3 +299,24 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("audit log entries are append-only")
+
+
+class ApiIdempotencyRecord(BrandOwned):
+    """The first answer to an API POST sent with an ``Idempotency-Key``, answered again to a retry
+    with the same key and body for 24 hours (retail.idempotency). Unique per brand, caller and key."""
+
+    principal = models.CharField(max_length=32)  # "staff:<id>" (a partner app: its service staff)
+    key = models.CharField(max_length=100)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("API idempotency record")
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "principal", "key"], name="api_idempotency_unique_key"),
+        ]
+        indexes = [models.Index(fields=["brand", "created_at"], name="api_idempotency_brand_at_idx")]

@@ -7,8 +7,10 @@ import inspect
 
 from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.drainage import warn
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import is_serializer
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.viewsets import ViewSetMixin
@@ -20,12 +22,31 @@ from retail.api_fields import local_time_fields, unbounded_fields
 ERROR_DESCRIPTIONS = {
     400: "invalid: the request's parameters or body are wrong (`fields` names each one), "
     "or another code saying why the request cannot be done",
-    403: "not_authenticated (no session), no_brand, brand_suspended, or permission_denied "
-    "(role not allowed, CSRF)",
+    401: "not_authenticated (no credentials) or invalid_token (the Bearer token is unknown, "
+    "expired or revoked: get a new one); answered with `WWW-Authenticate`",
+    403: "not_authenticated (no session), no_brand, brand_suspended, permission_denied "
+    "(role not allowed, CSRF), insufficient_scope (the partner token lacks the operation's scope) "
+    "or ip_not_allowed (outside the partner app's IP allowlist)",
     404: "not_found: the object, or an object the request names, does not exist in your brand",
     409: f"{idempotency.CONFLICT_CODE}: the key (or external id) was already used for a different request",
     413: "payload_too_large: the request body is too large",
-    429: "throttled: too many requests",
+    429: "throttled or rate_limited: too many requests; `Retry-After` says after how many seconds "
+    "to try again",
+}
+# Headers of error answers.
+ERROR_HEADERS = {
+    401: {
+        "WWW-Authenticate": {
+            "schema": {"type": "string"},
+            "description": 'How to authenticate, e.g. `Bearer realm="api"`.',
+        }
+    },
+    429: {
+        "Retry-After": {
+            "schema": {"type": "integer", "minimum": 0},
+            "description": "Seconds until a request may be sent again.",
+        }
+    },
 }
 
 # The header of every operation that moves money or points (see retail.idempotency).
@@ -35,6 +56,16 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=True,
     description="Unique per money-or-points-moving request; a replay returns the first result.",
+)
+# The header every other POST takes (BrandAPIView answers it once per key for 24 hours).
+OPTIONAL_IDEMPOTENCY_HEADER = OpenApiParameter(
+    idempotency.HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=f"Optional, at most {idempotency.KEY_MAX_CHARS} characters: the same key with the same "
+    f"body within {idempotency.RECORD_HOURS} hours answers the first answer again (with "
+    "`Idempotent-Replayed: true`) without doing it twice; the key with another body is a 409.",
 )
 
 
@@ -85,7 +116,7 @@ def error_statuses(method: str, operation: dict, extra=()) -> list[int]:
     """The error statuses an operation can answer, from its shape."""
     has_body = "requestBody" in operation
     names = {p.get("name", "").lower() for p in operation.get("parameters", [])}
-    statuses = {403, 429, *extra}
+    statuses = {401, 403, 429, *extra}
     unsafe = method in ("POST", "PUT", "PATCH", "DELETE")
     if has_body or unsafe or _has(operation, "query") or _has(operation, "header"):
         statuses.add(400)
@@ -96,6 +127,41 @@ def error_statuses(method: str, operation: dict, extra=()) -> list[int]:
     if has_body:
         statuses.add(413)
     return sorted(statuses)
+
+
+def answers_once(view) -> bool:
+    """Whether BrandAPIView answers the view's POST once per Idempotency-Key (its generic record)."""
+    from retail.api_base import BrandAPIView
+
+    return isinstance(view, BrandAPIView) and not view.own_idempotency
+
+
+class PartnerTokenScheme(OpenApiAuthenticationExtension):
+    """A partner app's Bearer token (OAuth2 client credentials): each operation names the one scope
+    it needs (``BrandAPIView.scopes``); an operation for staff sessions only names none."""
+
+    target_class = "retail.partners.auth.PartnerTokenAuthentication"
+    optional = True  # no warning while the class is not listed (tests check the scheme is there)
+    name = "oauth2"
+
+    def get_security_requirement(self, auto_schema):
+        scope = (getattr(auto_schema.view, "scopes", None) or {}).get(auto_schema.method)
+        return {self.name: [scope]} if scope else None
+
+    def get_security_definition(self, auto_schema):
+        from retail.partners.scopes import SCOPES
+
+        scopes = {name: str(text) for name, text in SCOPES.items()}
+        flows = {
+            flow: {"tokenUrl": spectacular_settings.OAUTH2_TOKEN_URL, "scopes": scopes}
+            for flow in spectacular_settings.OAUTH2_FLOWS
+        }
+        return {
+            "type": "oauth2",
+            "description": "A partner app's client credentials exchanged at the token URL for a Bearer "
+            "token, sent as `Authorization: Bearer <token>`.",
+            "flows": flows,
+        }
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -132,6 +198,12 @@ class AutoSchema(SpectacularAutoSchema):
             return None
         return super()._get_paginator()
 
+    def get_override_parameters(self):
+        params = list(super().get_override_parameters())
+        if self.method == "POST" and answers_once(self.view):
+            params.append(OPTIONAL_IDEMPOTENCY_HEADER)
+        return params
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
@@ -145,6 +217,7 @@ class AutoSchema(SpectacularAutoSchema):
                 {
                     "content": {"application/json": {"schema": component.ref}},
                     "description": ERROR_DESCRIPTIONS[code],
+                    **({"headers": ERROR_HEADERS[code]} if code in ERROR_HEADERS else {}),
                 },
             )
         operation["responses"] = dict(sorted(responses.items()))

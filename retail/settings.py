@@ -203,6 +203,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "members-job-sweep": {"task": "members.tasks.sweep_jobs", "schedule": 60.0},
     # Files with personal data (exports, imports, error reports) are deleted once expired.
     "private-files-expiry": {"task": "retail.tasks.expire_private_files", "schedule": crontab(minute=23)},
+    # The first answers kept for API retries (Idempotency-Key) are deleted after 24 hours.
+    "idempotency-purge": {"task": "retail.tasks.purge_idempotency", "schedule": crontab(minute=41)},
     # Webhook endpoints with a delivery due (retries, kicks lost with a worker) get their task.
     "webhooks-sweep": {"task": "retail.webhooks.tasks.sweep", "schedule": 30.0},
     # Finished webhook deliveries and their attempts leave the log after WEBHOOK_LOG_RETENTION_DAYS.
@@ -390,6 +392,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Partner apps: client credentials for a Bearer token; the scopes are retail.partners.scopes.SCOPES
+    # (retail.schema.PartnerTokenScheme puts each operation's scope in its security requirement).
+    "OAUTH2_FLOWS": ["clientCredentials"],
+    "OAUTH2_TOKEN_URL": "/api/v1/oauth/token/",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status" or "kind"; each choice set gets its own schema name.
     "ENUM_NAME_OVERRIDES": {

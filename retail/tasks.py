@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from retail import private_files
+from retail import idempotency, private_files
 from retail.celery import BrandTask
 from retail.models import Brand, Staff
 from retail.notify import get_sender
@@ -35,3 +35,16 @@ def expire_private_files() -> None:
     """Fan the expiry of private files out to every brand (suspended ones too: it is their data)."""
     for brand_id in Brand.objects.values_list("pk", flat=True):
         expire_private_files_brand.delay(brand_id)
+
+
+@shared_task(base=BrandTask, bind=True)
+def purge_idempotency_brand(self, brand_id: int) -> int:
+    """Delete the brand's kept API answers older than 24 hours (their keys are free again)."""
+    return idempotency.purge_records(brand_id)
+
+
+@shared_task
+def purge_idempotency() -> None:
+    """Fan the purge of kept API answers (Idempotency-Key records) out to every brand."""
+    for brand_id in Brand.objects.values_list("pk", flat=True):
+        purge_idempotency_brand.delay(brand_id)

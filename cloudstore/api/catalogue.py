@@ -72,7 +72,7 @@ class ProductFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _ProductView(BrandGenericView):
+class _ProductView(BrandGenericView, abstract=True):
     """The brand's catalogue. Reads for any staff; writes for brand admins."""
 
     serializer_class = ProductSerializer
@@ -109,6 +109,7 @@ class _ProductView(BrandGenericView):
 class ProductListView(filters.FilteredListView, _ProductView):
     """The brand's catalogue. Reads for any staff; writes for brand admins."""
 
+    scopes = {"GET": "catalogue:read", "POST": "catalogue:write"}
     filterset_class = ProductFilter
 
     def get_queryset(self) -> QuerySet[Product]:
@@ -123,6 +124,8 @@ class ProductListView(filters.FilteredListView, _ProductView):
 
 
 class ProductDetailView(_ProductView):
+    scopes = {"GET": "catalogue:read", "PATCH": "catalogue:write"}
+
     def get(self, request, pk: int):
         return Response(self.get_serializer(self.get_object()).data)
 
@@ -139,7 +142,7 @@ class SkuFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _SkuView(BrandGenericView):
+class _SkuView(BrandGenericView, abstract=True):
     """SKUs of the brand's products. Reads for any staff; writes for brand admins."""
 
     serializer_class = SkuSerializer
@@ -156,6 +159,7 @@ class _SkuView(BrandGenericView):
 class SkuListView(filters.FilteredListView, _SkuView):
     """SKUs of the brand's products. Reads for any staff; writes for brand admins."""
 
+    scopes = {"GET": "catalogue:read", "POST": "catalogue:write"}
     filterset_class = SkuFilter
 
     def get_queryset(self) -> QuerySet[Sku]:
@@ -179,6 +183,8 @@ class SkuListView(filters.FilteredListView, _SkuView):
 
 
 class SkuDetailView(_SkuView):
+    scopes = {"GET": "catalogue:read", "PATCH": "catalogue:write"}
+
     def get(self, request, pk: int):
         return Response(self.get_serializer(self.get_object()).data)
 

@@ -102,6 +102,7 @@ class InventoryFilter(filters.SelectorFilterSet):
 class InventoryView(filters.FilteredListView):
     """A store's stock and prices (GET ?store=CODE); bulk updates (POST .../bulk/)."""
 
+    scopes = {"GET": "inventory:read"}
     serializer_class = InventorySerializer
     filterset_class = InventoryFilter
 
@@ -140,6 +141,7 @@ class InventoryBulkView(BrandAPIView):
     """Set stock (and optionally store price / low-stock level) for up to 50,000 (store, SKU) rows at
     once, named by code. All or nothing: any bad row and nothing is written; every bad row is listed."""
 
+    scopes = {"POST": "inventory:write"}
     parser_classes = [BulkJSONParser]
 
     @extend_schema(

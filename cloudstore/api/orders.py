@@ -213,7 +213,7 @@ class OrderFilter(filters.SelectorFilterSet):
         fields: list = []
 
 
-class _OrderView(BrandGenericView):
+class _OrderView(BrandGenericView, abstract=True):
     """Orders of every channel. Store staff see their stores' orders; brand admins all. ISVs create
     flagship and POS orders here, idempotent on (channel, external_id)."""
 
@@ -246,6 +246,7 @@ class OrderListView(filters.FilteredListView, _OrderView):
     """Orders of every channel. Store staff see their stores' orders; brand admins all. ISVs create
     flagship and POS orders here, idempotent on (channel, external_id)."""
 
+    scopes = {"GET": "orders:read", "POST": "orders:write"}
     filterset_class = OrderFilter
 
     def get_queryset(self) -> QuerySet[Order]:
@@ -281,11 +282,15 @@ class OrderListView(filters.FilteredListView, _OrderView):
 
 
 class OrderDetailView(_OrderView):
+    scopes = {"GET": "orders:read"}
+
     def get(self, request, pk: int):
         return Response(self.get_serializer(self.get_object()).data)
 
 
 class OrderStatusView(_OrderView):
+    scopes = {"POST": "orders:write"}
+
     @extend_schema(request=OrderStatusSerializer, responses=OrderSerializer)
     def post(self, request, pk: int):
         """Move an order on: paid (with payments, for external orders), fulfilled, picked up, completed,
@@ -321,6 +326,9 @@ class OrderStatusView(_OrderView):
 
 
 class OrderRefundsView(_OrderView):
+    scopes = {"POST": "orders:write"}
+    own_idempotency = True  # reads the Idempotency-Key itself (idempotency.read_key)
+
     @extend_schema(
         request=RefundSerializer, responses={201: OrderSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )

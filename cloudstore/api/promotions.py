@@ -66,6 +66,8 @@ def _member(brand, ref) -> Member | None:
 class CouponValidateView(BrandAPIView):
     """Check a coupon against a sale before using it: the discount it gives, or why not."""
 
+    scopes = {"POST": "promotions:read"}
+
     @extend_schema(
         request=CouponCheckSerializer,
         responses=inline_serializer(
@@ -92,6 +94,8 @@ class CouponValidateView(BrandAPIView):
 class CouponRedeemView(BrandAPIView):
     """Use a coupon against a POS sale, at most once: the same reference replays the first answer."""
 
+    scopes = {"POST": "promotions:write"}
+
     @extend_schema(request=CouponRedeemSerializer, responses={201: CouponSerializer, 200: CouponSerializer})
     def post(self, request):
         s = CouponRedeemSerializer(data=request.data)
@@ -115,6 +119,8 @@ class CouponRedeemView(BrandAPIView):
 
 class CouponIssueView(BrandAPIView):
     """Give a member a coupon of a campaign (limits per member and in total apply)."""
+
+    scopes = {"POST": "promotions:write"}
 
     @extend_schema(request=CouponIssueSerializer, responses={201: CouponSerializer})
     def post(self, request):
@@ -181,7 +187,7 @@ class CampaignIssueSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class _CampaignView(BrandGenericView):
+class _CampaignView(BrandGenericView, abstract=True):
     """Coupon campaigns. Any staff reads (guides see what they may share); brand admins write."""
 
     serializer_class = CampaignSerializer
@@ -208,6 +214,8 @@ class _CampaignView(BrandGenericView):
 
 
 class CampaignListView(_CampaignView):
+    scopes = {"GET": "promotions:read", "POST": "promotions:write"}
+
     @extend_schema(responses=CampaignSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -219,6 +227,8 @@ class CampaignListView(_CampaignView):
 
 
 class CampaignDetailView(_CampaignView):
+    scopes = {"GET": "promotions:read", "PATCH": "promotions:write"}
+
     def get(self, request, pk: int):
         return Response(self.get_serializer(self.get_object()).data)
 
@@ -230,6 +240,8 @@ class CampaignDetailView(_CampaignView):
 
 
 class CampaignIssueView(_CampaignView):
+    scopes = {"POST": "promotions:write"}
+
     @extend_schema(
         request=CampaignIssueSerializer,
         responses=inline_serializer(
