@@ -52,6 +52,14 @@ def _headers_text(headers) -> str:
     return str(headers or "")
 
 
+def _pretty(body: str) -> str:
+    """A JSON body indented for reading; anything else (a cut body, text) as it is."""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return body
+
+
 def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
@@ -287,6 +295,8 @@ def delivery_detail(request, delivery_id: int):
     attempts = list(selectors.attempt_list(delivery))[::-1]  # the latest first
     for a in attempts:
         a.request_headers_text = _headers_text(a.request_headers)
+        a.request_body = _pretty(a.request_body)
+        a.response_body = _pretty(a.response_body)
         a.response_headers_text = _headers_text(a.response_headers)
     event = delivery.event
     ctx = {
