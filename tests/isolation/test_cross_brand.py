@@ -28,9 +28,9 @@ from tests.helpers.auth import login_as
 pytestmark = pytest.mark.django_db(transaction=False)
 
 MARKER = "ZZ机密B"
-# Public, brand-less documentation views; everything else under /api/ must resolve its brand
-# through BrandAPIView.
-PUBLIC_API_VIEWS = {"SpectacularAPIView", "SpectacularSwaggerView", "SpectacularRedocView"}
+# Public, brand-less documentation views and the partner token endpoint (the app authenticates
+# itself); everything else under /api/ must resolve its brand through BrandAPIView.
+PUBLIC_API_VIEWS = {"SpectacularAPIView", "SpectacularSwaggerView", "SpectacularRedocView", "TokenView"}
 # Public pages that list a brand's stores to anyone who has the brand's link (its store names
 # are shop-window information, not tenant data).
 PUBLIC_DIRECTORIES = {"shop-stores"}
