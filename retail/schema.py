@@ -30,6 +30,7 @@ ERROR_DESCRIPTIONS = {
     404: "not_found: the object, or an object the request names, does not exist in your brand",
     409: f"{idempotency.CONFLICT_CODE}: the key (or external id) was already used for a different request",
     413: "payload_too_large: the request body is too large",
+    415: "unsupported_media_type: the body is not JSON, a form or multipart form data",
     429: "throttled or rate_limited: too many requests; `Retry-After` says after how many seconds "
     "to try again",
 }
@@ -126,6 +127,8 @@ def error_statuses(method: str, operation: dict, extra=()) -> list[int]:
         statuses.add(409)
     if has_body:
         statuses.add(413)
+    if has_body or method in ("POST", "PUT", "PATCH"):
+        statuses.add(415)  # a body of another type (also sent to an operation that takes none)
     return sorted(statuses)
 
 

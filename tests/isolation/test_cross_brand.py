@@ -425,14 +425,40 @@ def _probe(client: Client, url: str):
 SLICES = 6
 
 
+def _partner_client(client, brand, admin):
+    """``client`` sending the Bearer token of a partner app of ``brand`` holding every scope (the
+    token from the token endpoint; no rate limit in the way of the walk)."""
+    from retail.partners.scopes import SCOPES
+    from retail.partners.services import app_create
+
+    app, secret = app_create(
+        brand=brand, actor=admin, name="walker", scopes=list(SCOPES), rate_limit_per_minute=100_000
+    )
+    resp = Client().post(
+        "/api/v1/oauth/token/",
+        {"grant_type": "client_credentials", "client_id": app.application.client_id, "client_secret": secret},
+    )
+    assert resp.status_code == 200, resp.content
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {resp.json()['access_token']}"
+    return client
+
+
 @pytest.mark.parametrize("part", range(SLICES), ids=lambda i: f"slice{i + 1}of{SLICES}")
-@pytest.mark.parametrize("viewer", ["brand_admin", "guide"])
-def test_every_route_refuses_other_brand_ids(client, world, viewer, part, request):
-    staff = request.getfixturevalue(viewer)
-    login_as(client, staff)
+@pytest.mark.parametrize("viewer", ["brand_admin", "guide", "partner"])
+def test_every_route_refuses_other_brand_ids(client, world, viewer, part, request, brand, brand_admin):
+    """Brand A's admin and guide (sessions), and a partner app of brand A (its token: the API
+    only), ask for brand B's ids."""
+    partner = viewer == "partner"
+    staff = None if partner else request.getfixturevalue(viewer)
+    if partner:
+        _partner_client(client, brand, brand_admin)
+    else:
+        login_as(client, staff)
     before = _snapshot(world["b_brand"])
     probed = 0
     for route, pattern in all_routes()[part::SLICES]:
+        if partner and not route.startswith("api/"):
+            continue
         params = _params(route)
         allowed = (400, 403, 404, 405)
         if _public_brand_page(pattern, params):
@@ -443,7 +469,8 @@ def test_every_route_refuses_other_brand_ids(client, world, viewer, part, reques
             urls = [_fill(route, {"*": str(i)}) for i in world["b_ids"]]
             urls.append(_fill(route, {"*": "garbage", "brand_slug": world["b_brand"].slug}))
         for url in urls:
-            login_as(client, staff)  # a probed route may have logged us out (POST /logout/)
+            if not partner:
+                login_as(client, staff)  # a probed route may have logged us out (POST /logout/)
             for method, resp in _probe(client, url):
                 probed += 1
                 raw = b"".join(resp.streaming_content) if resp.streaming else resp.content
