@@ -9,6 +9,7 @@ MARKERS = {
     "cloudstore": "<!-- cloud store section: python -m bench cloudstore -->",
     "redpackets": "<!-- red packet section: python -m bench redpackets -->",
     "commission": "<!-- commission section: python -m bench commission -->",
+    "partner": "<!-- partner platform section: python -m bench partner -->",
     "body_limit": "<!-- request body limit section: python -m bench body_limit -->",
 }
 

@@ -88,5 +88,20 @@ SCENARIOS: dict[str, Spec] = {
             "BENCH_COMM_QUIET": "5",
         },  # fmt: skip
     ),
+    "partner": Spec(
+        redis_db=12,
+        redis_var="BENCH_PARTNER_REDIS_URL",
+        # Real Celery workers deliver the webhooks, to a receiver on 127.0.0.1.
+        env={"CELERY_TASK_ALWAYS_EAGER": "false", "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"},
+        quick={
+            **QUICK_STAFF,
+            "BENCH_PARTNER_MEMBERS": "20000",
+            "BENCH_PARTNER_DURATION": "2s",
+            "BENCH_PARTNER_REPEAT": "1",
+            "BENCH_PARTNER_CONNECTIONS": "4",
+            "BENCH_PARTNER_EVENTS": "1000",
+            "BENCH_PARTNER_FANOUT_LIMIT": "120",
+        },  # fmt: skip
+    ),
     "body_limit": Spec(database="", in_all=False),
 }
