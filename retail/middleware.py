@@ -155,11 +155,19 @@ def _partner_route_open(match) -> bool:
     return isinstance(view_class, type) and issubclass(view_class, BrandAPIView)
 
 
+def _kept(response):
+    """The request's answer; a server error (an exception Django turned into a 500 inside this
+    middleware's transaction) rolls the whole request back instead of committing what it wrote."""
+    if response.status_code >= 500:
+        transaction.set_rollback(True)
+    return response
+
+
 def _in_one_transaction(request, get_response):
     if _view_flag(request, "own_transactions"):
         return get_response(request)
     with transaction.atomic():
-        return get_response(request)
+        return _kept(get_response(request))
 
 
 class TenantMiddleware:
@@ -223,7 +231,7 @@ class TenantMiddleware:
                 request.brand = staff.brand
                 request.staff = staff
                 scope.enter_brand(staff.brand_id)
-            return self.get_response(request)
+            return _kept(self.get_response(request))
 
     def _partner_call(self, request, raw: str, match):
         """A request with a partner app's Bearer token: the brand, staff (the app's service staff)
@@ -260,4 +268,4 @@ class TenantMiddleware:
             request.user = staff.user
             request._cached_user = staff.user
             with payments.simulated_providers() if app.test_mode else nullcontext():
-                return self.get_response(request)
+                return _kept(self.get_response(request))
