@@ -203,14 +203,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "members-job-sweep": {"task": "members.tasks.sweep_jobs", "schedule": 60.0},
     # Files with personal data (exports, imports, error reports) are deleted once expired.
     "private-files-expiry": {"task": "retail.tasks.expire_private_files", "schedule": crontab(minute=23)},
+    # Partner calls older than PARTNER_CALL_RETENTION_DAYS leave the activity log.
+    "partners-purge-calls": {"task": "retail.partners.tasks.purge_calls", "schedule": crontab(minute=53)},
     # The first answers kept for API retries (Idempotency-Key) are deleted after 24 hours.
     "idempotency-purge": {"task": "retail.tasks.purge_idempotency", "schedule": crontab(minute=41)},
     # Webhook endpoints with a delivery due (retries, kicks lost with a worker) get their task.
     "webhooks-sweep": {"task": "retail.webhooks.tasks.sweep", "schedule": 30.0},
     # Finished webhook deliveries and their attempts leave the log after WEBHOOK_LOG_RETENTION_DAYS.
     "webhooks-purge": {"task": "retail.webhooks.tasks.purge", "schedule": crontab(minute=17)},
-    # Partner calls older than PARTNER_CALL_RETENTION_DAYS leave the activity log.
-    "partners-purge-calls": {"task": "retail.partners.tasks.purge_calls", "schedule": crontab(minute=53)},
 }
 
 # --- Outbox (retail/outbox.py) -----------------------------------------------------------
@@ -387,6 +387,13 @@ SPECTACULAR_SETTINGS = {
     'Errors always have the shape {"error": {"code", "message", "fields"}}.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies are documented as JSON (the token endpoint says it takes a form): the API
+    # also parses forms and multipart for the browsable pages, but clients generated from the
+    # schema must send JSON, which alone carries nested objects.
+    "PARSER_WHITELIST": [
+        "retail.parsers.JSONParser",
+        "cloudstore.api.inventory.BulkJSONParser",
+    ],
     # Swagger UI and Redoc from our own static files: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
