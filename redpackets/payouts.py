@@ -253,5 +253,14 @@ def provider(name: str | None = None) -> PayoutProvider:
         raise LookupError(f"unknown payout provider {name!r}") from None
 
 
+def recorded(name: str) -> PayoutProvider:
+    """The provider a withdrawal was recorded with, to go on with it (transfer, query). A row
+    recorded with the simulator can only be finished by it (where the simulator is off, such rows
+    come from partner apps in test mode); notices still go through ``provider``."""
+    if name == "sim":
+        return _PROVIDERS["sim"]
+    return provider(name)
+
+
 def register(p: PayoutProvider) -> None:
     _PROVIDERS[p.name] = p

@@ -140,7 +140,7 @@ def payment_return(*, brand: Brand, payment: Payment) -> Payment:
     if not payment.return_pending:
         return payment
     try:
-        payments.provider(payment.provider).refund(
+        payments.recorded(payment.provider).refund(
             reference=payment.reference,
             amount_fen=payment.amount_fen,
             refund_key=f"return:{payment.reference}",

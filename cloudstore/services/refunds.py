@@ -225,7 +225,7 @@ def refund_send(*, brand: Brand, refund: Refund) -> Refund:
     if not claimed or payment is None:
         return refund
     try:
-        reference = payments.provider(payment.provider).refund(
+        reference = payments.recorded(payment.provider).refund(
             reference=payment.reference, amount_fen=refund.amount_fen, refund_key=f"{brand.pk}:{refund.key}"
         )
     except Exception as exc:  # refused, unreachable or timed out: the money may not have moved

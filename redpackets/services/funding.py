@@ -57,7 +57,7 @@ def topup_start(
     if topup.replayed:
         return topup
     # The provider is asked once the top-up is committed, with no transaction open.
-    provider = payments.provider(topup.provider)
+    provider = payments.recorded(topup.provider)
     try:
         topup.pay_url = provider.start(
             brand_slug=brand.slug, brand_id=brand.pk, reference=topup.reference, amount_fen=amount_fen

@@ -101,7 +101,7 @@ def _provider_problems(rows: list[dict]) -> tuple[list[dict], int]:
     stale_before = timezone.now() - datetime.timedelta(hours=1)
     for w in rows:
         try:
-            theirs = payouts.provider(w["provider"]).query(reference=w["reference"])
+            theirs = payouts.recorded(w["provider"]).query(reference=w["reference"])
         except payouts.PayoutTimeout:
             problems.append({"check": "provider_unreachable", "withdrawal_id": w["pk"]})
             continue

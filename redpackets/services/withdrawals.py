@@ -142,7 +142,7 @@ def withdrawal_submit(*, brand: Brand, withdrawal: Withdrawal) -> Withdrawal:
         Withdrawal.objects.filter(pk=w.pk).update(attempts=F("attempts") + 1, last_attempt_at=timezone.now())
     account = w.payout_account
     try:
-        result = payouts.provider(w.provider).transfer(
+        result = payouts.recorded(w.provider).transfer(
             brand_id=brand.pk,
             reference=w.reference,
             account_no=account.account_no,
@@ -215,7 +215,7 @@ def withdrawals_poll(*, brand: Brand, older_than_seconds: int = 30, batch: int =
         )
     ended = 0
     for w in waiting:
-        provider = payouts.provider(w.provider)
+        provider = payouts.recorded(w.provider)
         try:
             record = provider.query(reference=w.reference)
         except payouts.PayoutTimeout:

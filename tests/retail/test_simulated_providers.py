@@ -137,3 +137,21 @@ def test_the_simulator_pays_a_refund_key_once_like_a_real_provider(settings):
     other = sim.refund(reference="PAYREFUNDONCE", amount_fen=5000, refund_key="R2")
     assert first == again != other
     assert sim.record("PAYREFUNDONCE")["refunded_fen"] == 15000
+
+
+def test_with_the_simulator_off_rows_recorded_with_it_are_finished_by_it_and_its_notices_refused(settings):
+    """Where the simulator is off, a row recorded with it comes from a partner app in test mode:
+    refunds, polls and transfers of that row go to the simulator; a notice claiming to come from
+    the simulator is still refused."""
+    from redpackets import payouts
+    from retail import payments
+
+    settings.SIMULATED_PROVIDERS_ENABLED = False
+    assert payments.recorded("sim").name == "sim"
+    assert payouts.recorded("sim").name == "sim"
+    with pytest.raises(LookupError):
+        payments.provider("sim")
+    with pytest.raises(LookupError):
+        payouts.provider("sim")
+    with pytest.raises(LookupError):
+        payments.recorded("acme")
