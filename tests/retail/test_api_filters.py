@@ -62,6 +62,10 @@ BAD_VALUES = [
     ("/api/v1/commission/statements/", "period", "abc"),
     ("/api/v1/commission/statements/", "guide", "-3"),
     ("/api/v1/commission/statements/", "status", "bogus"),
+    ("/api/v1/webhooks/endpoints/", "app", "abc"),
+    ("/api/v1/webhooks/endpoints/", "app", "9223372036854775808"),
+    ("/api/v1/webhooks/deliveries/", "endpoint", "-1"),
+    ("/api/v1/webhooks/deliveries/", "status", "bogus"),
 ]
 
 
