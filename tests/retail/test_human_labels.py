@@ -55,6 +55,11 @@ def _allowed() -> set[str]:
 
 
 SCRIPT_STYLE = re.compile(r"<(script|style|template)\b.*?</\1\s*>", re.S | re.I)
+# What a page sets in code type (<code>, <pre>, <kbd>, <samp>) is a code on purpose: the developer
+# centre shows scope names, event types, headers and JSON bodies to developers.
+CODE_TYPE = re.compile(r"<(code|pre|kbd|samp)\b.*?</\1\s*>", re.S | re.I)
+# An element that says it is in English (the developer guide, written in the API's language).
+ENGLISH_ELEMENT = re.compile(r"<(?!html\b)(\w+)\b[^>]*\blang=\"en\"[^>]*>.*?</\1\s*>", re.S | re.I)
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 TAG = re.compile(r"<[^>]*>", re.S)
 URL = re.compile(r"(?:https?://|/)[^\s<>\"']*")
@@ -72,7 +77,8 @@ RAW = {
 
 
 def visible_text(body: str) -> str:
-    text = COMMENT.sub(" ", SCRIPT_STYLE.sub(" ", body))
+    text = COMMENT.sub(" ", CODE_TYPE.sub(" ", SCRIPT_STYLE.sub(" ", body)))
+    text = ENGLISH_ELEMENT.sub(" ", text)
     text = html.unescape(TAG.sub(" ", text))
     text = EMAIL.sub(" ", text)
     return URL.sub(" ", text)
