@@ -72,8 +72,7 @@ def orders_attributed_row(
 def write_rows(rows: list[dict]) -> None:
     """Write many events in one statement (COPY on PostgreSQL) and emit them."""
     insert_rows(Event, rows)
-    for row in rows:
-        outbox.emit(brand_id=row["brand_id"], name=row["name"], payload=row["data"])
+    outbox.emit_many((row["brand_id"], row["name"], row["data"]) for row in rows)
 
 
 def _one(brand: Brand, name: str, data: dict) -> Event:

@@ -16,6 +16,7 @@ by name, so that tasks import services and never the reverse.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from importlib import import_module
 from typing import Any, Protocol
 
@@ -51,8 +52,20 @@ def emit(*, brand_id: int, name: str, payload: dict) -> None:
 
     Webhooks are recorded right away, in the current transaction (retail.webhooks.recording:
     an event and its deliveries only where an endpoint subscribes), so a rollback leaves none."""
+    _emit(brand_id, name, payload, None)
+
+
+def emit_many(events: Iterable[tuple[int, str, dict]]) -> None:
+    """``emit`` for each ``(brand_id, name, payload)`` of one change (a batch written at once):
+    the brands' webhook subscriptions are read once for the whole batch, not once per event."""
+    subscriptions: dict = {}
+    for brand_id, name, payload in events:
+        _emit(brand_id, name, payload, subscriptions)
+
+
+def _emit(brand_id: int, name: str, payload: dict, subscriptions: dict | None) -> None:
     listeners = subscribers(name)
-    _record_webhooks()(brand_id, name, payload)
+    _record_webhooks()(brand_id, name, payload, subscriptions)
     for fn in listeners:
         transaction.on_commit(functools.partial(fn, brand_id=brand_id, name=name, payload=payload))
 
@@ -62,7 +75,7 @@ def _record_webhooks():
     from django.apps import apps
 
     if not apps.is_installed("retail.webhooks"):
-        return lambda brand_id, name, payload: None
+        return lambda brand_id, name, payload, subscriptions=None: None
     from retail.webhooks.recording import record
 
     return record

@@ -182,7 +182,9 @@ def request_scope(
                 if values:
                     _set_settings(values)
             yield scope
-            if previous:
+            # A block marked for rollback (a request that ended in a server error) puts the
+            # settings back by rolling back its savepoint; no statement may run in it any more.
+            if previous and not transaction.get_rollback():
                 _set_settings(previous)
     finally:
         for token in reversed(scope.tokens):

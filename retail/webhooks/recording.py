@@ -34,19 +34,29 @@ def livemode() -> bool:
     return not payments.simulated_only()
 
 
-def subscribed_endpoints(brand_id: int, event_type: str) -> list[WebhookEndpoint]:
-    """Enabled endpoints of the brand's active apps that subscribe to ``event_type``."""
-    endpoints = (
-        WebhookEndpoint.objects.for_brand(brand_id)
-        .filter(enabled=True, app__status="active")
-        .only("id", "event_types")
-        .order_by("id")
-    )
+def subscribed_endpoints(
+    brand_id: int, event_type: str, subscriptions: dict | None = None
+) -> list[WebhookEndpoint]:
+    """Enabled endpoints of the brand's active apps that subscribe to ``event_type``.
+    ``subscriptions`` (brand id → its endpoints), when given, is read and filled instead of asking
+    the database again: one batch of events (``retail.outbox.emit_many``) asks once per brand."""
+    if subscriptions is not None and brand_id in subscriptions:
+        endpoints = subscriptions[brand_id]
+    else:
+        endpoints = list(
+            WebhookEndpoint.objects.for_brand(brand_id)
+            .filter(enabled=True, app__status="active")
+            .only("id", "event_types")
+            .order_by("id")
+        )
+        if subscriptions is not None:
+            subscriptions[brand_id] = endpoints
     return [e for e in endpoints if event_type in (e.event_types or [])]
 
 
-def record(brand_id: int, name: str, payload: dict) -> list[WebhookEvent]:
-    """Record the public events made from outbox event ``name``, for the endpoints that want them."""
+def record(brand_id: int, name: str, payload: dict, subscriptions: dict | None = None) -> list[WebhookEvent]:
+    """Record the public events made from outbox event ``name``, for the endpoints that want them
+    (``subscriptions``: see ``subscribed_endpoints``)."""
     types = catalogue.for_source(name)
     if not types:
         return []
@@ -56,7 +66,7 @@ def record(brand_id: int, name: str, payload: dict) -> list[WebhookEvent]:
     scope = within_brand(brand_id) if connection.in_atomic_block else brand_scope(brand_id)
     with scope:
         for event_type in types:
-            endpoints = subscribed_endpoints(brand_id, event_type.name)
+            endpoints = subscribed_endpoints(brand_id, event_type.name, subscriptions)
             if not endpoints:
                 continue
             try:
