@@ -9,9 +9,12 @@ from retail.cache import CACHE_ERRORS, warn_degraded
 
 
 class UserRateThrottle(throttling.UserRateThrottle):
-    """DRF's per-user (per-address for anonymous callers) rate limit, failing open."""
+    """DRF's per-user (per-address for anonymous callers) rate limit, failing open. A partner
+    app's call is counted against its app's own limit instead (retail.partners.throttling)."""
 
     def allow_request(self, request, view):
+        if getattr(request._request, "partner_app", None) is not None:
+            return True
         try:
             return super().allow_request(request, view)
         except CACHE_ERRORS as exc:

@@ -19,7 +19,7 @@ def app_for_application(application_id: int, *, in_setting: bool = False) -> Par
     """The partner app of an OAuth2 application, whatever the brand (row-level security lets the
     row through by ``app.oauth_application_id``). ``in_setting``: the caller's transaction
     already carries that setting (the request's scope)."""
-    qs = PartnerApp.unscoped.select_related("brand", "application").filter(application_id=application_id)
+    qs = PartnerApp.unscoped.select_related("brand").filter(application_id=application_id)
     with nullcontext() if in_setting else db_settings({SETTING_APP: str(application_id)}):
         return qs.first()
 
