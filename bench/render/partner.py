@@ -77,7 +77,8 @@ def render(r: dict) -> str:
         "(`bench/scenarios/partner_receiver.py`, an asyncio HTTP/1.1 server answering 204 at once and "
         "noting each arrival's time and `Retail-Event-Id`), one on a port where nothing listens "
         f"(connection refused). {f['events']:,} events recorded through `retail.outbox.emit` as the "
-        f"members app does, {f['per_tx']} per transaction, from one process in "
+        f"members app does, {f['per_tx']} per transaction, from {f['create'].get('processes', 1)} "
+        "process(es) side by side (as web workers would) in "
         f"{f['create']['seconds']} s (the event rows and one delivery row per endpoint are written in "
         "each transaction; the commit kicks one delivery task per endpoint). Delivered by a real Celery "
         f"worker (`-c {s['worker_concurrency']}`, queues `celery` and `webhooks`) with Celery beat running "
@@ -112,7 +113,7 @@ def render(r: dict) -> str:
         "",
         f"The dead endpoint's deliveries, read right after: {', '.join(f'{k} {v:,}' for k, v in sorted(dead.get('by_status', {}).items()))}; "
         f"{dead.get('attempted_pending', 0):,} of the pending ones tried (attempts {dead.get('attempts_min')}–"
-        f"{dead.get('attempts_max')}), next attempts in {dead.get('next_attempt_in_s_min')}–"
+        f"{dead.get('attempts_max')}), the tried ones' next attempts in {dead.get('next_attempt_in_s_min')}–"
         f"{dead.get('next_attempt_in_s_max')} s: pending with back-off: {yes(f['dead_pending_with_backoff'])}. "
         "Its failures did not hold up the two healthy endpoints (each endpoint has its own task).",
         "",
@@ -145,7 +146,8 @@ def render(r: dict) -> str:
         "python -m bench step partner endpoints <app id> '<urls>'",
         f"{r['worker_cmd']} &",
         f"{r['beat_cmd']} &",
-        f"python -m bench step partner emit {f['events']} {f['per_tx']}",
+        f"python -m bench step partner emit <events per process> {f['per_tx']} <first member>  "
+        f"# {f['create'].get('processes', 1)} processes at once",
         "python -m bench step partner deliveries '<endpoint ids>' <events file>",
         "```",
         "",
