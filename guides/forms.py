@@ -21,7 +21,7 @@ from guides.models import (
     CommissionSettings,
     Precedence,
 )
-from redpackets.dashboard_forms import KeyedForm
+from retail.form_keys import KeyedForm
 from retail.money import PLAIN_AMOUNT, YuanField, yuan_input
 
 REPORT_MAX_DAYS = 366

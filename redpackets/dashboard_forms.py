@@ -10,7 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from redpackets.models import RedPacket, Settings
 from redpackets.services.funding import TOPUP_MAX_FEN
-from retail.form_keys import UUID_RE, new_key
+from retail.form_keys import KeyedForm
 from retail.money import MAX_FEN, YuanField, yuan_input
 
 P = RedPacket
@@ -18,26 +18,6 @@ P = RedPacket
 
 def _yuan_field(label, *, max_fen: int = MAX_FEN, required: bool = True, help_text: str = "") -> YuanField:
     return YuanField(label=label, required=required, min_fen=1, max_fen=max_fen, help_text=help_text)
-
-
-class KeyedForm(forms.Form):
-    """A form that moves money: a one-time key, so that a double submit does it once."""
-
-    key = forms.RegexField(regex=UUID_RE, widget=forms.HiddenInput())
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {})
-        kwargs["initial"].setdefault("key", new_key())
-        super().__init__(*args, **kwargs)
-
-    def renew_key(self) -> None:
-        """Give the (re-shown) form a fresh key: its old one was spent on another request."""
-        if self.is_bound:
-            data = self.data.copy()
-            data["key"] = new_key()
-            self.data = data
-        else:
-            self.initial["key"] = new_key()
 
 
 class TopUpForm(KeyedForm):

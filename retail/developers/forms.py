@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from retail.form_keys import UUID_RE, new_key
+from retail.form_keys import UUID_RE, KeyedForm, new_key
 
 NAME_MAX = 100
 ALLOWLIST_MAX = 50
@@ -59,26 +59,6 @@ def event_catalogue() -> dict:
     from retail.webhooks.catalogue import event_types
 
     return event_types()
-
-
-class KeyedForm(forms.Form):
-    """A form that creates something: a one-time key, so that a double submit creates it once."""
-
-    key = forms.RegexField(regex=UUID_RE, widget=forms.HiddenInput())
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {})
-        kwargs["initial"].setdefault("key", new_key())
-        super().__init__(*args, **kwargs)
-
-    def renew_key(self) -> None:
-        """Give the (re-shown) form a fresh key: its old one was spent on another request."""
-        if self.is_bound:
-            data = self.data.copy()
-            data["key"] = new_key()
-            self.data = data
-        else:
-            self.initial["key"] = new_key()
 
 
 class ConfirmForm(KeyedForm):
