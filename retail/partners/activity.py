@@ -18,6 +18,7 @@ from django.utils import timezone
 from retail.partners.models import PartnerApp, PartnerCall
 from retail.partners.throttling import rate_headers
 from retail.tenancy import brand_scope
+from retail.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class PartnerActivityMiddleware:
             response[key] = value
         try:
             self._log(request, response, app, started)
-        except DatabaseError:  # the log never costs the partner its answer
+        except (DatabaseError, ValueError):  # the log never costs the partner its answer
             logger.exception("partner call of app %s not logged", app.pk)
         return response
 
@@ -78,12 +79,14 @@ class PartnerActivityMiddleware:
                     brand_id=app.brand_id,
                     app=app,
                     method=request.method[:8],
-                    path=request.path[:300],
+                    path=clean_text(request.path, multiline=False)[:300],
                     route=((match.url_name or "") if match else "")[:100],
                     status=status,
                     duration_ms=int((time.monotonic() - started) * 1000),
                     ip=request.META.get("REMOTE_ADDR") or None,
-                    idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
+                    idempotency_key=clean_text(request.headers.get("Idempotency-Key", ""), multiline=False)[
+                        :100
+                    ],
                     error_code=_error_code(response) if status >= 400 else "",
                     at=now,
                 )

@@ -78,3 +78,31 @@ def test_old_calls_are_purged(brand, brand_admin, settings):
     tasks.purge_calls()
     with brand_scope(brand):
         assert list(PartnerCall.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "k\u202e\x1b[31m"])
+def test_a_call_with_control_characters_in_its_key_gets_a_4xx_and_is_logged_clean(brand, brand_admin, key):
+    """The activity log keeps what it can store: a NUL in the Idempotency-Key once made the log's
+    insert fail after the answer and turned a 400 into a 500."""
+    import json
+
+    from django.test import Client
+
+    from tests.helpers.partners import bearer, get_token
+
+    app, secret = make_app(brand, brand_admin, scopes=("members:write",))
+    client = Client(raise_request_exception=False)
+    token = get_token(client, app, secret)
+    body = {"identities": [{"kind": "phone", "value": "13800000001"}], "consent": True}
+    resp = client.post(
+        "/api/v1/members/",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=key,
+        **bearer(token),
+    )
+    assert resp.status_code in (200, 201, 400), resp.content
+    with brand_scope(brand):
+        logged = PartnerCall.objects.for_brand(brand).get(app=app, method="POST")
+    assert logged.status == resp.status_code
+    assert "\x00" not in logged.idempotency_key and "\u202e" not in logged.idempotency_key
