@@ -78,3 +78,18 @@ def test_the_throttle_still_limits_while_its_cache_works(client, brand_admin, mo
     monkeypatch.setattr(throttling.UserRateThrottle, "THROTTLE_RATES", {"user": "2/min"})
     login_as(client, brand_admin)  # the test's own cache keys (tests/conftest.py): no requests counted yet
     assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_partner_call_answers_with_redis_down(brand, brand_admin, settings, caplog):
+    """The app's rate limit (counted straight on the Redis client) lets the call through, with a warning."""
+    from django.test import Client
+
+    from tests.helpers.partners import bearer, get_token, make_app
+
+    app, secret = make_app(brand, brand_admin, scopes=("stores:read",))
+    token = get_token(Client(), app, secret)
+    settings.CACHES = caches_on_a_dead_redis("retail.cache.FailOpenRedisCache")
+    with caplog.at_level(logging.WARNING, logger="retail.degraded"):
+        resp = Client().get("/api/v1/stores/", **bearer(token))
+    assert resp.status_code == 200, resp.content
+    assert degraded(caplog)  # one warning a minute, whichever cache call met the outage first
