@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "members",
     "cloudstore",
     "redpackets",
+    "devices",
     "guides",
 ]
 
@@ -237,7 +238,29 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     # members/events.py (webhooks: member.joined, member.merged)
     "member.joined": [],
     "member.merged": [],
+    # devices/services.py
+    "device.events": [],  # payload: {"device_id", "event_ids"}: events stored once each
+    "device.offline": [],  # payload: {"device_id", "store_id", "name"}: offline past the alert delay
+    "device.online": [],  # payload: {"device_id"}: back after an offline alert
 }
+
+# --- Devices (devices/, docs/kiosk-protocol.md) ---------------------------------------------
+# Websocket routes of native devices (no origin check, no cookies; retail/routing.py).
+DEVICE_WEBSOCKET_ROUTES = ["devices.routing.websocket_urlpatterns"]
+DEVICE_PAIRING_CODE_SECONDS = 600  # a pairing code is valid 10 minutes
+DEVICE_TICKET_SECONDS = 60  # a websocket ticket fetched over HTTPS
+DEVICE_AUTH_TIMEOUT_SECONDS = env.float("DEVICE_AUTH_TIMEOUT_SECONDS", default=5.0)
+DEVICE_HEARTBEAT_SECONDS = env.int("DEVICE_HEARTBEAT_SECONDS", default=10)
+# A heartbeat's time is written to the database at most this often per device (the dashboard's
+# "last seen"); the live state comes from the connection itself.
+DEVICE_SEEN_WRITE_SECONDS = env.int("DEVICE_SEEN_WRITE_SECONDS", default=30)
+# An online device not seen for this long (its server process died) is marked offline.
+DEVICE_OFFLINE_AFTER_SECONDS = env.int("DEVICE_OFFLINE_AFTER_SECONDS", default=90)
+# A device offline this long raises one alert to its store's managers (and a webhook).
+DEVICE_OFFLINE_ALERT_SECONDS = env.int("DEVICE_OFFLINE_ALERT_SECONDS", default=180)
+# Per-device frame budget: a token bucket of this many frames, refilled per second.
+DEVICE_RATE_BURST = env.int("DEVICE_RATE_BURST", default=60)
+DEVICE_RATE_PER_SECOND = env.float("DEVICE_RATE_PER_SECOND", default=20.0)
 
 # --- Demo data (manage.py seed_demo) --------------------------------------------------------
 # The apps' demo seeders, in order, as dotted paths (the kernel's command imports no app).

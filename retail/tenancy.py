@@ -39,6 +39,11 @@ SETTING_BYPASS = "app.bypass_rls"
 # The OAuth2 application of a partner call: lets the token middleware read its partner app
 # before the brand is known (retail/partners).
 SETTING_APP = "app.oauth_application_id"
+# What a device presents before its brand is known (devices/): its public id, the hash of a pairing
+# code or of a websocket ticket. Each lets exactly the matching row be read.
+SETTING_DEVICE = "app.device_uid"
+SETTING_PAIRING = "app.pairing_code_hash"
+SETTING_TICKET = "app.device_ticket_hash"
 
 
 class TenancyError(RuntimeError):

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("members.api_urls")),
     path("", include("cloudstore.api_urls")),
     path("", include("redpackets.api_urls")),
+    path("", include("devices.api_urls")),
     path("", include("guides.api_urls")),
     path("", include("retail.webhooks.api_urls")),
 ]

@@ -1,0 +1,1 @@
+"""Devices in the brand console menu (filled in with the dashboard pages)."""
