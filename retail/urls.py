@@ -56,6 +56,7 @@ urlpatterns = [
     path("", include("members.urls")),
     path("", include("cloudstore.urls")),
     path("", include("redpackets.urls")),
+    path("", include("devices.urls")),
     path("", include("guides.urls")),
 ]
 

@@ -1,0 +1,3 @@
+"""Console pages for devices (/dashboard/devices/)."""
+
+urlpatterns: list = []
