@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices import protocol, services
+from retail.tenancy import within_brand
 from retail.throttling import UserRateThrottle
 
 
@@ -95,6 +96,9 @@ class PairView(_DeviceCall):
             app_version=data.validated_data["app_version"],
             firmware_version=data.validated_data["firmware_version"],
         )
+        # The store is a brand-owned row: read it in the brand's scope (row-level security).
+        with within_brand(device.brand_id):
+            store_name = device.store.name
         response = Response(
             {
                 "device": str(device.uid),
@@ -102,7 +106,7 @@ class PairView(_DeviceCall):
                 "name": device.name,
                 "kind": device.kind,
                 "brand": {"id": device.brand_id, "name": device.brand.name},
-                "store": {"id": device.store_id, "name": device.store.name},
+                "store": {"id": device.store_id, "name": store_name},
                 "websocket": "/ws/device/",
                 "protocol": protocol.VERSION,
             },
