@@ -1,0 +1,5 @@
+import sys
+
+from devices.simulator.cli import main
+
+sys.exit(main())
