@@ -131,47 +131,46 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self.last_frame = time.monotonic()
+        try:
+            await self._receive(text_data)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.message, exc.ref, exc.fields)
+            if self.device is None:  # nothing but a good hello is accepted before authentication
+                await self._close(codes.CLOSE_BAD_HANDSHAKE, None, "")
+
+    async def _receive(self, text_data):
         if text_data is None:
-            await self.send_error("bad_frame", "Frames are JSON text, not binary.")
-            return
+            raise FrameError("bad_frame", "Frames are JSON text, not binary.")
         size = len(text_data)
         if size > protocol.MAX_IDENTIFY_BYTES:
-            await self.send_error("too_large", "A frame is at most 256 KiB (identify frames 1 MiB).")
-            return
+            raise FrameError("too_large", "A frame is at most 256 KiB (identify frames 1 MiB).")
         if not self.bucket.take(1.0 + size / protocol.MAX_FRAME_BYTES):
             self.refused += 1
             if self.refused > settings.DEVICE_RATE_BURST:
                 await self._close(
                     codes.CLOSE_RATE_LIMITED, "rate_limited", "Too many frames; connection closed."
                 )
-            else:
-                await self.send_error("rate_limited", "Too many frames; slow down.")
-            return
+                return
+            raise FrameError("rate_limited", "Too many frames; slow down.")
         self.refused = 0
         try:
             if size > _PARSE_INLINE_BYTES:
                 message = await asyncio.get_running_loop().run_in_executor(_parser, _parse, text_data)
             else:
                 message = _parse(text_data)
-        except (ValueError, RecursionError):
-            await self.send_error("bad_json", "Frames are JSON objects.")
-            return
-        try:
-            if (
-                isinstance(message, dict)
-                and size > protocol.MAX_FRAME_BYTES
-                and message.get("type") != "identify"
-            ):
-                raise FrameError("too_large", "A frame is at most 256 KiB (identify frames 1 MiB).")
-            message = protocol.check(message)
-            if self.device is None:
-                await self.on_hello(message)
-            else:
-                await self.dispatch_frame(message)
-        except FrameError as exc:
-            await self.send_error(exc.code, exc.message, exc.ref, exc.fields)
-            if self.device is None:
-                await self._close(codes.CLOSE_BAD_HANDSHAKE, None, "")
+        except (ValueError, RecursionError) as exc:
+            raise FrameError("bad_json", "Frames are JSON objects.") from exc
+        if (
+            isinstance(message, dict)
+            and size > protocol.MAX_FRAME_BYTES
+            and message.get("type") != "identify"
+        ):
+            raise FrameError("too_large", "A frame is at most 256 KiB (identify frames 1 MiB).")
+        message = protocol.check(message)
+        if self.device is None:
+            await self.on_hello(message)
+        else:
+            await self.dispatch_frame(message)
 
     async def on_hello(self, message: dict):
         if message["type"] != "hello":

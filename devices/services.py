@@ -69,8 +69,8 @@ def hello_signature(*, secret: str, nonce: str, device_uid: str, ts: int) -> str
     return hmac.new(key, f"{nonce}.{device_uid}.{ts}".encode(), hashlib.sha256).hexdigest()
 
 
-def _require_store(brand: Brand, manager: Staff, store: Store) -> None:
-    roles.require(brand, manager, roles.can_manage_store(manager, store.pk))
+def _require_store(brand: Brand, manager: Staff, store_id: int) -> None:
+    roles.require(brand, manager, roles.can_manage_store(manager, store_id))
 
 
 def _issue_code(*, brand: Brand, device: Device, created_by: Staff | None) -> str:
@@ -99,7 +99,7 @@ def device_create(
     *, brand: Brand, manager: Staff, actor: Actor, store: Store, data: dict[str, Any]
 ) -> tuple[Device, str]:
     """Register a device in one of the manager's stores; returns it and its first pairing code."""
-    _require_store(brand, manager, store)
+    _require_store(brand, manager, store.pk)
     with brand_scope(brand):
         device = Device(
             brand=brand,
@@ -136,7 +136,7 @@ def _full_clean(device: Device) -> None:
 
 def pairing_code_issue(*, brand: Brand, manager: Staff, actor: Actor, device: Device) -> str:
     """A new pairing code for the device (to pair it the first time, or again on new hardware)."""
-    _require_store(brand, manager, device.store)
+    _require_store(brand, manager, device.store_id)
     if not device.enabled:
         raise ValidationError(_("Enable the device before pairing it."), code="device_disabled")
     with brand_scope(brand):
@@ -457,7 +457,7 @@ def door_open_remote(
     *, brand: Brand, manager: Staff, actor: Actor, device: Device, reason: str = ""
 ) -> DeviceCommand:
     """Open a door terminal's door from the console (audited)."""
-    _require_store(brand, manager, device.store)
+    _require_store(brand, manager, device.store_id)
     if not device.is_door:
         raise ValidationError(_("This device does not control a door."), code="not_a_door")
     with brand_scope(brand):
@@ -476,7 +476,7 @@ def device_update(
     *, brand: Brand, manager: Staff, actor: Actor, device: Device, data: dict[str, Any]
 ) -> Device:
     """Change a device's name, place, kind or settings; a connected device reloads its settings."""
-    _require_store(brand, manager, device.store)
+    _require_store(brand, manager, device.store_id)
     with brand_scope(brand):
         locked = Device.objects.for_brand(brand).select_for_update().get(pk=device.pk)
         changes: dict[str, Any] = {}
@@ -512,7 +512,7 @@ def device_update(
 def device_rotate(*, brand: Brand, manager: Staff, actor: Actor, device: Device) -> str:
     """Rotate the credential: the old secret stops working at once, the live connection is closed
     and a new pairing code is issued for the device to pair again."""
-    _require_store(brand, manager, device.store)
+    _require_store(brand, manager, device.store_id)
     with brand_scope(brand):
         locked = Device.objects.for_brand(brand).select_for_update().get(pk=device.pk)
         previous = locked.connection
@@ -531,7 +531,7 @@ def device_rotate(*, brand: Brand, manager: Staff, actor: Actor, device: Device)
 
 def device_disable(*, brand: Brand, manager: Staff, actor: Actor, device: Device) -> Device:
     """Disable a device: its live connection is dropped at once and it cannot connect or pair."""
-    _require_store(brand, manager, device.store)
+    _require_store(brand, manager, device.store_id)
     with brand_scope(brand):
         locked = Device.objects.for_brand(brand).select_for_update().get(pk=device.pk)
         if not locked.enabled:
@@ -552,7 +552,7 @@ def device_disable(*, brand: Brand, manager: Staff, actor: Actor, device: Device
 
 
 def device_enable(*, brand: Brand, manager: Staff, actor: Actor, device: Device) -> Device:
-    _require_store(brand, manager, device.store)
+    _require_store(brand, manager, device.store_id)
     with brand_scope(brand):
         locked = Device.objects.for_brand(brand).select_for_update().get(pk=device.pk)
         if locked.enabled:
@@ -601,3 +601,15 @@ def devices_alert_offline(*, brand: Brand) -> list[int]:
                 payload={"device_id": d.pk, "store_id": d.store_id, "name": d.name},
             )
     return [d.pk for d in devices]
+
+
+def credentials_purge(*, brand: Brand, older_than: timedelta = timedelta(days=1)) -> dict[str, int]:
+    """Delete websocket tickets that expired, and pairing codes used or expired, more than
+    ``older_than`` ago (the audit log keeps who paired what): how many of each went."""
+    cutoff = timezone.now() - older_than
+    with brand_scope(brand):
+        tickets, _kinds = DeviceTicket.objects.for_brand(brand).filter(expires_at__lt=cutoff).delete()
+        codes = PairingCode.objects.for_brand(brand)
+        used, _kinds = codes.filter(used_at__lt=cutoff).delete()
+        expired, _kinds = codes.filter(expires_at__lt=cutoff).delete()
+    return {"tickets": tickets, "pairing_codes": used + expired}
