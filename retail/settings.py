@@ -452,6 +452,9 @@ SPECTACULAR_SETTINGS = {
         "ReattributionStatusEnum": "guides.models.Reattribution.Status",
         "WebhookDeliveryStatusEnum": "retail.webhooks.models.WebhookDelivery.Status",
         "WebhookDisabledReasonEnum": "retail.webhooks.models.WebhookEndpoint.DisabledReason",
+        "DeviceKindEnum": "devices.models.Device.Kind",
+        "DeviceStateEnum": "devices.api.STATES",
+        "DeviceEventTypeEnum": "devices.models.DeviceEvent.Type",
     },
 }
 

@@ -82,7 +82,10 @@
       $(id).hidden = id !== screen;
     });
     document.body.dataset.screen = screen;
-    if (screen !== "kiosk-screen") closePin();
+    if (screen !== "kiosk-screen") {
+      closePin();
+      $("banner").hidden = true;
+    }
   }
 
   function renderNames() {
@@ -737,7 +740,7 @@
     const person = (staff.staff || []).find((p) => p.employee_no === employee);
     const payload = { method: "pin", employee_no: employee, pin: pin, reason: "no face" };
     if (person) payload.staff = person.id;
-    const name = person ? person.name + " · " : "";
+    const name = person ? person.name + "\n" : "";
     report("punch", payload, {
       onAck: () => { banner(name + t("punch_ok"), "ok"); sounds.ok(); },
       onError: () => { banner(t("refused"), "error"); sounds.error(); },
