@@ -76,6 +76,27 @@ class DateFilter(django_filters.Filter):
         _documented(self, api_fields.DateField, min_date=min_date, max_date=max_date)
 
 
+class _BoundedDateTimeField(forms.Field):
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return api_fields.DateTimeField().to_internal_value(value)
+        except serializers.ValidationError as exc:
+            raise ValidationError([str(m) for m in exc.detail], code="invalid") from None
+
+
+class DateTimeFilter(django_filters.Filter):
+    """A moment in ISO 8601 from 2000 to 2100, like ``api_fields.DateTimeField`` (without an
+    offset: the server's time zone)."""
+
+    field_class = _BoundedDateTimeField
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        _documented(self, api_fields.DateTimeField)
+
+
 class NumberFilter(django_filters.Filter):
     """A whole number from ``min_value`` to ``max_value`` (both required: nothing is unbounded)."""
 

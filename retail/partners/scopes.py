@@ -31,6 +31,7 @@ SCOPES: dict[str, str] = {
     "commission:read": _("Read commission rules, attributions, periods and statements"),
     "commission:write": _("Change commission rules and settings, close and approve periods, hold statements"),
     "attendance:read": _("Read attendance punches"),
+    "devices:read": _("Read the brand's devices, their state and the events they reported"),
     "messages:send": _("Send messages to staff"),
     "webhooks:manage": _("Manage the app's webhook endpoints and deliveries"),
 }
