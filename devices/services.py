@@ -137,19 +137,18 @@ def _full_clean(device: Device) -> None:
 def pairing_code_issue(*, brand: Brand, manager: Staff, actor: Actor, device: Device) -> str:
     """A new pairing code for the device (to pair it the first time, or again on new hardware)."""
     _require_store(brand, manager, device.store_id)
-    if not device.enabled:
-        raise ValidationError(_("Enable the device before pairing it."), code="device_disabled")
     with brand_scope(brand):
-        code = _issue_code(brand=brand, device=device, created_by=manager)
-        events.pairing_code_issued(brand=brand, actor=actor, device=device)
+        locked = Device.objects.for_brand(brand).select_for_update().get(pk=device.pk)
+        if not locked.enabled:
+            raise ValidationError(_("Enable the device before pairing it."), code="device_disabled")
+        code = _issue_code(brand=brand, device=locked, created_by=manager)
+        events.pairing_code_issued(brand=brand, actor=actor, device=locked)
     return code
 
 
 def _invalid_code() -> ValidationError:
-    return ValidationError(
-        {"code": _("This pairing code is wrong, used or expired. Ask for a new one in the console.")},
-        code="invalid_code",
-    )
+    message = _("This pairing code is wrong, used or expired. Ask for a new one in the console.")
+    return ValidationError({"code": ValidationError(message, code="invalid_code")})
 
 
 def device_pair(
