@@ -271,6 +271,7 @@ DEMO_SEEDERS = {
         "cloudstore.demo.seed_catalogue",
         "members.demo.seed_policies",
         "redpackets.demo.seed_redpackets",
+        "devices.demo.seed_devices",
     ],
     "activity": ["guides.demo.seed_commission"],
 }

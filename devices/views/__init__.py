@@ -1,0 +1,1 @@
+"""The devices app's HTML pages: the brand console (dashboard.py)."""
