@@ -22,6 +22,7 @@ CLOSE_TIMEOUT = 4408
 CLOSE_REPLACED = 4409
 CLOSE_UNSUPPORTED_VERSION = 4426
 CLOSE_RATE_LIMITED = 4429
+CLOSE_SERVER_ERROR = 1011  # a fault of the server: reconnect and send again
 
 
 def send(channel_name: str, message: dict) -> bool:

@@ -137,6 +137,13 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self.send_error(exc.code, exc.message, exc.ref, exc.fields)
             if self.device is None:  # nothing but a good hello is accepted before authentication
                 await self._close(codes.CLOSE_BAD_HANDSHAKE, None, "")
+        except Exception:
+            # A fault of the server (the database went away): say so and close, so that the device
+            # reconnects and sends what was not acknowledged again.
+            logger.exception("device frame failed")
+            await self._close(
+                codes.CLOSE_SERVER_ERROR, "server_error", "The server could not handle this frame."
+            )
 
     async def _receive(self, text_data):
         if text_data is None:
@@ -160,6 +167,8 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 message = _parse(text_data)
         except (ValueError, RecursionError) as exc:
             raise FrameError("bad_json", "Frames are JSON objects.") from exc
+        if "\x00" in text_data or "\\u0000" in text_data:
+            raise FrameError("invalid", "Text may not contain the NUL character (U+0000).")
         if (
             isinstance(message, dict)
             and size > protocol.MAX_FRAME_BYTES

@@ -461,6 +461,7 @@ def test_events_too_old_or_in_the_future_are_rejected(paired):
         (json.dumps({"type": "punch", "id": "a", "ts": 1}), "invalid"),
         (frame("hello", {"version": 1, "device": "x", "auth": {}}), "invalid"),
         (frame("event_batch", {"events": []}), "invalid"),
+        (frame("tamper", {"detail": "a\u0000b"}), "invalid"),
         (
             frame("event_batch", {"events": [{"type": "heartbeat", "id": "h", "ts": 1, "payload": {}}]}),
             "invalid",
@@ -645,3 +646,27 @@ def test_device_route_needs_no_origin_but_the_staff_socket_still_does(paired):
         assert not connected
 
     run(go)
+
+
+def test_a_server_fault_is_reported_and_the_socket_closed_1011(paired, monkeypatch):
+    device, secret = paired
+    from django.db import OperationalError
+
+    def broken(**kwargs):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(services, "events_store", broken)
+
+    async def go():
+        d = Sim(str(device.uid), secret)
+        await d.connect()
+        await d.hello()
+        await d.send("punch", {"method": "card"}, id="lost")
+        error = await d.receive()
+        assert error["payload"]["code"] == "server_error"
+        assert await d.closed() == 1011
+        await d.comm.disconnect()
+
+    run(go)
+    assert _events(device) == []
+    assert _reload(device).status == Device.Status.OFFLINE
