@@ -479,15 +479,18 @@ class Reattribution(BrandOwned):
 
 
 class Notification(BrandOwned):
-    """An in-app message to a staff member (commission earned, statement paid)."""
+    """An in-app message to a staff member (commission earned, statement paid, a store's device
+    offline)."""
 
     class Kind(models.TextChoices):
         COMMISSION = "commission", _("Commission earned")
         CLAWBACK = "clawback", _("Commission taken back")
         STATEMENT = "statement", _("Statement paid")
+        DEVICE_OFFLINE = "device_offline", _("Device offline")
+        DEVICE_ONLINE = "device_online", _("Device back online")
 
     staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     # Who and how many, so the text is put together in the reader's language.
     data = models.JSONField(default=dict)
     link = models.CharField(max_length=200, blank=True)

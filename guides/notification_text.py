@@ -38,4 +38,16 @@ def message(kind: str, amount_fen: int, data: dict) -> str:
             "amount": yuan(amount_fen),
             "period": data.get("period", ""),
         }
+    if kind == "device_offline":
+        return _(
+            "%(device)s at %(store)s is offline and has not reconnected. Check its power and network."
+        ) % {
+            "device": data.get("device", ""),
+            "store": data.get("store", ""),
+        }
+    if kind == "device_online":
+        return _("%(device)s at %(store)s is back online.") % {
+            "device": data.get("device", ""),
+            "store": data.get("store", ""),
+        }
     return ""

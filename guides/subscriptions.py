@@ -1,5 +1,6 @@
-"""Order events from the cloud store reach commission here, after their transaction commits.
-Listed in settings.OUTBOX_SUBSCRIBERS."""
+"""Events from other apps reach guides here, after their transaction commits: order events for
+commission, device alerts for the store's managers. Listed in settings.OUTBOX_SUBSCRIBERS; only
+the payload is read (guides does not import the apps below that send them)."""
 
 from guides import tasks
 
@@ -10,3 +11,15 @@ def on_order_paid(*, brand_id: int, name: str, payload: dict) -> None:
 
 def on_order_refunded(*, brand_id: int, name: str, payload: dict) -> None:
     tasks.clawback_order.delay(brand_id, payload["order_id"])
+
+
+def on_device_offline(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"device_id", "store_id", "name"}: a device stayed offline past the alert delay."""
+    tasks.device_status_notify.delay(
+        brand_id, payload["device_id"], payload.get("store_id"), payload.get("name", ""), False
+    )
+
+
+def on_device_online(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"device_id"}: a device reported offline is connected again."""
+    tasks.device_status_notify.delay(brand_id, payload["device_id"], None, "", True)

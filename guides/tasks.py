@@ -103,3 +103,17 @@ def every_five_minutes() -> None:
 def hourly() -> None:
     for brand_id in _active_brands():
         close_period.delay(brand_id)
+
+
+@shared_task(base=BrandTask, bind=True, single_transaction=False)
+def device_status_notify(
+    self, brand_id: int, device_id: int, store_id: int | None, device_name: str, online: bool
+) -> int:
+    """Tell a store's managers that a device stayed offline, or that it is back (once per change)."""
+    return notify.device_status(
+        brand=Brand.objects.get(pk=brand_id),
+        device_id=device_id,
+        store_id=store_id,
+        device_name=device_name,
+        online=online,
+    )

@@ -208,6 +208,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "partners-purge-calls": {"task": "retail.partners.tasks.purge_calls", "schedule": crontab(minute=53)},
     # The first answers kept for API retries (Idempotency-Key) are deleted after 24 hours.
     "idempotency-purge": {"task": "retail.tasks.purge_idempotency", "schedule": crontab(minute=41)},
+    # Devices whose heartbeats stopped go offline, long-offline ones alert their store's managers
+    # (and webhooks) once; spent device tickets and pairing codes are deleted after a day.
+    "devices-minutely": {"task": "devices.tasks.minutely", "schedule": 60.0},
     # Webhook endpoints with a delivery due (retries, kicks lost with a worker) get their task.
     "webhooks-sweep": {"task": "retail.webhooks.tasks.sweep", "schedule": 30.0},
     # Finished webhook deliveries and their attempts leave the log after WEBHOOK_LOG_RETENTION_DAYS.
@@ -240,8 +243,10 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "member.merged": [],
     # devices/services.py
     "device.events": [],  # payload: {"device_id", "event_ids"}: events stored once each
-    "device.offline": [],  # payload: {"device_id", "store_id", "name"}: offline past the alert delay
-    "device.online": [],  # payload: {"device_id"}: back after an offline alert
+    # payload: {"device_id", "store_id", "name"}: offline past the alert delay (webhook device.offline)
+    "device.offline": ["guides.subscriptions.on_device_offline"],  # the store's managers are told
+    # payload: {"device_id"}: back after an offline alert (webhook device.online)
+    "device.online": ["guides.subscriptions.on_device_online"],  # those told are told it is back
 }
 
 # --- Devices (devices/, docs/kiosk-protocol.md) ---------------------------------------------
@@ -489,7 +494,7 @@ OAUTH2_PROVIDER = {
 
 # --- Webhooks (retail/webhooks) -------------------------------------------------------------
 # The apps' public event types (each module's EVENTS), imported on first use.
-WEBHOOK_EVENT_MODULES = ["members.webhooks", "cloudstore.webhooks", "guides.webhooks"]
+WEBHOOK_EVENT_MODULES = ["members.webhooks", "cloudstore.webhooks", "guides.webhooks", "devices.webhooks"]
 # Private, loopback and link-local addresses (and plain http) for endpoints: development and
 # tests only; production posts to public https addresses only.
 WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool(

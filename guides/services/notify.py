@@ -11,22 +11,24 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guides.models import CommissionEntry, Notification
 from guides.push import get_sender
 from members.labels import member_handles
-from retail.models import Brand, Staff
+from retail.models import Brand, Staff, Store
 from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
 BATCH = 20_000
 
 
-def _push(brand: Brand, notes: list[Notification]) -> None:
-    """Send each notification as a push, written in its recipient's language."""
+def _push(brand: Brand, notes: list[Notification], title=None) -> None:
+    """Send each notification as a push, written in its recipient's language (``title``: a lazy
+    text, "Commission" when not given)."""
     if not notes:
         return
     sender = get_sender()
@@ -40,7 +42,11 @@ def _push(brand: Brand, notes: list[Notification]) -> None:
         with translation.override(languages.get(n.staff_id) or settings.LANGUAGE_CODE):
             try:
                 sender.send(
-                    brand_id=brand.pk, staff_id=n.staff_id, title=_("Commission"), body=n.message, link=n.link
+                    brand_id=brand.pk,
+                    staff_id=n.staff_id,
+                    title=str(title) if title is not None else _("Commission"),
+                    body=n.message,
+                    link=n.link,
                 )
             except Exception:  # a push that fails must not lose the in-app notification
                 logger.exception("push to staff %s failed", n.staff_id)
@@ -126,3 +132,76 @@ def notifications_read(*, brand: Brand, staff) -> int:
     """Mark all of a staff member's notifications read."""
     with brand_scope(brand):
         return Notification.objects.filter(staff=staff, read_at__isnull=True).update(read_at=timezone.now())
+
+
+DEVICE_KINDS = (Notification.Kind.DEVICE_OFFLINE, Notification.Kind.DEVICE_ONLINE)
+DEVICE_TITLES = {
+    Notification.Kind.DEVICE_OFFLINE: gettext_lazy("Device offline"),
+    Notification.Kind.DEVICE_ONLINE: gettext_lazy("Device back online"),
+}
+
+
+def device_alert_recipients(*, brand: Brand, store_id: int) -> list[int]:
+    """Who hears about a store's devices: its active store managers, else the brand's admins."""
+    active = Staff.objects.for_brand(brand).filter(status=Staff.Status.ACTIVE)
+    managers = list(
+        active.filter(role=Staff.Role.STORE_MANAGER, store_links__store_id=store_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    if managers:
+        return managers
+    return list(active.filter(role=Staff.Role.BRAND_ADMIN).order_by("pk").values_list("pk", flat=True))
+
+
+def device_status(
+    *, brand: Brand, device_id: int, store_id: int | None, device_name: str, online: bool
+) -> int:
+    """Tell a store's managers that one of its devices stayed offline (``online=False``), or tell
+    those who were told that it is back. Once per change: a run again finds them told already
+    (each person's latest notice about the device says which). Returns the notifications sent."""
+    kind = Notification.Kind.DEVICE_ONLINE if online else Notification.Kind.DEVICE_OFFLINE
+    with brand_scope(brand):
+        latest: dict[int, str] = {}
+        rows = (
+            Notification.objects.for_brand(brand)
+            .filter(kind__in=DEVICE_KINDS, data__device_id=device_id)
+            .order_by("staff_id", "-created_at", "-id")
+            .values_list("staff_id", "kind", "data")
+        )
+        for staff_id, told, data in rows:
+            latest.setdefault(staff_id, told)
+            store_id = store_id or data.get("store_id")
+            device_name = device_name or data.get("device", "")
+        if online:
+            # Only those told it went offline hear it is back.
+            recipients = [s for s, told in latest.items() if told == Notification.Kind.DEVICE_OFFLINE]
+        elif store_id:
+            recipients = [
+                s
+                for s in device_alert_recipients(brand=brand, store_id=store_id)
+                if latest.get(s) != Notification.Kind.DEVICE_OFFLINE
+            ]
+        else:
+            recipients = []
+        if not recipients:
+            return 0
+        store = Store.objects.for_brand(brand).filter(pk=store_id).values_list("name", flat=True).first()
+        data = {"device_id": device_id, "device": device_name, "store_id": store_id, "store": store or ""}
+        link = _device_link(device_id)
+        notes = [
+            Notification(brand=brand, staff_id=staff_id, kind=kind, data=data, link=link)
+            for staff_id in recipients
+        ]
+        Notification.objects.bulk_create(notes)
+        transaction.on_commit(lambda: _push(brand, notes, title=DEVICE_TITLES[kind]))
+    return len(notes)
+
+
+def _device_link(device_id: int) -> str:
+    """The device's page in the console (by its route name: guides does not import devices)."""
+    try:
+        return reverse("dash-device", args=[device_id])
+    except NoReverseMatch:
+        return ""
