@@ -141,7 +141,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "retail:ch"},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
+            # 5 s BZPOPMIN: an idle consumer's read then times out and its websocket drops. A read
+            # timeout above the BZPOPMIN's keeps idle sockets open.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                "prefix": "retail:ch",
+            },
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
