@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from devices import channels as codes
-from devices import protocol, selectors, services
+from devices import frames, protocol, selectors, services
 from devices.protocol import FrameError
 
 logger = logging.getLogger(__name__)
@@ -276,6 +276,20 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                     brand_id=self.device.brand_id, device_id=self.device.pk, at=timezone.now()
                 )
             return
+        if kind == "identify":
+            payload = message["payload"]
+            try:
+                frame = await asyncio.get_running_loop().run_in_executor(
+                    _parser, frames.decode, payload["image"], payload["format"]
+                )
+            except frames.BadFrame as exc:
+                raise FrameError(
+                    "invalid",
+                    "The identify image cannot be used.",
+                    message["id"],
+                    {"payload.image": str(exc)},
+                ) from exc
+            message = {**message, "payload": {**payload, "width": frame.width, "height": frame.height}}
         if kind in protocol.EVENT_TYPES:
             await self.on_events(message["id"], [message], batch=False)
             return
@@ -422,6 +436,8 @@ def _storable(event: dict) -> dict:
         payload = {
             "bytes": len(payload.get("image", "")) * 3 // 4,
             "format": payload.get("format"),
+            "width": payload.get("width"),
+            "height": payload.get("height"),
             "purpose": payload.get("purpose", "punch"),
         }
     return {**event, "payload": payload}

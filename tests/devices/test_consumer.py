@@ -337,7 +337,8 @@ def test_events_are_acknowledged_and_stored_once(paired):
 
 def test_identify_frame_keeps_no_image(paired):
     device, secret = paired
-    image = base64.b64encode(b"\xff\xd8" + b"x" * 600_000).decode()  # ~800 KB: over 256 KiB, under 1 MiB
+    image = base64.b64encode(_noise_jpeg(600, 500)).decode()  # over 256 KiB, under 1 MiB
+    assert 256 * 1024 < len(image) < 1024 * 1024
 
     async def go():
         d = Sim(str(device.uid), secret)
@@ -351,7 +352,65 @@ def test_identify_frame_keeps_no_image(paired):
     run(go)
     (event,) = _events(device)
     assert event.type == "identify" and "image" not in event.payload
-    assert event.payload["bytes"] > 256 * 1024
+    assert event.payload["bytes"] > 190 * 1024
+    assert (event.payload["width"], event.payload["height"]) == (600, 500)
+
+
+def _noise_jpeg(width: int, height: int, fmt: str = "JPEG") -> bytes:
+    """A photo-sized frame that does not compress well."""
+    import io
+    import os
+
+    from PIL import Image
+
+    img = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    img.save(out, fmt, quality=95)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("image", "fmt", "why"),
+    [
+        ("not base64 at all!", "jpeg", "base64"),
+        (base64.b64encode(b"GIF89a" + b"0" * 100).decode(), "jpeg", "JPEG or PNG"),
+        (base64.b64encode(b"\xff\xd8\xff" + b"\x00" * 50).decode(), "jpeg", ""),
+        ("", "jpeg", "empty"),
+        ("PNG", "png", "base64"),
+    ],
+)
+def test_identify_frames_that_are_not_images_are_refused(paired, image, fmt, why):
+    device, secret = paired
+
+    async def go():
+        d = Sim(str(device.uid), secret)
+        await d.connect()
+        await d.hello()
+        await d.send("identify", {"image": image, "format": fmt}, id="bad-frame")
+        error = await d.receive()
+        assert error["payload"]["code"] == "invalid" and error["payload"]["ref"] == "bad-frame"
+        assert why in error["payload"]["fields"]["payload.image"]
+        await d.comm.disconnect()
+
+    run(go)
+    assert _events(device) == []
+
+
+def test_identify_format_must_match_the_image(paired):
+    device, secret = paired
+    png = base64.b64encode(_noise_jpeg(64, 64, "PNG")).decode()
+
+    async def go():
+        d = Sim(str(device.uid), secret)
+        await d.connect()
+        await d.hello()
+        await d.send("identify", {"image": png, "format": "jpeg"}, id="f1")
+        assert "not a JPEG" in (await d.receive())["payload"]["fields"]["payload.image"]
+        await d.send("identify", {"image": png, "format": "png"}, id="f2")
+        assert (await d.receive())["payload"] == {"ref": "f2", "status": "stored"}
+        await d.comm.disconnect()
+
+    run(go)
 
 
 def test_offline_replay_stores_each_event_once_with_its_original_time(paired):
