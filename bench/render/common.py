@@ -10,6 +10,7 @@ MARKERS = {
     "redpackets": "<!-- red packet section: python -m bench redpackets -->",
     "commission": "<!-- commission section: python -m bench commission -->",
     "partner": "<!-- partner platform section: python -m bench partner -->",
+    "devices": "<!-- devices section: python -m bench devices -->",
     "body_limit": "<!-- request body limit section: python -m bench body_limit -->",
 }
 

@@ -103,5 +103,19 @@ SCENARIOS: dict[str, Spec] = {
             "BENCH_PARTNER_FANOUT_LIMIT": "120",
         },  # fmt: skip
     ),
+    "devices": Spec(
+        database="retail_bench_devices",
+        database_var="BENCH_DEVICES_DATABASE_URL",
+        redis_db=7,
+        redis_var="BENCH_DEVICES_REDIS_URL",
+        quick={
+            "BENCH_DEVICES": "50",
+            "BENCH_DEVICES_STEADY": "20",
+            "BENCH_DEVICES_ECHO_STEADY": "10",
+            "BENCH_DEVICES_STORM": "3",
+            "BENCH_DEVICES_REPLAY_DEVICES": "10",
+            "BENCH_DEVICES_STORES": "5",
+        },  # fmt: skip
+    ),
     "body_limit": Spec(database="", in_all=False),
 }
