@@ -264,13 +264,14 @@ async def cmd_swarm(args) -> int:
     swarm = Swarm(args.url, creds, log=_say)
     report: dict = {"devices": len(creds)}
     try:
+        swarm.interval = args.heartbeat
         report["connect"] = await swarm.connect_all(concurrency=args.concurrency, ramp=args.ramp)
         _say(f"connect: {_short(report['connect'])}")
         if args.punch:
             report["punch_before"] = await swarm.punch_all(lambda i: f"{args.punch}-{i}")
             _say(f"punch: {_short(report['punch_before'])}")
         if args.duration:
-            report["heartbeat"] = await swarm.heartbeat_for(args.duration, args.heartbeat)
+            report["heartbeat"] = await swarm.measure(args.duration)
             _say(f"heartbeat: {_short(report['heartbeat'])}")
         if args.storm is not None:
             report["storm"] = await swarm.storm(args.storm)

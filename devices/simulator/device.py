@@ -240,6 +240,8 @@ class SimDevice:
         """Open the socket and read the server's challenge."""
         self.challenge = self.welcome = self.closed = None
         self._gone = asyncio.Event()
+        self._frames = asyncio.Queue()
+        self._reader = None
         try:
             self.ws = await connect(
                 self.url,

@@ -71,6 +71,59 @@ class Swarm:
             for c in credentials
         ]
         self.log = log
+        self.interval: float | None = None  # heartbeats: every device keeps them up once connected
+        self.rtts: list[tuple[float, float]] = []  # (when the ack arrived, seconds of the round trip)
+        self.heartbeat_errors: Counter = Counter()
+        self._keepalive: dict[SimDevice, asyncio.Task] = {}
+
+    # --- heartbeats in the background ------------------------------------------------------------
+    def keepalive(self, device: SimDevice) -> None:
+        """Heartbeat ``device`` every ``self.interval`` (its server's if None) from a random phase."""
+        every = self.interval or device.heartbeat_interval
+
+        def note(rtt: float) -> None:
+            self.rtts.append((time.monotonic(), rtt))
+
+        async def beat() -> None:
+            try:
+                await device.heartbeats(interval=every, first_after=random.uniform(0, every), on_rtt=note)
+            except SimError as exc:
+                self.heartbeat_errors[_error_key(exc)] += 1
+
+        old = self._keepalive.pop(device, None)
+        if old is not None:
+            old.cancel()
+        self._keepalive[device] = asyncio.create_task(beat())
+
+    def keepalive_all(self, interval: float | None = None) -> None:
+        self.interval = interval
+        for device in self.online:
+            self.keepalive(device)
+
+    async def keepalive_stop(self) -> None:
+        tasks = list(self._keepalive.values())
+        self._keepalive.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def measure(self, seconds: float) -> dict:
+        """Let the heartbeats run ``seconds``; their round trips (heartbeat sent → ack read) then."""
+        t0 = time.monotonic()
+        errors_before = Counter(self.heartbeat_errors)
+        online_before = len(self.online)
+        await asyncio.sleep(seconds)
+        t1 = time.monotonic()
+        window = [rtt for at, rtt in self.rtts if t0 <= at < t1]
+        return {
+            "devices": online_before,
+            "seconds": round(t1 - t0, 1),
+            "heartbeats": len(window),
+            "per_second": round(len(window) / max(t1 - t0, 1e-9), 1),
+            "rtt": ms_figures(window),
+            "errors": dict(self.heartbeat_errors - errors_before),
+            "online_after": len(self.online),
+        }
 
     @property
     def online(self) -> list[SimDevice]:
@@ -96,9 +149,12 @@ class Swarm:
             await asyncio.sleep(min(5.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
         return None
 
-    async def connect_all(self, *, concurrency: int = 100, ramp: float = 0.0, tries: int = 5) -> dict:
+    async def connect_all(
+        self, *, concurrency: int = 100, ramp: float = 0.0, tries: int = 5, keepalive: bool = True
+    ) -> dict:
         """Connect every device (at most ``concurrency`` handshakes at once, starts spread over
-        ``ramp`` seconds); time until all are welcomed, hello round trips, failures."""
+        ``ramp`` seconds), each heartbeating from then on (``keepalive``); time until all are
+        welcomed, hello round trips, failures."""
         gate = asyncio.Semaphore(concurrency)
         errors: Counter = Counter()
         times: list[float] = []
@@ -112,6 +168,8 @@ class Swarm:
                 seconds = await self._start(device, errors, tries=tries, deadline=deadline)
             if seconds is not None:
                 times.append(seconds)
+                if keepalive:
+                    self.keepalive(device)
 
         t0 = time.monotonic()
         await asyncio.gather(*(one(i, d) for i, d in enumerate(self.devices)))
@@ -124,34 +182,12 @@ class Swarm:
         }
 
     async def heartbeat_for(self, seconds: float, interval: float | None = None) -> dict:
-        """Every online device heartbeats every ``interval`` (the server's) for ``seconds``, each at
-        its own random phase; the round trips (heartbeat sent → ack read)."""
-        rtts: list[float] = []
-        errors: Counter = Counter()
-        until = time.monotonic() + seconds
-
-        async def one(device: SimDevice) -> None:
-            every = interval or device.heartbeat_interval
-            try:
-                await device.heartbeats(
-                    interval=every, until=until, first_after=random.uniform(0, every), on_rtt=rtts.append
-                )
-            except SimError as exc:
-                errors[_error_key(exc)] += 1
-
-        devices = self.online
-        t0 = time.monotonic()
-        await asyncio.gather(*(one(d) for d in devices))
-        wall = time.monotonic() - t0
-        return {
-            "devices": len(devices),
-            "seconds": round(wall, 1),
-            "heartbeats": len(rtts),
-            "per_second": round(len(rtts) / max(wall, 1e-9), 1),
-            "rtt": ms_figures(rtts),
-            "errors": dict(errors),
-            "online_after": len(self.online),
-        }
+        """Every online device heartbeats every ``interval`` (the server's) for ``seconds``."""
+        self.keepalive_all(interval)
+        try:
+            return await self.measure(seconds)
+        finally:
+            await self.keepalive_stop()
 
     async def punch_all(self, event_id: Callable[[int], str], *, concurrency: int = 200) -> dict:
         """Each online device sends one punch with the id ``event_id(index)``; statuses counted."""
@@ -180,17 +216,24 @@ class Swarm:
     async def storm(self, window: float, *, limit: float = 300, tries: int = 20) -> dict:
         """Every device loses its connection at once (no closing handshake, as in a network cut) and
         reconnects at a random moment within ``window`` seconds; time until all are welcomed again."""
+        keepalive = bool(self._keepalive)
+        await self.keepalive_stop()
         t0 = time.monotonic()
         await asyncio.gather(*(d.abort() for d in self.devices))
         dropped = time.monotonic() - t0
         errors: Counter = Counter()
         welcomed: list[float] = []
+        hellos: list[float] = []
         deadline = t0 + limit
 
         async def one(device: SimDevice) -> None:
             await asyncio.sleep(random.uniform(0, window))
-            if await self._start(device, errors, tries=tries, deadline=deadline) is not None:
+            seconds = await self._start(device, errors, tries=tries, deadline=deadline)
+            if seconds is not None:
                 welcomed.append(time.monotonic() - t0)
+                hellos.append(seconds)
+                if keepalive:
+                    self.keepalive(device)
 
         await asyncio.gather(*(one(d) for d in self.devices))
         return {
@@ -200,6 +243,7 @@ class Swarm:
             "online": len(self.online),
             "all_online_after_s": round(max(welcomed), 2) if len(welcomed) == len(self.devices) else None,
             "last_welcome_s": round(max(welcomed, default=0), 2),
+            "hello": ms_figures(hellos),  # connect → welcome of each device's successful try
             "errors": dict(errors),
         }
 
@@ -245,4 +289,5 @@ class Swarm:
         }
 
     async def close_all(self) -> None:
+        await self.keepalive_stop()
         await asyncio.gather(*(d.close() for d in self.devices), return_exceptions=True)

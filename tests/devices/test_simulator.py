@@ -169,6 +169,9 @@ def test_library_hello_heartbeat_and_commands(paired, brand, brand_admin, server
         welcome = (await d.start())["payload"]
         assert welcome["device"] == str(device.uid) and welcome["heartbeat_interval"] == 10
         assert await d.heartbeat() > 0
+        # Idle past the channel layer's 5 s Redis poll: the socket stays open.
+        assert await d.wait_closed(7) is None
+        assert await d.heartbeat() > 0
         staff = await d.fetch("staff")
         assert staff["staff"] == []
         # The console opens the door (after commit, through the channel layer).
