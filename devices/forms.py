@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from devices.config import LANGUAGES, MAX_WINDOWS
 from devices.models import Device, DeviceEvent
@@ -16,11 +17,12 @@ REASON_MAX = 100
 MESSAGE_MAX = 200
 
 STATE_CHOICES = [
-    ("online", _("Online")),
-    ("offline", _("Offline")),
-    ("unpaired", _("Not paired")),
-    ("disabled", _("Disabled")),
+    ("online", pgettext_lazy("device status", "Online")),
+    ("offline", pgettext_lazy("device status", "Offline")),
+    ("unpaired", pgettext_lazy("device status", "Not paired")),
+    ("disabled", pgettext_lazy("device status", "Disabled")),
 ]
+KIND = pgettext_lazy("kind of device", "Kind")
 LANGUAGE_LABELS = {"zh-hans": _("Chinese"), "en": _("English")}
 WEEKDAYS = [
     (1, _("Mon")),
@@ -92,7 +94,7 @@ class DeviceCreateForm(KeyedForm):
         _("Location"), LOCATION_MAX, required=False, placeholder=_("For example: staff entrance, 1st floor")
     )
     kind = forms.ChoiceField(
-        label=_("Kind"),
+        label=KIND,
         choices=Device.Kind.choices,
         initial=Device.Kind.BOTH,
         widget=forms.RadioSelect,
@@ -111,7 +113,7 @@ class DeviceEditForm(forms.Form):
 
     name = _text(_("Device name"), NAME_MAX)
     location = _text(_("Location"), LOCATION_MAX, required=False)
-    kind = forms.ChoiceField(label=_("Kind"), choices=Device.Kind.choices)
+    kind = forms.ChoiceField(label=KIND, choices=Device.Kind.choices)
 
     @classmethod
     def initial_from(cls, device: Device) -> dict:
@@ -153,10 +155,14 @@ class WindowForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     start = forms.TimeField(
-        label=_("From"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+        label=pgettext_lazy("door hours", "From"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     end = forms.TimeField(
-        label=_("Until"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+        label=pgettext_lazy("door hours", "Until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
 
     def clean(self):
