@@ -370,7 +370,18 @@ def _detail(
 ):
     now = timezone.now()
     device.seen_ago = ago(device.last_seen_at, now)
+    failed = ""
+    for anchor, form in (
+        ("device-form", edit_form),
+        ("settings", settings_form),
+        ("remote", door_form),
+        ("remote", command_form),
+    ):
+        windows_bad = anchor == "settings" and windows is not None and windows.total_error_count()
+        if form is not None and form.is_bound and (form.errors or windows_bad):
+            failed = anchor
     ctx = {
+        "failed": failed,
         "nav": "devices",
         "device": device,
         "tz": device.store.timezone,

@@ -511,6 +511,7 @@ def test_bad_settings_change_nothing(client, brand, brand_admin, door, overrides
     assert response.status_code == 400
     body = text(response)
     assert 'class="field-error"' in body or "alert-error" in body
+    assert 'data-testid="not-saved"' in body
     if field_text.startswith("window"):
         start = body.index(f'data-testid="{field_text}"')
         assert "field-error" in body[start : start + 4000]
