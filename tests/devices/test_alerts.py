@@ -24,6 +24,7 @@ from retail.webhooks import catalogue, recording
 from retail.webhooks import services as webhook_services
 from retail.webhooks.models import WebhookDelivery, WebhookEvent
 from tests.factories import StaffFactory, StoreFactory
+from tests.helpers.auth import login_as
 from tests.helpers.devices import Device as DeviceSocket
 from tests.helpers.devices import make_device
 from tests.helpers.partners import make_app
@@ -72,7 +73,7 @@ def _valid(event: WebhookEvent) -> dict:
 
 
 def test_an_offline_device_alerts_its_store_managers_and_webhooks_once_then_says_it_is_back(
-    brand, brand_admin, store, store_manager, guide, other_brand
+    client, brand, brand_admin, store, store_manager, guide, other_brand
 ):
     store_manager.user.language = "en"
     store_manager.user.save(update_fields=["language"])
@@ -133,6 +134,10 @@ def test_an_offline_device_alerts_its_store_managers_and_webhooks_once_then_says
     (online,) = _events(brand, "device.online")
     assert _valid(online)["online_since"].endswith("Z")
     assert LogPush.outbox[-1]["title"] == "Device back online"
+
+    login_as(client, store_manager)  # the notices are on the manager's notifications page
+    page = client.get("/m/notifications/")
+    assert page.status_code == 200 and page.content.decode().count("前台考勤机") == 2
 
     with rls_bypass(reason="test: the other brand is untouched"):
         assert not Notification.unscoped.filter(brand=other_brand).exists()

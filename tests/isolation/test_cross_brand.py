@@ -28,9 +28,18 @@ from tests.helpers.auth import login_as
 pytestmark = pytest.mark.django_db(transaction=False)
 
 MARKER = "ZZ机密B"
-# Public, brand-less documentation views and the partner token endpoint (the app authenticates
-# itself); everything else under /api/ must resolve its brand through BrandAPIView.
-PUBLIC_API_VIEWS = {"SpectacularAPIView", "SpectacularSwaggerView", "SpectacularRedocView", "TokenView"}
+# Public, brand-less documentation views, the partner token endpoint (the app authenticates
+# itself) and a device's pairing and ticket calls (its code or secret names the brand; probed in
+# tests/isolation/test_device_socket.py); everything else under /api/ must resolve its brand
+# through BrandAPIView.
+PUBLIC_API_VIEWS = {
+    "SpectacularAPIView",
+    "SpectacularSwaggerView",
+    "SpectacularRedocView",
+    "TokenView",
+    "PairView",
+    "TicketView",
+}
 # Public pages that list a brand's stores to anyone who has the brand's link (its store names
 # are shop-window information, not tenant data).
 PUBLIC_DIRECTORIES = {"shop-stores"}
@@ -100,6 +109,7 @@ def world(brand, other_brand, store, brand_admin, guide):
     ids += _b_cloudstore(other_brand, b_store, b_guide, b_admin)
     ids += _b_redpackets(other_brand, b_store, b_guide, b_admin)
     ids += _b_commission(other_brand, b_store, b_guide, b_admin)
+    ids += _b_devices(other_brand, b_store, b_admin)
     _no_sqlite_id_reuse()
     return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
 
@@ -387,6 +397,56 @@ def _b_commission(b_brand, b_store, b_guide, b_admin) -> list[int]:
     return [version.pk, rule.pk, att.pk, period.pk, statement.pk, entry.pk, run.pk, note.pk]
 
 
+def _b_devices(b_brand, b_store, b_admin) -> list[int]:
+    """Brand B's paired device with an event, a command, a pairing code and a ticket."""
+    from devices.models import Device, DeviceCommand, DeviceEvent, DeviceTicket, PairingCode
+    from retail.tenancy import brand_scope
+
+    now = timezone.now()
+    with brand_scope(b_brand):
+        device = Device.objects.create(
+            id=900301,
+            brand=b_brand,
+            store=b_store,
+            name=f"{MARKER}考勤机",
+            location=MARKER,
+            status="offline",
+            secret_hash="b" * 64,
+            credential_version=1,
+            paired_at=now,
+            created_by=b_admin,
+        )
+        event = DeviceEvent.objects.create(
+            id=900302,
+            brand=b_brand,
+            device=device,
+            event_id="b-1",
+            type="punch",
+            device_time=now,
+            occurred_at=now,
+            payload={"note": MARKER},
+        )
+        command = DeviceCommand.objects.create(
+            id=900303, brand=b_brand, device=device, name="show_message", payload={"text": MARKER}
+        )
+        code = PairingCode.objects.create(
+            id=900304,
+            brand=b_brand,
+            device=device,
+            code_hash="c" * 64,
+            expires_at=now + datetime.timedelta(minutes=10),
+        )
+        DeviceTicket.objects.create(
+            id=900305,
+            brand=b_brand,
+            device=device,
+            token_hash="d" * 64,
+            credential_version=1,
+            expires_at=now + datetime.timedelta(minutes=1),
+        )
+    return [device.pk, event.pk, command.pk, code.pk]
+
+
 def _no_sqlite_id_reuse():
     """SQLite gives a new row max(id) + 1, so a row brand A creates while probing could take the
     id right after one of B's high ids and make that id A's; start A's new rows far above them."""
@@ -526,7 +586,15 @@ def test_session_pointing_at_another_brand_gets_nothing(client, world, guide):
         assert resp.status_code in (200, 302, 400, 403, 404, 405), route
 
 
+def test_brand_bs_devices_are_in_the_walk(world):
+    """The REST routes of devices (and the console's) are walked with B's device, event and command."""
+    assert {900301, 900302, 900303} <= set(world["b_ids"])
+    routes = {route for route, _ in all_routes()}
+    assert {"api/v1/devices/<int:pk>/", "api/v1/devices/<int:pk>/events/", "api/v1/device-events/"} <= routes
+
+
 def _ws_routes():
+    """The browser sockets (the device routes take no session: tests/isolation/test_device_socket.py)."""
     from retail.routing import websocket_urlpatterns
 
     return ["/" + str(p.pattern).lstrip("^").rstrip("$") for p in websocket_urlpatterns]
