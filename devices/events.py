@@ -54,3 +54,7 @@ def door_opened_remotely(*, brand: Brand, actor: Actor, device, reason: str) -> 
         target=device,
         data={"reason": (reason or "")[:100]},
     )
+
+
+def command_sent(*, brand: Brand, actor: Actor, device, name: str) -> AuditLog:
+    return record(brand=brand, actor=actor, action="device.command", target=device, data={"command": name})

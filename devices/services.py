@@ -452,6 +452,28 @@ def command_result(*, brand_id: int, device_id: int, command_uid: str, ok: bool,
         )
 
 
+CONSOLE_COMMANDS = (DeviceCommand.Name.RING, DeviceCommand.Name.SHOW_MESSAGE, DeviceCommand.Name.SYNC)
+
+
+def device_command(
+    *, brand: Brand, manager: Staff, actor: Actor, device: Device, name: str, payload: dict | None = None
+) -> DeviceCommand:
+    """Ring, show a message or sync the staff list from the console (audited). A sync carries the
+    current version of the store's staff list."""
+    _require_store(brand, manager, device.store_id)
+    if name not in CONSOLE_COMMANDS:
+        raise ValidationError(_("Unknown command."), code="unknown_command")
+    payload = dict(payload or {})
+    if name == DeviceCommand.Name.SYNC:
+        from devices.selectors import staff_for_device
+
+        payload = {"staff_version": staff_for_device(brand_id=brand.pk, store_id=device.store_id)[0]}
+    with brand_scope(brand):
+        command = command_send(brand=brand, device=device, name=name, payload=payload, created_by=manager)
+        events.command_sent(brand=brand, actor=actor, device=device, name=name)
+    return command
+
+
 def door_open_remote(
     *, brand: Brand, manager: Staff, actor: Actor, device: Device, reason: str = ""
 ) -> DeviceCommand:

@@ -517,18 +517,15 @@ def command_send(request, device_id: int):
     device = _device(request, device_id)
     form = CommandForm(request.POST)
     if form.is_valid():
-        payload = form.payload()
-        if form.cleaned_data["name"] == "sync":
-            version, _rows = selectors.staff_for_device(brand_id=request.brand.pk, store_id=device.store_id)
-            payload = {"staff_version": version}
         try:
             call_service(
-                services.command_send,
+                services.device_command,
                 brand=request.brand,
+                manager=request.staff,
+                actor=Actor.from_request(request),
                 device=device,
                 name=form.cleaned_data["name"],
-                payload=payload,
-                created_by=request.staff,
+                payload=form.payload(),
             )
         except ValidationError as exc:
             form.add_error(None, error_text(exc))

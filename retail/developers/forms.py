@@ -32,6 +32,7 @@ AREA_LABELS = {
     "redpackets": _("Red packets"),
     "commission": _("Commission"),
     "attendance": _("Attendance"),
+    "devices": _("Devices"),
     "messages": _("Messages"),
     "webhooks": _("Webhooks"),
 }

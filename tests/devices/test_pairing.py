@@ -273,3 +273,19 @@ def test_one_code_pairs_one_device_under_concurrency(brand, brand_admin, store, 
         t.join()
     assert sorted(results) == ["paired", "refused", "refused", "refused"]
     assert _reload(device).credential_version == 1
+
+
+@pytest.mark.django_db
+def test_console_commands_are_audited_and_only_known_ones_go(brand, brand_admin, store):
+    device, _ = make_device(brand, brand_admin, store)
+    with brand_scope(brand):
+        Device.objects.for_brand(brand).filter(pk=device.pk).update(connection="specific.test!live")
+    command = services.device_command(
+        brand=brand, manager=brand_admin, actor=Actor.system(), device=device, name="sync"
+    )
+    assert command.payload["staff_version"]
+    assert _actions(brand)[-1] == "device.command"
+    with pytest.raises(ValidationError):
+        services.device_command(
+            brand=brand, manager=brand_admin, actor=Actor.system(), device=device, name="open_door"
+        )

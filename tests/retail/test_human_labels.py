@@ -121,6 +121,7 @@ def _day_of_work(brand: Brand) -> dict:
         StockMovement,
     )
     from cloudstore.services import checkout, inventory, order_payments, promotions
+    from devices.models import Device
     from guides.models import CommissionRule, SettlementPeriod, Statement
     from guides.services import rules
     from members import codes, jobs, selectors
@@ -219,6 +220,7 @@ def _day_of_work(brand: Brand) -> dict:
             "packet_id": str(packet.pk),
             "withdrawal_id": str(withdrawal.pk),
             "provider_name": "sim",
+            "device_id": str(Device.objects.order_by("pk").first().pk),
             "*": "0",
         }
         by_route = {
