@@ -194,6 +194,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 message["id"],
             )
             return
+        # The hello came in time: how long the database takes to check it is the server's wait, not
+        # the device's (in a reconnect storm it can pass the auth timeout and close good devices).
+        self.auth_timer.cancel()
         received = timezone.now()
         try:
             device, previous, staff_version = await database_sync_to_async(self._connect)(message, received)
