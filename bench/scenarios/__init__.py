@@ -108,6 +108,7 @@ SCENARIOS: dict[str, Spec] = {
         database_var="BENCH_DEVICES_DATABASE_URL",
         redis_db=7,
         redis_var="BENCH_DEVICES_REDIS_URL",
+        in_all=False,  # 2,000 sockets and minutes of heartbeats: run alone, on a quiet machine
         quick={
             "BENCH_DEVICES": "50",
             "BENCH_DEVICES_STEADY": "20",

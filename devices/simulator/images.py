@@ -1,5 +1,6 @@
 """Camera frames for ``identify``: an image file as the protocol wants it (JPEG or PNG, base64,
-the whole frame at most 1 MiB). Big images are scaled down to 640 px and sent as JPEG."""
+the whole frame at most 1 MiB). Big images (and other formats) are scaled down to 640 px and sent
+as JPEG. Without Pillow, a small .jpg/.jpeg/.png file goes as it is."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def prepare(path: str | Path) -> tuple[str, str, dict]:
             with Image.open(io.BytesIO(data)) as img:
                 small = max(img.size) <= MAX_SIDE
                 facts["size"] = list(img.size)
+                # What the file is, not what its name says (the server checks the bytes).
+                fmt = {"JPEG": "jpeg", "PNG": "png"}.get(img.format or "")
+                small = small and fmt is not None
         except ImportError:
             pass  # without Pillow, a small JPEG or PNG goes as it is
         except Exception as exc:
