@@ -288,6 +288,17 @@ class Swarm:
             "errors": dict(errors),
         }
 
-    async def close_all(self) -> None:
-        await self.keepalive_stop()
-        await asyncio.gather(*(d.close() for d in self.devices), return_exceptions=True)
+    async def close_all(self, timeout: float = 30) -> None:
+        """Close every device, within ``timeout`` s: those that have not closed by then are dropped
+        without the closing handshake."""
+        tasks = [asyncio.ensure_future(self.keepalive_stop())] + [
+            asyncio.ensure_future(d.close()) for d in self.devices
+        ]
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        if pending:
+            self.log(f"close: {len(pending)} closings still waiting after {timeout:.0f} s; dropping them")
+            for task in pending:
+                task.cancel()
+            for d in self.devices:
+                if d.ws is not None:
+                    d.ws.transport.abort()
