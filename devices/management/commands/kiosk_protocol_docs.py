@@ -14,7 +14,10 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from retail import generated_docs
+from retail.generated_docs import begin_marker, end_marker
 
 DOC = Path(settings.BASE_DIR) / "docs" / "kiosk-protocol.md"
 
@@ -56,11 +59,11 @@ SERVER_SUMMARIES = {
 
 
 def _begin(name: str) -> str:
-    return f"<!-- BEGIN GENERATED {name}: python manage.py kiosk_protocol_docs -->"
+    return begin_marker(name, "kiosk_protocol_docs")
 
 
 def _end(name: str) -> str:
-    return f"<!-- END GENERATED {name} -->"
+    return end_marker(name)
 
 
 def _kib(n: int) -> str:
@@ -176,37 +179,16 @@ SECTIONS = {
 
 def render(text: str) -> str:
     """``text`` with every generated section replaced by what the code produces now."""
-    for name, make in SECTIONS.items():
-        begin, end = _begin(name), _end(name)
-        a, b = text.find(begin), text.find(end)
-        if a < 0 or b < a:
-            raise CommandError(f"docs/kiosk-protocol.md has no {begin} ... {end} markers")
-        text = text[: a + len(begin)] + "\n" + make().strip("\n") + "\n" + text[b:]
-    return text
+    return generated_docs.render(text, SECTIONS, command="kiosk_protocol_docs", doc="docs/kiosk-protocol.md")
 
 
-class Command(BaseCommand):
+class Command(generated_docs.GeneratedDocCommand):
     help = (
         "Rewrite (or --check) the generated constants, HMAC example and message schemas "
         "of docs/kiosk-protocol.md."
     )
+    path = DOC
+    command = "kiosk_protocol_docs"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--check", action="store_true", help="Change nothing; fail if out of date.")
-
-    def handle(self, *args, check: bool = False, **options):
-        current = DOC.read_text()
-        wanted = render(current)
-        if check:
-            if wanted != current:
-                raise CommandError(
-                    "docs/kiosk-protocol.md is out of date with the code: "
-                    "run `python manage.py kiosk_protocol_docs`"
-                )
-            self.stdout.write("docs/kiosk-protocol.md is up to date")
-            return
-        if wanted != current:
-            DOC.write_text(wanted)
-            self.stdout.write("docs/kiosk-protocol.md rewritten")
-        else:
-            self.stdout.write("docs/kiosk-protocol.md is up to date")
+    def render(self, text: str) -> str:
+        return render(text)

@@ -14,9 +14,11 @@ import re
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import translation
+
+from retail import generated_docs
+from retail.generated_docs import begin_marker, end_marker
 
 DOC = Path(settings.BASE_DIR) / "docs" / "partners.md"
 SAMPLES = Path(settings.BASE_DIR) / "docs" / "samples"
@@ -24,11 +26,11 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def _begin(name: str) -> str:
-    return f"<!-- BEGIN GENERATED {name}: python manage.py partner_docs -->"
+    return begin_marker(name, "partner_docs")
 
 
 def _end(name: str) -> str:
-    return f"<!-- END GENERATED {name} -->"
+    return end_marker(name)
 
 
 def _walk(patterns, prefix: str = ""):
@@ -133,33 +135,13 @@ SECTIONS = {"scopes": scopes_section, "samples": samples_section, "events": even
 
 def render(text: str) -> str:
     """``text`` with every generated section replaced by what the code produces now."""
-    for name, make in SECTIONS.items():
-        begin, end = _begin(name), _end(name)
-        a, b = text.find(begin), text.find(end)
-        if a < 0 or b < a:
-            raise CommandError(f"docs/partners.md has no {begin} ... {end} markers")
-        text = text[: a + len(begin)] + "\n" + make().strip("\n") + "\n" + text[b:]
-    return text
+    return generated_docs.render(text, SECTIONS, command="partner_docs", doc="docs/partners.md")
 
 
-class Command(BaseCommand):
+class Command(generated_docs.GeneratedDocCommand):
     help = "Rewrite (or --check) the generated scope table, samples and event catalogue of docs/partners.md."
+    path = DOC
+    command = "partner_docs"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--check", action="store_true", help="Change nothing; fail if out of date.")
-
-    def handle(self, *args, check: bool = False, **options):
-        current = DOC.read_text()
-        wanted = render(current)
-        if check:
-            if wanted != current:
-                raise CommandError(
-                    "docs/partners.md is out of date with the code: run `python manage.py partner_docs`"
-                )
-            self.stdout.write("docs/partners.md is up to date")
-            return
-        if wanted != current:
-            DOC.write_text(wanted)
-            self.stdout.write("docs/partners.md rewritten")
-        else:
-            self.stdout.write("docs/partners.md is up to date")
+    def render(self, text: str) -> str:
+        return render(text)
