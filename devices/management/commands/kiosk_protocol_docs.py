@@ -187,7 +187,11 @@ class Command(generated_docs.GeneratedDocCommand):
         "Rewrite (or --check) the generated constants, HMAC example and message schemas "
         "of docs/kiosk-protocol.md."
     )
-    path = DOC
+
+    @property
+    def path(self):
+        return DOC  # read when the command runs (tests point it at a copy)
+
     command = "kiosk_protocol_docs"
 
     def render(self, text: str) -> str:
