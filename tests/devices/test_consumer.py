@@ -22,6 +22,13 @@ from tests.helpers.devices import frame, make_device, now_ms
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _in_process_channel_layer(settings):
+    """The test's sockets live in this process: the in-memory channel layer carries their messages
+    (the Redis layer is exercised by the simulator's tests against a real server)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 @pytest.fixture
 def paired(brand, brand_admin, store):
     device, secret = make_device(brand, brand_admin, store)
