@@ -13,7 +13,7 @@ WORKDIR /app
 # Dependencies first so that a code change does not reinstall them. `packages = []` in
 # pyproject.toml: installing the project installs its dependencies; the code runs from /app.
 COPY pyproject.toml ./
-RUN pip install . && rm -rf build *.egg-info
+RUN pip install . && pip install --no-deps face_recognition==1.3.0 && rm -rf build *.egg-info
 
 COPY . .
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from retail import events, roles
+from retail import events, outbox, roles
 from retail.events import Actor
 from retail.models import Brand, Invitation, Staff, StaffStore, Store, User
 from retail.outbox import enqueue_on_commit
@@ -308,6 +308,8 @@ def staff_deactivate(
             revoked_at=timezone.now()
         )
         events.staff_deactivated(brand=brand, actor=actor, staff=staff)
+        # Apps that keep data about the person only while they work here (face encodings) delete it.
+        outbox.emit(brand_id=brand.pk, name="staff.left", payload={"staff_id": staff.pk})
     return staff
 
 

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "cloudstore",
     "redpackets",
     "devices",
+    "attendance",
     "guides",
 ]
 
@@ -253,7 +254,26 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "device.offline": ["guides.subscriptions.on_device_offline"],  # the store's managers are told
     # payload: {"device_id"}: back after an offline alert (webhook device.online)
     "device.online": ["guides.subscriptions.on_device_online"],  # those told are told it is back
+    # attendance/services.py; payload: {"staff_id", "other_id", "staff", "other"}: a face refused
+    # at enrollment because it is already enrolled for another person
+    "face.duplicate": [],
+    # retail/services.py: a staff member marked as left; payload {"staff_id"}
+    "staff.left": ["attendance.subscriptions.on_staff_left"],  # their face encodings are deleted
 }
+
+# --- Face attendance (attendance/, docs/attendance.md) ---------------------------------------
+# Worker processes for face detection and encoding (attendance/pool.py); 0: in the caller's thread.
+FACE_WORKERS = env.int("FACE_WORKERS", default=1)
+# Keys that encrypt face encodings at rest, "key_id:fernet_key", newest first (rotation:
+# docs/attendance.md). Production must set its own; the embedded default derives one from SECRET_KEY.
+FACE_ENCRYPTION_KEYS = env.list("FACE_ENCRYPTION_KEYS", default=[])
+if not FACE_ENCRYPTION_KEYS and not PRODUCTION:
+    import base64 as _b64
+    import hashlib as _hashlib
+
+    FACE_ENCRYPTION_KEYS = [
+        "dev:" + _b64.urlsafe_b64encode(_hashlib.sha256(("face:" + SECRET_KEY).encode()).digest()).decode()
+    ]
 
 # --- Devices (devices/, docs/kiosk-protocol.md) ---------------------------------------------
 # Websocket routes of native devices (no origin check, no cookies; retail/routing.py).
