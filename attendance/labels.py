@@ -14,6 +14,10 @@ register_actions(
         "face.read": _("Face data read"),
         "face.consent_text": _("Face consent text changed"),
         "attendance.policy": _("Attendance policy changed"),
+        "attendance.shift": _("Shift saved"),
+        "attendance.schedule": _("Schedule set"),
+        "attendance.schedule_cleared": _("Schedule cleared"),
+        "attendance.correction": _("Attendance corrected"),
     }
 )
 register_group(_("Face data"), "face.")
