@@ -189,6 +189,8 @@ def distances(gallery: np.ndarray, encoding: np.ndarray) -> np.ndarray:
     computes it (the same values to the last bit), three times faster on large galleries."""
     if gallery.size == 0:
         return np.empty(0)
+    if not gallery.flags.c_contiguous:  # rows not contiguous: summed in another order
+        return np.linalg.norm(gallery - encoding, axis=1)
     n = gallery.shape[0]
     kind = np.result_type(gallery, encoding)
     block = np.empty((min(BLOCK_ROWS, n), *gallery.shape[1:]), dtype=kind)
@@ -199,6 +201,31 @@ def distances(gallery: np.ndarray, encoding: np.ndarray) -> np.ndarray:
         np.subtract(gallery[start:stop], encoding, out=diff)
         out[start:stop] = np.linalg.norm(diff, axis=1)
     return out
+
+
+# Rounding error of the expanded squared distances below, relative to the squared norms: float64
+# errors are about 1e-14, so every row that can be the nearest is well within it.
+EXPANDED_TOLERANCE = 1e-8
+
+
+def _expanded(gallery: np.ndarray, encoding: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Squared distances less ‖e‖² by the expansion ‖g‖² − 2g·e (one read of the gallery, no
+    N×128 temporary), and how far they may be off; None where only distances() is exact
+    enough (not float64, rows not contiguous, values not finite)."""
+    e = np.asarray(encoding)
+    if (
+        gallery.dtype != np.float64
+        or e.dtype != np.float64
+        or gallery.ndim != 2
+        or e.shape != gallery.shape[1:]
+        or not gallery.flags.c_contiguous
+    ):
+        return None
+    squared_norms = np.einsum("ij,ij->i", gallery, gallery)
+    squared = squared_norms - 2.0 * np.einsum("ij,j->i", gallery, e)
+    if not np.isfinite(squared).all():
+        return None
+    return squared, EXPANDED_TOLERANCE * (float(squared_norms.max()) + float(e @ e))
 
 
 @dataclass(frozen=True)
@@ -214,13 +241,29 @@ def best_match(
 ) -> Match:
     """1:N: the owner of the nearest encoding, if it is within ``threshold`` and ahead of the
     nearest encoding of any OTHER person by ``margin``."""
-    d = distances(gallery, encoding)
-    if d.size == 0:
+    if gallery.size == 0:
         return Match(None, None, None, "unknown")
-    i = int(np.argmin(d))
-    best, owner = float(d[i]), int(owners[i])
-    others = d[owners != owner]
-    second = float(others.min()) if others.size else None
+    near = _expanded(gallery, encoding)
+    if near is None:
+        d = distances(gallery, encoding)
+        i = int(np.argmin(d))
+        best, owner = float(d[i]), int(owners[i])
+        others = d[owners != owner]
+        second = float(others.min()) if others.size else None
+    else:
+        # The rows within the expansion's tolerance of the nearest, measured again exactly: the
+        # same nearest row (the first of equals), the same distances as distances() gives.
+        squared, tolerance = near
+        rows = np.flatnonzero(squared <= squared.min() + tolerance)
+        d = distances(gallery[rows], encoding)
+        k = int(np.argmin(d))
+        best, owner = float(d[k]), int(owners[rows[k]])
+        other = owners != owner
+        second = None
+        if other.any():
+            rest = squared[other].min()
+            rows = np.flatnonzero(other & (squared <= rest + tolerance))
+            second = float(distances(gallery[rows], encoding).min())
     if best > threshold:
         return Match(None, best, second, "unknown")
     if second is not None and second - best < margin:

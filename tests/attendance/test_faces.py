@@ -121,31 +121,48 @@ def test_liveness_needs_a_blink_or_a_turn():
 
 
 def _distances_before(gallery, encoding):
-    """distances() as it was first written: the reference the blockwise version must equal."""
+    """distances() as it was first written: the reference the faster version must equal."""
     if gallery.size == 0:
         return np.empty(0)
     return np.linalg.norm(gallery - encoding, axis=1)
 
 
+def _best_match_before(gallery, owners, encoding, *, threshold, margin):
+    """best_match() as it was first written."""
+    d = _distances_before(gallery, encoding)
+    if d.size == 0:
+        return faces.Match(None, None, None, "unknown")
+    i = int(np.argmin(d))
+    best, owner = float(d[i]), int(owners[i])
+    others = d[owners != owner]
+    second = float(others.min()) if others.size else None
+    if best > threshold:
+        return faces.Match(None, best, second, "unknown")
+    if second is not None and second - best < margin:
+        return faces.Match(None, best, second, "ambiguous")
+    return faces.Match(owner, best, second, "matched")
+
+
 def test_distances_and_best_match_equal_the_plain_computation_to_the_last_bit(enc):
     rng = np.random.default_rng(16)
     real = np.vstack([enc[n] for n in sorted(enc)])
-    for n in (1, 5, faces.BLOCK_ROWS - 1, faces.BLOCK_ROWS, faces.BLOCK_ROWS + 1, 3 * faces.BLOCK_ROWS + 17):
-        rows = real[rng.integers(0, len(real), n)] + rng.normal(0, 0.1, (n, 128))
+    sizes = (1, 2, 5, faces.BLOCK_ROWS - 1, faces.BLOCK_ROWS, faces.BLOCK_ROWS + 1, 3 * faces.BLOCK_ROWS + 17)
+    for n in sizes:
+        rows = real[rng.integers(0, len(real), n)] + rng.normal(0, rng.choice([1e-9, 0.02, 0.1]), (n, 128))
+        rows[rng.integers(0, n, n // 4)] = rows[-1]  # exact duplicates: ties for the nearest
         owners = rng.integers(1, max(2, n // 3), n)
-        for dtype in (np.float64, np.float32):
-            gallery = rows.astype(dtype)
-            for probe in [*real, rows[-1] + 0.01, rows[0]]:
-                probe = probe.astype(dtype)
-                got, want = faces.distances(gallery, probe), _distances_before(gallery, probe)
-                assert got.dtype == want.dtype and np.array_equal(got, want), (n, dtype)
-                for threshold, margin in ((0.45, 0.06), (0.6, 0.0), (10.0, 0.5)):
-                    new = faces.best_match(gallery, owners, probe, threshold=threshold, margin=margin)
-                    d = want
-                    i = int(np.argmin(d))
-                    others = d[owners != owners[i]]
-                    second = float(others.min()) if others.size else None
-                    assert (new.distance, new.second_distance) == (float(d[i]), second)
+        for layout in ("C", "F"):
+            for dtype in (np.float64, np.float32):
+                gallery = np.asarray(rows.astype(dtype), order=layout)
+                for probe in [*real, rows[-1], rows[-1] + 1e-12, rows[0] + 0.01]:
+                    probe = probe.astype(dtype)
+                    got, want = faces.distances(gallery, probe), _distances_before(gallery, probe)
+                    assert got.dtype == want.dtype and np.array_equal(got, want), (n, dtype, layout)
+                    for threshold, margin in ((0.45, 0.06), (0.6, 0.0), (10.0, 0.5)):
+                        kw = {"threshold": threshold, "margin": margin}
+                        assert faces.best_match(gallery, owners, probe, **kw) == _best_match_before(
+                            gallery, owners, probe, **kw
+                        ), (n, dtype, layout, threshold)
     ints = np.arange(2 * 128).reshape(2, 128)
     assert np.array_equal(faces.distances(ints, ints[0]), _distances_before(ints, ints[0]))
     assert faces.distances(np.empty((0, 128)), real[0]).size == 0
