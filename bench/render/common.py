@@ -12,6 +12,7 @@ MARKERS = {
     "partner": "<!-- partner platform section: python -m bench partner -->",
     "devices": "<!-- devices section: python -m bench devices -->",
     "body_limit": "<!-- request body limit section: python -m bench body_limit -->",
+    "faces": "<!-- faces section: python -m bench faces -->",
 }
 
 

@@ -119,4 +119,16 @@ SCENARIOS: dict[str, Spec] = {
         },  # fmt: skip
     ),
     "body_limit": Spec(database="", in_all=False),
+    # The face engine alone (no database, no server): about 2 minutes of CPU; run it alone.
+    "faces": Spec(
+        database="",
+        in_all=False,
+        quick={
+            "BENCH_FACES_ROUNDS": "1",
+            "BENCH_FACES_DETECT_RUNS": "3",
+            "BENCH_FACES_QUERIES": "100",
+            "BENCH_FACES_UNIQUE_QUERIES": "20",
+            "BENCH_FACES_QUIET": "5",
+        },  # fmt: skip
+    ),
 }
