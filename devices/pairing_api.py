@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices import protocol, services
+from retail.schema import ErrorSerializer
 from retail.tenancy import within_brand
 from retail.throttling import UserRateThrottle
 
@@ -36,14 +37,7 @@ class TicketSerializer(serializers.Serializer):
     secret = serializers.CharField(max_length=200, help_text="The secret received at pairing")
 
 
-_ERROR = inline_serializer(
-    "DeviceCallError",
-    {
-        "error": inline_serializer(
-            "DeviceCallErrorBody", {"code": serializers.CharField(), "message": serializers.CharField()}
-        )
-    },
-)
+_ERROR = ErrorSerializer  # the API's one error shape
 
 
 class _DeviceCall(APIView):
