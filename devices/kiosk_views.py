@@ -51,7 +51,7 @@ TEXTS = {
     "clear": _("Clear"),
     "delete": pgettext_lazy("keypad", "Delete"),
     "pin_invalid": _("Enter your employee no. and a PIN of 4 to 8 digits."),
-    "punch_ok": _("Clocked in"),
+    "punch_ok": _("Punch received"),
     "punch_queued": _("Saved on this device; it is sent when the network is back."),
     "face_sent": _("Photo taken, being recognised"),
     "face_offline": _("Clocking in by face needs the network. Please use your PIN."),

@@ -225,8 +225,8 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     assert _fits(page)
     _shot(page, "pin")
     page.click("#pin-submit")
-    page.wait_for_selector("#banner:not([hidden]) >> text=打卡成功")
-    assert page.inner_text("#banner-text") == "王芳\n打卡成功"
+    page.wait_for_selector("#banner:not([hidden]) >> text=已收到打卡")
+    assert page.inner_text("#banner-text") == "王芳\n已收到打卡"
     (punch,) = wait_until(lambda: _events(device, "punch"), 5, "punch stored")
     assert punch.payload["method"] == "pin" and punch.payload["employee_no"] == "E01"
     assert punch.payload["pin_given"] is True and "pin" not in punch.payload
@@ -299,8 +299,8 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     assert _fits(phone)
     _shot(phone, "home")
     _punch_by_pin(phone, "E01", "2468")
-    phone.wait_for_selector("#banner:not([hidden]) >> text=打卡成功")
-    assert phone.inner_text("#banner-text") == "王芳\n打卡成功"
+    phone.wait_for_selector("#banner:not([hidden]) >> text=已收到打卡")
+    assert phone.inner_text("#banner-text") == "王芳\n已收到打卡"
     _shot(phone, "punched")
     assert len(_events(device, "punch")) == 3
     assert page.is_visible("#notice-screen")  # no reconnect fight
