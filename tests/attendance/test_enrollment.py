@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -15,8 +14,8 @@ from retail.events import Actor
 from retail.models import AuditLog
 from retail.tenancy import brand_scope
 from tests.factories import StaffFactory
+from tests.helpers.faces import FACES
 
-FACES = Path(__file__).resolve().parents[2].parent / "shared" / "faces"
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(not FACES.is_dir(), reason="the face photos (../shared/faces) are not here"),

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
 from attendance import faces
+from tests.helpers.faces import FACES
 
-FACES = Path(__file__).resolve().parents[2].parent / "shared" / "faces"
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="the face photos (../shared/faces) are not here")
 
 

@@ -28,6 +28,7 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import StaffFactory
 from tests.helpers.browser import SCREENSHOTS, no_horizontal_overflow
 from tests.helpers.devices import make_device
+from tests.helpers.faces import FACES
 from tests.helpers.waiting import wait_until
 
 pytestmark = [
@@ -39,7 +40,7 @@ pytestmark = [
 
 TABLET = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-FACE = Path(__file__).resolve().parents[3] / "shared" / "faces" / "obama.jpg"
+FACE = FACES / "obama.jpg"
 
 
 @pytest.fixture(scope="module")
