@@ -110,3 +110,11 @@ def as_admin(client, brand_admin):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def in_memory_channel_layer(settings):
+    """Sockets tested in this process (channels' communicators) carry their messages on the
+    in-memory channel layer: cancelling a channels-redis receive when a test's event loop closes can
+    hang. The Redis layer is exercised against a real server (tests/devices/test_simulator.py)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

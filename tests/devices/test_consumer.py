@@ -19,14 +19,7 @@ from tests.factories import StaffFactory
 from tests.helpers.devices import Device as Sim
 from tests.helpers.devices import frame, make_device, now_ms
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _in_process_channel_layer(settings):
-    """The test's sockets live in this process: the in-memory channel layer carries their messages
-    (the Redis layer is exercised by the simulator's tests against a real server)."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_channel_layer")]
 
 
 @pytest.fixture

@@ -600,6 +600,7 @@ def _ws_routes():
     return ["/" + str(p.pattern).lstrip("^").rstrip("$") for p in websocket_urlpatterns]
 
 
+@pytest.mark.usefixtures("in_memory_channel_layer")
 @pytest.mark.parametrize("path", _ws_routes())
 def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide, path):
     from retail.asgi import application
@@ -625,6 +626,7 @@ def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide,
     assert not connected and code == 4403
 
 
+@pytest.mark.usefixtures("in_memory_channel_layer")
 @pytest.mark.parametrize("path", _ws_routes())
 def test_every_websocket_route_refuses_anonymous(path):
     from retail.asgi import application

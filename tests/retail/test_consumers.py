@@ -13,7 +13,7 @@ from retail.asgi import application
 from retail.consumers import staff_group
 from tests.helpers.auth import login_as
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_channel_layer")]
 
 
 def _cookie(staff):
