@@ -67,7 +67,11 @@ def load(data: bytes) -> np.ndarray:
 
 def _fr():
     import face_recognition
+    from PIL import ImageFile
 
+    # face_recognition turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process when imported;
+    # this module reads images itself, and truncated uploads must stay refused everywhere.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     return face_recognition
 
 
