@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("cloudstore.api_urls")),
     path("", include("redpackets.api_urls")),
     path("", include("devices.api_urls")),
+    path("", include("attendance.api_urls")),
     path("", include("guides.api_urls")),
     path("", include("retail.webhooks.api_urls")),
 ]
@@ -57,6 +58,7 @@ urlpatterns = [
     path("", include("cloudstore.urls")),
     path("", include("redpackets.urls")),
     path("", include("devices.urls")),
+    path("", include("attendance.urls")),
     path("", include("guides.urls")),
 ]
 

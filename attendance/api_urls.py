@@ -1,0 +1,5 @@
+"""REST API of attendance (partners: punches and day records read, schedules write)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
