@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from attendance.models import Correction, DayRecord, Punch, Schedule, ShiftTemplate
 from devices.models import Device, DeviceEvent
-from retail import roles
+from retail import outbox, roles
 from retail.events import Actor, record
 from retail.models import Brand, Staff, StaffStore, Store
 from retail.tenancy import brand_scope
@@ -340,6 +340,18 @@ def punch_record(
             return Punch.objects.for_brand(brand).get(device_event=device_event)
         for day in days_of_punch(brand=brand, staff=staff, store=store, at=occurred_at):
             day_record_compute(brand=brand, staff=staff, date=day, store=store)
+        outbox.emit(
+            brand_id=brand.pk,
+            name="punch.recorded",
+            payload={
+                "punch_id": punch.pk,
+                "staff_id": staff.pk,
+                "store_id": store.pk,
+                "source": source,
+                "occurred_at": occurred_at.isoformat(),
+                "offline": bool(offline),
+            },
+        )
     return punch
 
 

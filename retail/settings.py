@@ -259,6 +259,12 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "face.duplicate": [],
     # retail/services.py: a staff member marked as left; payload {"staff_id"}
     "staff.left": ["attendance.subscriptions.on_staff_left"],  # their face encodings are deleted
+    # attendance/records.py; payload: {"punch_id", "staff_id", "store_id", "source", "occurred_at",
+    # "offline"}: a punch was recorded once (webhook punch.recorded; the person is told)
+    "punch.recorded": [],
+    # attendance/kiosk.py; payload: {"device_id", "store_id", "refusals", "minutes"}: repeated
+    # refusals of faces at one device (the store's managers are alerted)
+    "access.alert": [],
 }
 
 # --- Face attendance (attendance/, docs/attendance.md) ---------------------------------------
