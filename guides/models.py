@@ -488,6 +488,9 @@ class Notification(BrandOwned):
         STATEMENT = "statement", _("Statement paid")
         DEVICE_OFFLINE = "device_offline", _("Device offline")
         DEVICE_ONLINE = "device_online", _("Device back online")
+        PUNCH = "punch", _("Punch recorded")
+        ACCESS_ALERT = "access_alert", _("Repeated refusals at a device")
+        FACE_DUPLICATE = "face_duplicate", _("Face enrolled for two people")
 
     staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=20, choices=Kind.choices)
