@@ -265,3 +265,37 @@ class AccessRecord(BrandOwned):
         verbose_name = _("access record")
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["brand", "device", "-occurred_at"], name="access_device_idx")]
+
+
+class PhoneDevice(BrandOwned):
+    """A phone a staff member punched from: the hash of a long-lived random cookie (never the cookie
+    itself). A punch from a phone not listed here counts as a new device (attendance/phone.py)."""
+
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="phone_devices")
+    token_hash = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=255, blank=True)
+    first_seen_at = models.DateTimeField(default=dj_timezone.now)
+    last_seen_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        verbose_name = _("phone")
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "staff", "token_hash"], name="phonedevice_once_per_staff"
+            )
+        ]
+
+
+class PhonePunchKey(BrandOwned):
+    """The one-time key of a phone punch form: a submission sent twice (a double tap, a replay, two
+    requests at once) records one punch; the second is refused by the unique key."""
+
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    punch = models.ForeignKey(Punch, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    used_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        verbose_name = _("phone punch key")
+        constraints = [models.UniqueConstraint(fields=["brand", "key"], name="phonepunchkey_once")]

@@ -1,4 +1,5 @@
-"""Commission in the kernel's console menu and "my performance" on the staff home and me tabs."""
+"""Commission in the kernel's console menu and "my performance" on the staff home and me tabs; the
+way to attendance (punch, 我的考勤) on the same tabs."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -31,3 +32,5 @@ for page in ("home", "me"):
         group="cells",
         stylesheet="css/wallet.css",
     )
+    # 考勤: punch and my attendance (attendance/views/mobile.py), for every staff member.
+    register_home_card(page, "attendance", template="attendance/m/_card.html", order=25, group="cells")
