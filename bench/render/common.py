@@ -13,6 +13,7 @@ MARKERS = {
     "devices": "<!-- devices section: python -m bench devices -->",
     "body_limit": "<!-- request body limit section: python -m bench body_limit -->",
     "faces": "<!-- faces section: python -m bench faces -->",
+    "attendance": "<!-- attendance section: python -m bench attendance -->",
 }
 
 

@@ -131,4 +131,22 @@ SCENARIOS: dict[str, Spec] = {
             "BENCH_FACES_QUIET": "5",
         },  # fmt: skip
     ),
+    # The kiosk's identify end to end vs bare detection, and 200 devices' heartbeats while 20 kiosks
+    # send frames: one server, its face worker, minutes of CPU; run it alone, on a quiet machine.
+    "attendance": Spec(
+        database="retail_bench_attendance",
+        database_var="BENCH_ATTENDANCE_DATABASE_URL",
+        redis_db=8,
+        redis_var="BENCH_ATTENDANCE_REDIS_URL",
+        in_all=False,
+        quick={
+            "BENCH_ATT_ROUNDS": "1",
+            "BENCH_ATT_RUNS": "5",
+            "BENCH_ATT_KIOSKS": "4",
+            "BENCH_ATT_OTHERS": "20",
+            "BENCH_ATT_QUIET_STEADY": "5",
+            "BENCH_ATT_STEADY": "10",
+            "BENCH_ATT_STORES": "5",
+        },  # fmt: skip
+    ),
 }
