@@ -18,6 +18,7 @@ register_actions(
         "attendance.schedule": _("Schedule set"),
         "attendance.schedule_cleared": _("Schedule cleared"),
         "attendance.correction": _("Attendance corrected"),
+        "attendance.retention": _("Old attendance data deleted"),
         "attendance.pin_set": _("Punch PIN set"),
     }
 )
