@@ -7,4 +7,4 @@ class AttendanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from attendance import labels  # noqa: F401  audit words
+        from attendance import labels, navigation  # noqa: F401  audit words; menus
