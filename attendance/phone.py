@@ -189,12 +189,12 @@ class Location:
     accuracy_m: int
 
 
-def location_parse(lat: Any, lng: Any, accuracy: Any) -> Location | None:
+def location_parse(latitude: Any, longitude: Any, accuracy: Any = None) -> Location | None:
     """The browser's position, or None when none was given; ValidationError when it is not one."""
-    if lat in (None, "") and lng in (None, ""):
+    if latitude in (None, "") and longitude in (None, ""):
         return None
     try:
-        la, lo = Decimal(str(lat)), Decimal(str(lng))
+        la, lo = Decimal(str(latitude)), Decimal(str(longitude))
         acc = float(accuracy) if accuracy not in (None, "") else 0.0
     except (InvalidOperation, ValueError, TypeError) as exc:
         raise ValidationError(_("The location could not be read."), code="bad_location") from exc
