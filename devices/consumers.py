@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from devices import channels as codes
 from devices import frames, protocol, selectors, services
@@ -35,6 +36,25 @@ def _now_ms() -> int:
 
 def _parse(text: str):
     return json.loads(text)
+
+
+_handlers: dict[str, object] = {}
+
+
+def event_handler():
+    """settings.DEVICE_EVENT_HANDLER, imported once (None: events are only stored).
+
+    The handler answers live ``identify`` and ``punch`` frames with ``await handler.live(device=,
+    skew_ms=, event=, pin=, image=)`` -> (message type, payload) or None, and stores offline batches
+    with ``handler.store_batch(device=, skew_ms=, events=, pins=)`` -> event id -> status (called
+    off the event loop, instead of services.events_store). ``event`` is the storable event: no PIN,
+    no image; those come apart (checked, never stored)."""
+    path = settings.DEVICE_EVENT_HANDLER
+    if not path:
+        return None
+    if path not in _handlers:
+        _handlers[path] = import_string(path)
+    return _handlers[path]
 
 
 class TokenBucket:
@@ -279,6 +299,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                     brand_id=self.device.brand_id, device_id=self.device.pk, at=timezone.now()
                 )
             return
+        frame = None
         if kind == "identify":
             payload = message["payload"]
             try:
@@ -293,6 +314,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                     {"payload.image": str(exc)},
                 ) from exc
             message = {**message, "payload": {**payload, "width": frame.width, "height": frame.height}}
+        if kind in ("identify", "punch") and event_handler() is not None:
+            await self.on_live(message, frame)
+            return
         if kind in protocol.EVENT_TYPES:
             await self.on_events(message["id"], [message], batch=False)
             return
@@ -329,6 +353,25 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             return "bad_time"
         return None
 
+    async def on_live(self, message: dict, frame):
+        """A live identify or punch frame, answered by the event handler (identify_result,
+        punch_result) instead of an ack; the handler stores the event."""
+        ref = message["id"]
+        if self._time_problem(message["ts"], _now_ms()):
+            raise FrameError("bad_time", "The event's time is too far from the server's clock.", ref)
+        answer = await event_handler().live(
+            device=self.device,
+            skew_ms=self.skew_ms,
+            event=_storable(message),
+            pin=message["payload"].get("pin"),
+            image=frame.data if frame is not None else None,
+        )
+        if answer is None:
+            await self.on_events(ref, [message], batch=False)
+            return
+        kind, payload = answer
+        await self.send_frame(kind, payload, ref=ref)
+
     async def on_events(self, ref: str, events_in: list[dict], *, batch: bool):
         now_ms = _now_ms()
         good, rejected = [], []
@@ -341,7 +384,13 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         if not batch and rejected:
             raise FrameError("bad_time", "The event's time is too far from the server's clock.", ref)
         statuses = {}
-        if good:
+        handler = event_handler() if batch else None
+        if good and handler is not None:
+            pins = {e["id"]: e["payload"]["pin"] for e in events_in if (e.get("payload") or {}).get("pin")}
+            statuses = await database_sync_to_async(handler.store_batch)(
+                device=self.device, skew_ms=self.skew_ms, events=good, pins=pins
+            )
+        elif good:
             statuses = await database_sync_to_async(services.events_store)(
                 brand_id=self.device.brand_id,
                 device_id=self.device.pk,

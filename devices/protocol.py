@@ -194,6 +194,7 @@ DEVICE_PAYLOADS["event_batch"] = _obj(
 )
 
 # --- server → device: payloads (documented, and checked in the tests) ---------------------------
+MESSAGE_TEXT = {"type": "string", "maxLength": 200, "description": "What to show, in the device's language"}
 SERVER_PAYLOADS: dict[str, dict] = {
     "challenge": _obj(
         {
@@ -318,6 +319,69 @@ SERVER_PAYLOADS: dict[str, dict] = {
         ("version", "staff"),
     ),
     "config": _obj({"config": CONFIG, "config_version": {"type": "integer"}}, ("config", "config_version")),
+    "identify_result": _obj(
+        {
+            "ref": {**ID, "description": "The identify frame's id"},
+            "result": {
+                "enum": [
+                    "punched",
+                    "granted",
+                    "unknown",
+                    "ambiguous",
+                    "outside_window",
+                    "not_assigned",
+                    "bad_frame",
+                ],
+                "description": "punched: clocked in or out; granted: clocked and the door opened; "
+                "unknown: no enrolled face of this store; ambiguous: two people too close to call; "
+                "outside_window: a door outside its hours; not_assigned: staff of the brand, not of "
+                "this store; bad_frame: no single usable face in the frame",
+            },
+            "staff": {
+                "oneOf": [
+                    _obj({"id": STAFF_ID, "name": {"type": "string"}}, ("id", "name")),
+                    {"type": "null"},
+                ],
+                "description": "Who was recognised (null when no one)",
+            },
+            "time": {"type": "string", "format": "date-time", "description": "In the store's time zone"},
+            "punch": {"type": "boolean", "description": "A punch was recorded"},
+            "door_opened": {"type": "boolean", "description": "open_door was sent to this device"},
+            "message": MESSAGE_TEXT,
+        },
+        ("ref", "result", "staff", "time", "punch", "door_opened", "message"),
+    ),
+    "punch_result": _obj(
+        {
+            "ref": {**ID, "description": "The punch frame's id"},
+            "result": {
+                "enum": [
+                    "ok",
+                    "wrong_pin",
+                    "locked",
+                    "unknown_staff",
+                    "no_pin",
+                    "unknown_card",
+                    "unverified",
+                ],
+                "description": "ok: recorded; wrong_pin; locked: too many wrong PINs, 15 minutes; "
+                "unknown_staff: no active staff of this store with this number; no_pin: the person set "
+                "no PIN; unknown_card: cards name no one; unverified: a face punch without a frame",
+            },
+            "staff": {
+                "oneOf": [
+                    _obj({"id": STAFF_ID, "name": {"type": "string"}}, ("id", "name")),
+                    {"type": "null"},
+                ],
+                "description": "Who punched (only when ok)",
+            },
+            "time": {"type": "string", "format": "date-time", "description": "In the store's time zone"},
+            "punch": {"type": "boolean", "description": "A punch was recorded"},
+            "door_opened": {"type": "boolean"},
+            "message": MESSAGE_TEXT,
+        },
+        ("ref", "result", "staff", "time", "punch", "message"),
+    ),
 }
 
 DEVICE_MESSAGES = {t: _envelope({"const": t}, p) for t, p in DEVICE_PAYLOADS.items()}

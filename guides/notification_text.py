@@ -50,4 +50,14 @@ def message(kind: str, amount_fen: int, data: dict) -> str:
             "device": data.get("device", ""),
             "store": data.get("store", ""),
         }
+    if kind == "access_alert":
+        return _(
+            "%(device)s at %(store)s refused %(n)s faces or PINs within %(minutes)s minutes. "
+            "Check who is trying to get in."
+        ) % {
+            "device": data.get("device", ""),
+            "store": data.get("store", ""),
+            "n": data.get("refusals", 0),
+            "minutes": data.get("minutes", 10),
+        }
     return ""

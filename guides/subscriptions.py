@@ -23,3 +23,9 @@ def on_device_offline(*, brand_id: int, name: str, payload: dict) -> None:
 def on_device_online(*, brand_id: int, name: str, payload: dict) -> None:
     """payload: {"device_id"}: a device reported offline is connected again."""
     tasks.device_status_notify.delay(brand_id, payload["device_id"], None, "", True)
+
+
+def on_access_alert(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"device_id", "store_id", "name", "refusals", "minutes"}: faces or PINs were refused
+    again and again at one device (attendance/kiosk.py, once per window)."""
+    tasks.access_alert_notify.delay(brand_id, payload)

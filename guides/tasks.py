@@ -117,3 +117,9 @@ def device_status_notify(
         device_name=device_name,
         online=online,
     )
+
+
+@shared_task(base=BrandTask, bind=True, single_transaction=False)
+def access_alert_notify(self, brand_id: int, payload: dict) -> int:
+    """Tell a store's managers that a device refused people again and again."""
+    return notify.access_alert(brand=Brand.objects.get(pk=brand_id), payload=payload)

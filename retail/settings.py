@@ -264,7 +264,7 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "punch.recorded": [],
     # attendance/kiosk.py; payload: {"device_id", "store_id", "refusals", "minutes"}: repeated
     # refusals of faces at one device (the store's managers are alerted)
-    "access.alert": [],
+    "access.alert": ["guides.subscriptions.on_access_alert"],
 }
 
 # --- Face attendance (attendance/, docs/attendance.md) ---------------------------------------
@@ -281,9 +281,15 @@ if not FACE_ENCRYPTION_KEYS and not PRODUCTION:
         "dev:" + _b64.urlsafe_b64encode(_hashlib.sha256(("face:" + SECRET_KEY).encode()).digest()).decode()
     ]
 
+# Refusals at one device within 10 minutes that alert the store's managers (attendance/kiosk.py).
+ATTENDANCE_REFUSAL_ALERT = env.int("ATTENDANCE_REFUSAL_ALERT", default=5)
+
 # --- Devices (devices/, docs/kiosk-protocol.md) ---------------------------------------------
 # Websocket routes of native devices (no origin check, no cookies; retail/routing.py).
 DEVICE_WEBSOCKET_ROUTES = ["devices.routing.websocket_urlpatterns"]
+# What answers live identify and punch frames and stores offline batches (a dotted path: devices
+# imports nothing of attendance); None: events are only stored.
+DEVICE_EVENT_HANDLER = "attendance.kiosk.handler"
 DEVICE_PAIRING_CODE_SECONDS = 600  # a pairing code is valid 10 minutes
 DEVICE_TICKET_SECONDS = 60  # a websocket ticket fetched over HTTPS
 DEVICE_AUTH_TIMEOUT_SECONDS = env.float("DEVICE_AUTH_TIMEOUT_SECONDS", default=5.0)

@@ -191,12 +191,39 @@ def _punch_payload(args) -> dict:
     return payload
 
 
+def _answer_line(reply: dict) -> str:
+    """An ack's status, or a checked answer: the result, who, when and what the screen shows."""
+    if "result" not in reply:
+        return reply.get("status", "?")
+    who = (reply.get("staff") or {}).get("name")
+    parts = [reply["result"]]
+    if who:
+        parts.append(who)
+    if reply.get("time"):
+        parts.append(reply["time"])
+    if reply.get("door_opened"):
+        parts.append("door opened")
+    if reply.get("message"):
+        parts.append(f"«{reply['message']}»")
+    return " ".join(parts)
+
+
 async def cmd_punch(args) -> int:
+    # A face punch with a photo: the photo goes as an identify frame (any image file; big ones and
+    # other formats are scaled down and sent as JPEG), refused before connecting if unreadable.
+    prepared = images.prepare(args.photo) if args.photo else None
+
     async def action(device: SimDevice, state: dict) -> int:
-        ack = await device.send_event(
-            "punch", _punch_payload(args), id=args.event_id or new_event_id("punch")
-        )
-        _say(f"punch {ack['ref']}: {ack['status']}")
+        event_id = args.event_id or new_event_id("punch")
+        if prepared is not None:
+            b64, fmt, facts = prepared
+            reply = await device.send_event(
+                "identify", {"image": b64, "format": fmt, "purpose": args.purpose}, id=event_id
+            )
+            _say(f"punch {event_id} with {facts['file']}: {_answer_line(reply)}")
+            return EXIT_OK
+        reply = await device.send_event("punch", _punch_payload(args), id=event_id)
+        _say(f"punch {reply['ref']}: {_answer_line(reply)}")
         return EXIT_OK
 
     return await _one_shot(args, action)
@@ -207,9 +234,12 @@ async def cmd_identify(args) -> int:
 
     async def action(device: SimDevice, state: dict) -> int:
         for b64, fmt, facts in prepared:
-            ack = await device.send_event("identify", {"image": b64, "format": fmt, "purpose": args.purpose})
+            reply = await device.send_event(
+                "identify", {"image": b64, "format": fmt, "purpose": args.purpose}
+            )
             size = "x".join(map(str, facts.get("size", []))) or "?"
-            _say(f"identify {facts['file']} ({fmt}, {size}, {facts['sent_bytes']} bytes): {ack['status']}")
+            sent = f"{fmt}, {size}, {facts['sent_bytes']} bytes"
+            _say(f"identify {facts['file']} ({sent}): {_answer_line(reply)}")
         return EXIT_OK
 
     return await _one_shot(args, action)
@@ -320,7 +350,13 @@ def parser(prog: str = "python -m devices.simulator") -> argparse.ArgumentParser
     sp.add_argument("--no-reconnect", dest="reconnect", action="store_false", help="exit when the link drops")
     sp.add_argument("--fetch-staff", action="store_true", help="fetch the staff list after connecting")
 
-    sp = with_state(sub.add_parser("punch", help="send one punch and wait for its ack"))
+    sp = with_state(sub.add_parser("punch", help="send one punch and wait for its answer"))
+    sp.add_argument(
+        "--photo",
+        metavar="FILE",
+        help="punch by face: send this photo (any image file) for the server to identify",
+    )
+    sp.add_argument("--purpose", choices=["punch", "door"], default="punch", help="with --photo")
     sp.add_argument("--method", choices=["pin", "card", "face"], default="pin")
     sp.add_argument("--employee-no", dest="employee_no")
     sp.add_argument("--pin")

@@ -382,7 +382,8 @@ class SimDevice:
                 frame = self._decode(raw)
                 kind = frame.get("type")
                 payload = frame.get("payload") or {}
-                ref = payload.get("ref") if kind in ("ack", "error") else frame.get("id")
+                answers = ("ack", "error", "identify_result", "punch_result")
+                ref = payload.get("ref") if kind in answers else frame.get("id")
                 fut = self._pending.pop(ref, None) if ref else None
                 if fut is not None and not fut.done():
                     fut.set_result((frame, received))
@@ -445,8 +446,9 @@ class SimDevice:
     async def send_event(
         self, kind: str, payload: dict, *, id: str | None = None, ts: int | None = None
     ) -> dict:
-        """A live event (punch, door_opened, identify, ...); the ack's payload (status stored or
-        duplicate)."""
+        """A live event (punch, door_opened, identify, ...); the answer's payload: an ack (status
+        stored or duplicate), or, where the server checks it, ``punch_result`` / ``identify_result``
+        (who, when, the result and the message to show)."""
         reply, _s = await self.request(kind, payload, id=id or new_event_id(kind[:5]), ts=ts)
         return reply["payload"]
 

@@ -205,3 +205,36 @@ def _device_link(device_id: int) -> str:
         return reverse("dash-device", args=[device_id])
     except NoReverseMatch:
         return ""
+
+
+def access_alert(*, brand: Brand, payload: dict) -> int:
+    """Tell the store's managers (else the brand's admins) that a device refused faces or PINs again
+    and again: one notification and push each per alert (attendance/kiosk.py raises it once per
+    window). Returns the notifications sent."""
+    device_id, store_id = payload.get("device_id"), payload.get("store_id")
+    if not store_id:
+        return 0
+    with brand_scope(brand):
+        recipients = device_alert_recipients(brand=brand, store_id=store_id)
+        if not recipients:
+            return 0
+        store = Store.objects.for_brand(brand).filter(pk=store_id).values_list("name", flat=True).first()
+        data = {
+            "device_id": device_id,
+            "device": payload.get("name", ""),
+            "store_id": store_id,
+            "store": store or "",
+            "refusals": int(payload.get("refusals") or 0),
+            "minutes": int(payload.get("minutes") or 10),
+        }
+        link = _device_link(device_id) if device_id else ""
+        notes = [
+            Notification(
+                brand=brand, staff_id=staff_id, kind=Notification.Kind.ACCESS_ALERT, data=data, link=link
+            )
+            for staff_id in recipients
+        ]
+        Notification.objects.bulk_create(notes)
+        title = gettext_lazy("Repeated refusals at a device")
+        transaction.on_commit(lambda: _push(brand, notes, title=title))
+    return len(notes)

@@ -22,6 +22,13 @@ from tests.helpers.devices import frame, make_device, now_ms
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_channel_layer")]
 
 
+@pytest.fixture(autouse=True)
+def _device_layer_alone(settings):
+    """The device layer by itself: events are only stored (no DEVICE_EVENT_HANDLER). The kiosk's
+    handler is tested in tests/attendance/test_kiosk*.py; its contract at the end of this file."""
+    settings.DEVICE_EVENT_HANDLER = None
+
+
 @pytest.fixture
 def paired(brand, brand_admin, store):
     device, secret = make_device(brand, brand_admin, store)
@@ -739,3 +746,68 @@ def test_a_server_fault_is_reported_and_the_socket_closed_1011(paired, monkeypat
     run(go)
     assert _events(device) == []
     assert _reload(device).status == Device.Status.OFFLINE
+
+
+# --- the event handler hook (settings.DEVICE_EVENT_HANDLER) ---------------------------------------
+
+
+class RecordingHandler:
+    """A handler as attendance's: answers live identify and punch frames, stores batches."""
+
+    def __init__(self):
+        self.live_calls, self.batches = [], []
+
+    async def live(self, *, device, skew_ms, event, pin=None, image=None):
+        self.live_calls.append((event["type"], event["payload"], pin, image[:2] if image else None))
+        if event["type"] == "punch" and event["payload"].get("method") == "card":
+            return None  # not answered: stored and acknowledged as usual
+        kind = "identify_result" if event["type"] == "identify" else "punch_result"
+        payload = {"ref": event["id"], "result": "unknown" if kind == "identify_result" else "wrong_pin"}
+        payload.update(staff=None, time="2026-12-07T09:00:00+08:00", punch=False, message="x")
+        if kind == "identify_result":
+            payload["door_opened"] = False
+        return kind, payload
+
+    def store_batch(self, *, device, skew_ms, events, pins):
+        self.batches.append(([e["payload"] for e in events], pins))
+        return services.events_store(
+            brand_id=device.brand_id, device_id=device.pk, skew_ms=skew_ms, events_in=events, offline=True
+        )
+
+
+def test_the_event_handler_answers_live_frames_and_stores_batches(paired, settings, monkeypatch):
+    from devices import consumers
+
+    device, secret = paired
+    handler = RecordingHandler()
+    monkeypatch.setitem(consumers._handlers, "tests.handler", handler)
+    settings.DEVICE_EVENT_HANDLER = "tests.handler"
+    png = base64.b64encode(_noise_jpeg(64, 64, "PNG")).decode()
+
+    async def go():
+        d = Sim(str(device.uid), secret)
+        await d.connect()
+        await d.hello()
+        await d.send("identify", {"image": png, "format": "png"}, id="f1")
+        answer = await d.receive()
+        assert answer["type"] == "identify_result" and answer["payload"]["ref"] == "f1"
+        await d.send("punch", {"method": "pin", "employee_no": "A1", "pin": "1234"}, id="p1")
+        assert (await d.receive())["type"] == "punch_result"
+        await d.send("punch", {"method": "card", "card": "7"}, id="c1")
+        assert (await d.receive())["payload"] == {"ref": "c1", "status": "stored"}
+        batch = [
+            {"type": "punch", "id": "o1", "ts": now_ms() - 1000, "payload": {"method": "pin", "pin": "9999"}}
+        ]
+        await d.send("event_batch", {"events": batch}, id="b1")
+        assert (await d.receive())["payload"]["stored"] == ["o1"]
+        await d.comm.disconnect()
+
+    run(go)
+    kinds = [(k, pin) for k, _p, pin, _i in handler.live_calls]
+    assert kinds == [("identify", None), ("punch", "1234"), ("punch", None)]
+    identify_payload, image_head = handler.live_calls[0][1], handler.live_calls[0][3]
+    assert "image" not in identify_payload and image_head == b"\x89P"  # the decoded bytes, apart
+    assert "pin" not in handler.live_calls[1][1]  # the PIN comes apart, never in the event
+    (payloads, pins) = handler.batches[0]
+    assert pins == {"o1": "9999"} and "pin" not in payloads[0]
+    assert [e.event_id for e in _events(device)] == ["c1", "o1"]  # the handler stored the rest itself

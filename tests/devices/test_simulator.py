@@ -26,7 +26,10 @@ from devices.models import Device, DeviceCommand, DeviceEvent
 from devices.simulator import SimDevice, hello_signature
 from retail.events import Actor
 from retail.tenancy import brand_scope
+from tests.attendance.kiosk_helpers import enroll
+from tests.factories import StaffFactory
 from tests.helpers.devices import make_device
+from tests.helpers.faces import FACES
 from tests.helpers.sandbox import WORKER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,9 +123,15 @@ def test_pair_punch_offline_replay_identify(paired, brand, tmp_path):
 
     done = sim("punch", "--state", str(state), "--method", "pin", "--employee-no", "E001", "--pin", "1234")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("stored")
+    # The server checks the PIN (settings.DEVICE_EVENT_HANDLER): no staff E001 in this store.
+    assert "unknown_staff" in done.stdout, done.stdout
     (punch,) = events(brand, device, type="punch")
-    assert punch.payload == {"method": "pin", "employee_no": "E001", "pin_given": True}
+    assert punch.payload == {
+        "method": "pin",
+        "employee_no": "E001",
+        "pin_given": True,
+        "result": "unknown_staff",
+    }
 
     assert sim("offline", "--state", str(state), "--events", "5").returncode == 0
     assert len(json.loads(state.read_text())["pending"]) == 5
@@ -145,10 +154,28 @@ def test_pair_punch_offline_replay_identify(paired, brand, tmp_path):
     Image.new("RGB", (1280, 960), (180, 120, 90)).save(big)
     done = sim("identify", "--state", str(state), str(big))
     assert done.returncode == 0, done.stderr
-    assert "(jpeg, 640x480" in done.stdout and done.stdout.strip().endswith("stored")
+    assert "(jpeg, 640x480" in done.stdout and ": bad_frame" in done.stdout  # no face in it
     (identify,) = events(brand, device, type="identify")
     assert identify.payload["format"] == "jpeg" and identify.payload["bytes"] > 0
     assert "image" not in identify.payload
+
+
+@pytest.mark.skipif(not FACES.is_dir(), reason="the face photos (../shared/faces) are not here")
+def test_punch_with_a_photo_is_recognised_by_name(paired, brand, brand_admin, store):
+    """``punch --photo FILE``: any photo file, sent as an identify frame; the server names the
+    person enrolled with another photo of the same face."""
+    device, state = paired
+    person = StaffFactory(brand=brand, stores=[store], name="奥巴马")
+    enroll(brand, brand_admin, person, "obama.jpg")
+    done = sim("punch", "--state", str(state), "--photo", str(FACES / "obama2.jpg"))
+    assert done.returncode == 0, done.stderr
+    assert "奥巴马" in done.stdout and ("granted" in done.stdout or "punched" in done.stdout), done.stdout
+    done = sim("punch", "--state", str(state), "--photo", str(FACES / "biden.jpg"))
+    assert done.returncode == 0 and ": unknown" in done.stdout and "未识别" in done.stdout, done.stdout
+    (identify, _other) = events(brand, device, type="identify")
+    assert "image" not in identify.payload
+    done = sim("punch", "--state", str(state), "--photo", str(FACES / "missing.jpg"))
+    assert done.returncode == 2 and "cannot read" in done.stdout + done.stderr
 
 
 def test_library_hello_heartbeat_and_commands(paired, brand, brand_admin, server_channel_layer):

@@ -32,11 +32,13 @@ EXAMPLE_TS = 1796601600123
 DEVICE_SUMMARIES = {
     "hello": "The first frame: protocol version, device id and proof of the credential.",
     "heartbeat": "Every `heartbeat_interval` seconds; answered by `ack` (`status: ok`).",
-    "punch": "A clock-in or clock-out at the device. Stored once; answered by `ack` (`stored`/`duplicate`).",
+    "punch": "A clock-in or clock-out at the device. Stored once; live, answered by `punch_result` "
+    "(the PIN checked, never stored).",
     "door_opened": "The door was opened (by face, card, PIN, button, remote command or key).",
     "door_forced": "The door was opened without a grant.",
     "tamper": "The device's tamper switch or case alarm.",
-    "identify": "A camera frame for the server to identify. Only its size and format are kept.",
+    "identify": "A camera frame for the server to identify; answered by `identify_result`. Only its "
+    "size, format and the result are kept.",
     "error": "A fault on the device worth keeping (camera, lock, storage ...).",
     "result": "The answer to a command (`payload.ref` = the command's `id`).",
     "fetch": "Ask for the store's staff list or the device's settings.",
@@ -55,6 +57,10 @@ SERVER_SUMMARIES = {
     "ring": "Command: sound the buzzer for `seconds`.",
     "staff_list": "The answer to `fetch` `staff` (its `id` is the fetch's id).",
     "config": "The answer to `fetch` `config` (its `id` is the fetch's id).",
+    "identify_result": "The answer to a live `identify` (its `id` and `payload.ref` are the frame's id): "
+    "who, when, whether a punch was recorded and the door opened, and what to show.",
+    "punch_result": "The answer to a live `punch` (its `id` and `payload.ref` are the punch's id): the "
+    "PIN checked, who and when, and what to show.",
 }
 
 
