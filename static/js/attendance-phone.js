@@ -183,7 +183,7 @@
       where.dataset.inside = body.inside ? "1" : "0";
       var place = body.store.name + " · " + (body.inside ? root.dataset.textInside : root.dataset.textOutside);
       if (body.distance_m !== null && body.distance_m !== undefined) {
-        place += " · " + root.dataset.textMeters.replace("%(m)s", body.distance_m);
+        place += " · " + root.dataset.textMeters.replace("{m}", body.distance_m);
       }
       whereText.textContent = position ? place : root.dataset.textNoLocation;
       if (body.risk.length) {
