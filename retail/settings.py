@@ -222,6 +222,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "webhooks-sweep": {"task": "retail.webhooks.tasks.sweep", "schedule": 30.0},
     # Finished webhook deliveries and their attempts leave the log after WEBHOOK_LOG_RETENTION_DAYS.
     "webhooks-purge": {"task": "retail.webhooks.tasks.purge", "schedule": crontab(minute=17)},
+    # 03:30 China time: punches, access and day records past each brand's retention are deleted, and
+    # the face encodings of people who left or have no consent (attendance/tasks.py).
+    "attendance-daily": {"task": "attendance.tasks.daily", "schedule": crontab(hour=19, minute=30)},
 }
 
 # --- Outbox (retail/outbox.py) -----------------------------------------------------------
@@ -316,7 +319,7 @@ DEMO_SEEDERS = {
         "redpackets.demo.seed_redpackets",
         "devices.demo.seed_devices",
     ],
-    "activity": ["guides.demo.seed_commission"],
+    "activity": ["guides.demo.seed_commission", "attendance.demo.seed_attendance"],
 }
 
 # --- Auth -----------------------------------------------------------------------------
@@ -532,7 +535,13 @@ OAUTH2_PROVIDER = {
 
 # --- Webhooks (retail/webhooks) -------------------------------------------------------------
 # The apps' public event types (each module's EVENTS), imported on first use.
-WEBHOOK_EVENT_MODULES = ["members.webhooks", "cloudstore.webhooks", "guides.webhooks", "devices.webhooks"]
+WEBHOOK_EVENT_MODULES = [
+    "members.webhooks",
+    "cloudstore.webhooks",
+    "guides.webhooks",
+    "devices.webhooks",
+    "attendance.webhooks",
+]
 # Private, loopback and link-local addresses (and plain http) for endpoints: development and
 # tests only; production posts to public https addresses only.
 WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool(

@@ -327,3 +327,39 @@ def test_list_query_counts_do_not_grow_with_rows(as_admin, brand, brand_admin, w
         )  # fmt: skip
         _punch(brand, person, store, at(DAY, 11, 0))
     assert counts() == before
+
+
+def test_a_recorded_punch_is_a_punch_recorded_webhook(brand, brand_admin, store, guide, monkeypatch):
+    from jsonschema import Draft202012Validator
+
+    from retail.webhooks import catalogue, recording
+    from retail.webhooks import services as webhook_services
+    from retail.webhooks.models import WebhookDelivery, WebhookEvent
+
+    monkeypatch.setattr(recording, "kick", lambda brand_id, endpoint_id: None)
+    app, _secret = make_app(brand, brand_admin, scopes=["webhooks:manage"])
+    endpoint, _whsec = webhook_services.endpoint_create(
+        brand=brand,
+        actor=Actor.system(),
+        app=app,
+        url="http://127.0.0.1:9/hook",
+        event_types=["punch.recorded"],
+    )
+    punch = _punch(brand, guide, store, at(DAY, 9, 1), source="phone_pin")
+    with brand_scope(brand):
+        (event,) = WebhookEvent.objects.filter(type="punch.recorded")
+        assert WebhookDelivery.objects.filter(event=event, endpoint=endpoint).count() == 1
+    Draft202012Validator(catalogue.get("punch.recorded").schema).validate(event.data)
+    assert event.data == {
+        "punch_id": punch.pk,
+        "staff_id": guide.pk,
+        "employee_no": guide.employee_no,
+        "store_id": store.pk,
+        "device_id": None,
+        "source": "phone_pin",
+        "occurred_at": "2026-03-02T01:01:00Z",
+        "received_at": event.data["received_at"],
+        "offline": False,
+        "face_checked": False,
+    }
+    assert not {"latitude", "longitude", "face_distance"} & set(event.data)
