@@ -5,6 +5,9 @@
    secret, kept in localStorage. Connecting: the secret buys a single-use ticket over HTTPS, the
    ticket answers the socket's challenge in hello. Events made while the socket is down are kept
    in localStorage with their ids and times, and sent once as an event_batch on reconnect.
+   A face or a PIN punch is answered by the server (identify_result, punch_result): who, when and
+   the result, shown with a sound; the words of the answer come from the server, in the device's
+   language.
    Every word shown comes from the page's catalogue (#kiosk-texts), in the device's language. */
 (function () {
   "use strict";
@@ -420,6 +423,10 @@
       case "ack":
         onAck(payload);
         return;
+      case "identify_result":
+      case "punch_result":
+        onResult(payload);
+        return;
       case "error":
         onError(payload);
         return;
@@ -544,6 +551,31 @@
     if (entry && entry.onAck) entry.onAck(payload);
   }
 
+  // A checked answer (identify_result, punch_result) settles its frame like an ack.
+  function onResult(payload) {
+    const entry = settle(payload.ref);
+    if (entry && entry.onResult) entry.onResult(payload);
+  }
+
+  const GOOD_RESULTS = ["punched", "granted", "ok"];
+  // When an answer said the door opens for the face shown: its open_door command follows it.
+  let doorForFace = 0;
+  /* The server's answer on the screen: the name, the message (打卡成功, 门已开, 未识别 ...) and the
+     time, with the good or the bad sound. */
+  function showResult(payload) {
+    const good = GOOD_RESULTS.includes(payload.result);
+    const lines = [];
+    if (payload.staff && payload.staff.name) lines.push(payload.staff.name);
+    lines.push(payload.message || (good ? t("punch_ok") : t("refused")));
+    const time = typeof payload.time === "string" ? payload.time.slice(11, 16) : "";
+    if (good && /^\d\d:\d\d$/.test(time)) lines.push(time);
+    const kind = !good ? "error" : payload.door_opened ? "door" : "ok";
+    if (payload.door_opened) doorForFace = Date.now();
+    banner(lines.join("\n"), kind, good ? 4 : 3);
+    document.body.dataset.result = payload.result;
+    (good ? sounds.ok : sounds.error)();
+  }
+
   function onError(payload) {
     const entry = payload.ref ? settle(payload.ref) : null;
     if (entry && entry.onError) entry.onError(payload);
@@ -565,7 +597,12 @@
       keep();
       return;
     }
-    expect(envelope, { onAck: handlers.onAck, onError: handlers.onError, onLost: keep });
+    expect(envelope, {
+      onAck: handlers.onAck,
+      onResult: handlers.onResult,
+      onError: handlers.onError,
+      onLost: keep,
+    });
     ws.send(JSON.stringify(envelope));
   }
 
@@ -604,8 +641,13 @@
 
   function onCommand(name, id, payload) {
     if (name === "open_door") {
-      banner(t("door_opened"), "door", Math.max(2, Number(payload.seconds) || 5));
-      sounds.ok();
+      // The door opened for the face just answered: its banner (the name) stays up.
+      const forFace = doorForFace && Date.now() - doorForFace < 5000;
+      doorForFace = 0;
+      if (!forFace) {
+        banner(t("door_opened"), "door", Math.max(2, Number(payload.seconds) || 5));
+        sounds.ok();
+      }
       answer(id, true);
       report("door_opened", { method: "remote", command: id }, {});
     } else if (name === "show_message") {
@@ -682,8 +724,10 @@
     const button = $("k-face");
     button.disabled = true;
     const release = () => { button.disabled = false; };
+    banner(t("face_sent"), "queued", 10);
     report("identify", { image: image, format: "jpeg", purpose: "punch" }, {
       onAck: () => { release(); banner(t("face_sent"), "ok"); sounds.ok(); },
+      onResult: (answer) => { release(); showResult(answer); },
       onError: () => { release(); banner(t("refused"), "error"); sounds.error(); },
       onOffline: () => { release(); banner(t("face_offline"), "error"); sounds.error(); },
     });
@@ -743,6 +787,7 @@
     const name = person ? person.name + "\n" : "";
     report("punch", payload, {
       onAck: () => { banner(name + t("punch_ok"), "ok"); sounds.ok(); },
+      onResult: (answer) => showResult(answer),
       onError: () => { banner(t("refused"), "error"); sounds.error(); },
       onQueued: () => { banner(name + t("punch_queued"), "queued", 4); sounds.ok(); },
     });

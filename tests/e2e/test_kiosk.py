@@ -2,13 +2,15 @@
 websockets included), with a fake camera playing a still photo.
 
 A tablet opens /kiosk/?code=… from the console's QR, pairs and comes online; it clocks in by face
-(an identify event without its image) and by PIN; the console opens the door through it; a
-punch made offline arrives once after the network is back. A second tablet with the same
-credential replaces the first; disabling the device sends it back to pairing. Screenshots at
-1280x800 and 390x844 go to artifacts/screenshots/kiosk-*.png."""
+(the person enrolled from the same photo is named, the door opens; the identify event keeps no
+image) and by PIN (checked by the server); the console opens the door through it; a PIN punch
+made offline arrives once after the network is back and becomes an offline punch. A second
+tablet with the same credential replaces the first; disabling the device sends it back to
+pairing. Screenshots at 1280x800 and 390x844 go to artifacts/screenshots/kiosk-*.png."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -17,12 +19,15 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from attendance import gallery
+from attendance.models import Punch
 from devices import channels as device_channels
 from devices import services
 from devices.models import Device, DeviceCommand, DeviceEvent
 from retail.events import Actor
 from retail.models import Staff
 from retail.tenancy import brand_scope
+from tests.attendance.kiosk_helpers import enroll, set_pin
 from tests.e2e.asgi_server import AsgiServer
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import StaffFactory
@@ -55,8 +60,10 @@ def camera_file(tmp_path_factory) -> Path:
         source = ["-loop", "1", "-i", str(FACE)]
     else:
         source = ["-f", "lavfi", "-i", "testsrc=size=640x480:rate=5"]
+    # The photo keeps its proportions (a squeezed face is no longer found), padded to 640x480.
+    fit = "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2"
     subprocess.run(
-        [ffmpeg, "-v", "error", "-y", *source, "-vf", "scale=640:480,format=yuv420p", "-r", "5"]
+        [ffmpeg, "-v", "error", "-y", *source, "-vf", f"{fit},format=yuv420p", "-r", "5"]
         + ["-frames:v", "5", "-f", "yuv4mpegpipe", str(out)],
         check=True,
         timeout=30,
@@ -84,9 +91,12 @@ def kiosk_browser(camera_file):
 @pytest.fixture
 def asgi_server(transactional_db, settings):
     settings.DEVICE_HEARTBEAT_SECONDS = 2  # the page beats every 2 s; a dead link shows in 6 s
+    settings.FACE_WORKERS = 0  # faces analysed in the server's threads (no worker processes)
+    gallery.forget()
     server = AsgiServer().start()
     yield server
     server.stop()
+    gallery.forget()
 
 
 @pytest.fixture
@@ -163,6 +173,11 @@ def _events(device, type_: str) -> list[DeviceEvent]:
         )
 
 
+def _punches(device) -> list[Punch]:
+    with brand_scope(device.brand_id):
+        return list(Punch.objects.for_brand(device.brand_id).filter(device=device).order_by("occurred_at"))
+
+
 def _status(command) -> str:
     with brand_scope(command.brand_id):
         return DeviceCommand.objects.for_brand(command.brand_id).get(pk=command.pk).status
@@ -191,7 +206,10 @@ def _punch_by_pin(page, employee_no: str, pin: str) -> None:
 
 
 def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin, store):
-    StaffFactory(brand=brand, role=Staff.Role.STAFF, stores=[store], name="王芳", employee_no="E01")
+    fang = StaffFactory(brand=brand, role=Staff.Role.STAFF, stores=[store], name="王芳", employee_no="E01")
+    set_pin(brand, fang, "1234")
+    if FACE.exists():
+        enroll(brand, brand_admin, fang, FACE.name)  # the face the fake camera shows
     device, code = make_device(brand, brand_admin, store, name="前台考勤机", pair=False)
 
     # Pairing from the console's QR: the code leaves the address bar, the page comes online.
@@ -205,16 +223,29 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     credential = page.evaluate("JSON.parse(localStorage.getItem('kiosk.credential'))")
     assert credential["device"] == str(device.uid) and credential["secret"]
 
-    # Face: a frame of the camera, sent as identify; the server keeps its size, never the image.
+    # Face: a frame of the camera, sent as identify; the server names the person, records the
+    # punch and opens the door (a door and clock-in device); it keeps the frame's size, never the image.
     page.wait_for_function("document.getElementById('k-video').videoWidth > 0")
     page.wait_for_function("document.getElementById('k-staff').options.length === 1")
     assert _fits(page)
     _shot(page, "home")
     page.click("#k-face")
-    page.wait_for_selector("#banner:not([hidden]) >> text=已拍照，正在识别")
+    if FACE.exists():
+        page.wait_for_selector("#banner[data-kind=door]:not([hidden]) >> text=王芳", timeout=30_000)
+        lines = page.inner_text("#banner-text").split("\n")
+        assert lines[:2] == ["王芳", "门已开，欢迎"] and re.fullmatch(r"\d\d:\d\d", lines[2])
+        assert page.evaluate("document.body.dataset.result") == "granted"
+        _shot(page, "face")
+        (face_punch,) = wait_until(lambda: _punches(device), 5, "face punch")
+        assert face_punch.staff_id == fang.pk and face_punch.source == "kiosk_face"
+    else:
+        page.wait_for_selector("#banner[data-kind=error]:not([hidden])", timeout=30_000)
     (identify,) = wait_until(lambda: _events(device, "identify"), 5, "identify stored")
     assert identify.payload["format"] == "jpeg" and identify.payload["purpose"] == "punch"
     assert 1000 < identify.payload["bytes"] < 1024 * 1024 and "image" not in identify.payload
+    face_door = []
+    if FACE.exists():  # the page answered open_door and reported the door opened
+        face_door = wait_until(lambda: _events(device, "door_opened"), 5, "door opened for the face")
 
     # PIN: the keypad types the PIN; the punch names the person, the PIN is not kept.
     _dismiss_banner(page)
@@ -226,12 +257,13 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     assert _fits(page)
     _shot(page, "pin")
     page.click("#pin-submit")
-    page.wait_for_selector("#banner:not([hidden]) >> text=已收到打卡")
-    assert page.inner_text("#banner-text") == "王芳\n已收到打卡"
+    page.wait_for_selector("#banner[data-kind=ok]:not([hidden]) >> text=打卡成功")
+    assert page.inner_text("#banner-text").startswith("王芳\n打卡成功\n")
     (punch,) = wait_until(lambda: _events(device, "punch"), 5, "punch stored")
     assert punch.payload["method"] == "pin" and punch.payload["employee_no"] == "E01"
     assert punch.payload["pin_given"] is True and "pin" not in punch.payload
     assert punch.payload["reason"] == "no face" and not punch.offline
+    assert punch.payload["result"] == "ok" and punch.payload["staff_verified"] == fang.pk
 
     # The console opens the door: banner, the command done, a door_opened event naming it.
     command = _in_thread(
@@ -245,8 +277,8 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     _shot(page, "door")
 
     wait_until(lambda: _status(command) == DeviceCommand.Status.DONE, 5, "open_door done")
-    (opened,) = wait_until(lambda: _events(device, "door_opened"), 5, "door_opened stored")
-    assert opened.payload == {"method": "remote", "command": str(command.uid)}
+    opened = wait_until(lambda: _events(device, "door_opened")[len(face_door) :], 5, "door_opened stored")
+    assert [o.payload for o in opened] == [{"method": "remote", "command": str(command.uid)}]
 
     # A message the page does not know is ignored; settings and messages from the console apply.
     live = _device(device)
@@ -278,7 +310,7 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     # Offline: the punch is kept on the tablet, then sent once when the network is back.
     page.context.set_offline(True)
     page.wait_for_selector("#k-status[data-state=offline]")
-    _punch_by_pin(page, "E01", "5678")
+    _punch_by_pin(page, "E01", "1234")
     page.wait_for_selector("#banner[data-kind=queued]:not([hidden])")
     page.wait_for_selector("#k-pending:not([hidden]) >> text=待上传：1")
     assert len(_events(device, "punch")) == 1
@@ -287,6 +319,8 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     page.wait_for_selector("#k-pending", state="hidden")
     punches = wait_until(lambda: len(_events(device, "punch")) == 2 and _events(device, "punch"), 5, "replay")
     assert punches[1].offline and punches[1].payload["employee_no"] == "E01"
+    assert punches[1].payload["result"] == "ok"  # the PIN checked on arrival
+    assert [p.offline for p in _punches(device) if p.source == "kiosk_pin"] == [False, True]
     assert page.evaluate(f"localStorage.getItem('kiosk.queue:{device.uid}')") == "[]"
 
     # The same credential opened on a phone: it takes over, the tablet says so and stops.
@@ -300,10 +334,14 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     assert _fits(phone)
     _shot(phone, "home")
     _punch_by_pin(phone, "E01", "2468")
-    phone.wait_for_selector("#banner:not([hidden]) >> text=已收到打卡")
-    assert phone.inner_text("#banner-text") == "王芳\n已收到打卡"
+    phone.wait_for_selector("#banner[data-kind=error]:not([hidden]) >> text=打卡密码错误")
+    assert phone.inner_text("#banner-text") == "打卡密码错误。"
+    _shot(phone, "wrong-pin")
+    _punch_by_pin(phone, "E01", "1234")
+    phone.wait_for_selector("#banner[data-kind=ok]:not([hidden]) >> text=打卡成功")
+    assert phone.inner_text("#banner-text").startswith("王芳\n打卡成功")
     _shot(phone, "punched")
-    assert len(_events(device, "punch")) == 3
+    assert len(_events(device, "punch")) == 4
     assert page.is_visible("#notice-screen")  # no reconnect fight
 
     # Disabled in the console: the phone forgets its credential and asks to be paired again.
