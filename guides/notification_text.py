@@ -60,4 +60,12 @@ def message(kind: str, amount_fen: int, data: dict) -> str:
             "n": data.get("refusals", 0),
             "minutes": data.get("minutes", 10),
         }
+    if kind == "punch":
+        text = _("Punch recorded at %(time)s, %(store)s.") % {
+            "time": data.get("time", ""),
+            "store": data.get("store", ""),
+        }
+        if data.get("offline"):
+            text += " " + _("It was sent when the device was back online.")
+        return text
     return ""

@@ -29,3 +29,9 @@ def on_access_alert(*, brand_id: int, name: str, payload: dict) -> None:
     """payload: {"device_id", "store_id", "name", "refusals", "minutes"}: faces or PINs were refused
     again and again at one device (attendance/kiosk.py, once per window)."""
     tasks.access_alert_notify.delay(brand_id, payload)
+
+
+def on_punch_recorded(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"punch_id", "staff_id", "store_id", "source", "occurred_at", "offline"}: a punch was
+    recorded once (attendance/records.py); the person is told (notification and push)."""
+    tasks.punch_notify.delay(brand_id, payload)

@@ -123,3 +123,9 @@ def device_status_notify(
 def access_alert_notify(self, brand_id: int, payload: dict) -> int:
     """Tell a store's managers that a device refused people again and again."""
     return notify.access_alert(brand=Brand.objects.get(pk=brand_id), payload=payload)
+
+
+@shared_task(base=BrandTask, bind=True, single_transaction=False)
+def punch_notify(self, brand_id: int, payload: dict) -> int:
+    """Tell a person that their punch was recorded."""
+    return notify.punch_recorded(brand=Brand.objects.get(pk=brand_id), payload=payload)

@@ -238,3 +238,46 @@ def access_alert(*, brand: Brand, payload: dict) -> int:
         title = gettext_lazy("Repeated refusals at a device")
         transaction.on_commit(lambda: _push(brand, notes, title=title))
     return len(notes)
+
+
+def punch_recorded(*, brand: Brand, payload: dict) -> int:
+    """Tell the person that their punch was recorded (phone, kiosk or door): one notification and
+    push per punch, with the time in the store's time zone. Returns the notifications sent."""
+    import datetime
+    import zoneinfo
+
+    punch_id, staff_id, store_id = payload.get("punch_id"), payload.get("staff_id"), payload.get("store_id")
+    if not punch_id or not staff_id:
+        return 0
+    with brand_scope(brand):
+        told = Notification.objects.for_brand(brand).filter(
+            staff_id=staff_id, kind=Notification.Kind.PUNCH, data__punch_id=punch_id
+        )
+        if told.exists() or not Staff.objects.for_brand(brand).filter(pk=staff_id).exists():
+            return 0
+        store = Store.objects.for_brand(brand).filter(pk=store_id).values("name", "timezone").first() or {}
+        try:
+            tz = zoneinfo.ZoneInfo(store.get("timezone") or "Asia/Shanghai")
+            at = datetime.datetime.fromisoformat(payload["occurred_at"]).astimezone(tz)
+        except (KeyError, TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
+            return 0
+        data = {
+            "punch_id": punch_id,
+            "store_id": store_id,
+            "store": store.get("name", ""),
+            "date": at.date().isoformat(),
+            "time": at.strftime("%H:%M"),
+            "source": payload.get("source", ""),
+            "offline": bool(payload.get("offline")),
+        }
+        try:
+            link = reverse("att-m-records") + f"?month={at:%Y-%m}"
+        except NoReverseMatch:
+            link = ""
+        note = Notification(
+            brand=brand, staff_id=staff_id, kind=Notification.Kind.PUNCH, data=data, link=link
+        )
+        note.save()
+        title = gettext_lazy("Punch recorded")
+        transaction.on_commit(lambda: _push(brand, [note], title=title))
+    return 1

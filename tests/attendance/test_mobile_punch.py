@@ -491,3 +491,40 @@ def test_two_requests_with_one_key_at_once_record_one_punch(brand, guide, store,
     assert len(results) == 1
     assert len(errors) == 3 and all(isinstance(e, ValidationError) and e.code == "replay" for e in errors)
     assert len(punches(brand, guide)) == 1
+
+
+# --- the notice and the notification ---------------------------------------------------------
+
+
+def test_the_person_is_told_once_per_punch_whatever_made_it(brand, guide, store):
+    from guides.models import Notification
+    from guides.services import notify
+
+    p = records.punch_record(
+        brand=brand,
+        staff=guide,
+        store=store,
+        occurred_at=_at(store, 0, 9, 2),
+        source="kiosk_face",
+        offline=True,
+    )
+    payload = {
+        "punch_id": p.pk,
+        "staff_id": guide.pk,
+        "store_id": store.pk,
+        "source": "kiosk_face",
+        "occurred_at": p.occurred_at.isoformat(),
+        "offline": True,
+    }
+    assert notify.punch_recorded(brand=brand, payload=payload) == 1
+    assert notify.punch_recorded(brand=brand, payload=payload) == 0  # delivered again: told once
+    with brand_scope(brand):
+        (note,) = Notification.objects.for_brand(brand).filter(staff=guide, kind="punch")
+    assert note.data["time"] == "09:02" and note.data["store"] == store.name
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert (
+            note.message
+            == f"Punch recorded at 09:02, {store.name}. It was sent when the device was back online."
+        )
