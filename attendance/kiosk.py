@@ -186,6 +186,33 @@ def _store_event(device: Device, skew_ms: int, event: dict, *, offline: bool) ->
     return _event(device, event["id"])
 
 
+def _alert_if_repeated(device: Device, now: datetime) -> bool:
+    """A refusal (not stored yet) at this device: the N-th within 10 minutes alerts the store's
+    managers, once per 10 minutes (the stored event that alerted is marked ``alerted``)."""
+    limit = settings.ATTENDANCE_REFUSAL_ALERT
+    if not limit or limit <= 0:
+        return False
+    since = now - ALERT_WINDOW
+    recent = DeviceEvent.objects.for_brand(device.brand_id).filter(
+        device=device, occurred_at__gte=since, received_at__gte=since, type__in=("identify", "punch")
+    )
+    refusals = recent.filter(payload__result__in=REFUSALS).count() + 1
+    if refusals < limit or recent.filter(payload__alerted=True).exists():
+        return False
+    outbox.emit(
+        brand_id=device.brand_id,
+        name="access.alert",
+        payload={
+            "device_id": device.pk,
+            "store_id": device.store_id,
+            "name": device.name,
+            "refusals": refusals,
+            "minutes": int(ALERT_WINDOW.total_seconds() // 60),
+        },
+    )
+    return True
+
+
 def _lock_device(device: Device) -> Device:
     """The device's row, locked: one refusal count and one alert decision at a time."""
     return (
@@ -241,42 +268,43 @@ def identify(
             result = Result.BAD_FRAME
         else:
             result, staff, distance = _match(device, encoding)
+        # A door terminal, or a door-and-clock-in terminal asked for the door: admitted only within
+        # the door's hours. A clock-in at a door-and-clock-in terminal is punched at any hour, and
+        # opens the door too when within them.
         door = device.kind == Device.Kind.DOOR or (device.kind == Device.Kind.BOTH and purpose == "door")
         in_window = within_door_windows(
             (device.config or {}).get("door_windows"), at, records.store_tz(device.store)
         )
         if result == "matched":
-            if device.kind == Device.Kind.DOOR and not in_window:
-                result = Result.OUTSIDE_WINDOW
-            else:
-                result = Result.PUNCHED
+            result = Result.OUTSIDE_WINDOW if door and not in_window else Result.PUNCHED
         answer = Answer(result=result, at=at, face_code=face_code)
-        if result in (Result.PUNCHED, Result.OUTSIDE_WINDOW, Result.NOT_ASSIGNED):
-            answer.staff = staff if result != Result.NOT_ASSIGNED else None
+        if result in (Result.PUNCHED, Result.OUTSIDE_WINDOW):
+            answer.staff = staff
+        if result == Result.PUNCHED:
+            answer.punch = True
+            if device.is_door and in_window:
+                answer.door_opened = _open_door(device, staff)  # sent after commit
+                if answer.door_opened:
+                    answer.result = Result.GRANTED
         payload = {
             **(event.get("payload") or {}),
-            "result": str(result),
+            "result": str(answer.result),
             "distance": round(distance, 4) if distance is not None else None,
+            "punch": answer.punch,
+            "door_opened": answer.door_opened,
         }
         if face_code:
             payload["face_code"] = face_code
         if staff is not None:
             payload["staff_verified"] = staff.pk
-        door_command = None
-        if result == Result.PUNCHED and device.is_door and in_window:
-            door_command = True
-        refused = result in FACE_REFUSALS
-        if refused and _alert_if_repeated(device, timezone.now()):
+        if result in FACE_REFUSALS and _alert_if_repeated(device, timezone.now()):
             payload["alerted"] = True
-        if result == Result.PUNCHED:
-            payload["punch"] = True
-            payload["door_opened"] = bool(door_command)
         row = _store_event(device, skew_ms, {**event, "payload": payload}, offline=False)
         if row is None:  # stored meanwhile by another connection of the device
             stored = _event(device, event["id"])
             return device, _stored_answer(stored) if stored else answer
         punch = None
-        if result == Result.PUNCHED:
+        if answer.punch:
             punch = records.punch_record(
                 brand=device.brand,
                 staff=staff,
@@ -288,14 +316,6 @@ def identify(
                 face_checked=True,
                 face_distance=distance,
             )
-            answer.punch = True
-            if door_command:
-                answer.door_opened = _open_door(device, staff)
-                if not answer.door_opened:
-                    row.payload = {**row.payload, "door_opened": False}
-                    row.save(update_fields=["payload"])
-                else:
-                    answer.result = Result.GRANTED
         AccessRecord.objects.create(
             brand_id=brand_id,
             device=device,
@@ -305,9 +325,6 @@ def identify(
             punch=punch,
             occurred_at=row.occurred_at,
         )
-        if answer.result != result:
-            row.payload = {**row.payload, "result": str(answer.result)}
-            row.save(update_fields=["payload"])
     return device, answer
 
 
@@ -408,6 +425,7 @@ def punch(
         device = _lock_device(device)
         now = timezone.now()
         payload, result, staff = _punch_checked(device, event, pin, now)
+        payload["punch"] = result == PIN_OK
         if result != PIN_OK and _alert_if_repeated(device, now):
             payload["alerted"] = True
         row = _store_event(device, skew_ms, {**event, "payload": payload}, offline=False)
@@ -418,36 +436,7 @@ def punch(
         if result == PIN_OK:
             _record_pin_punch(device, row, staff, payload.get("reason", ""), offline=False)
             answer.punch = True
-            row.payload = {**row.payload, "punch": True}
-            row.save(update_fields=["payload"])
     return device, answer
-
-
-def _alert_if_repeated(device: Device, now: datetime) -> bool:
-    """A refusal (not stored yet) at this device: the N-th within 10 minutes alerts the store's
-    managers, once per 10 minutes (the stored event that alerted is marked ``alerted``)."""
-    limit = settings.ATTENDANCE_REFUSAL_ALERT
-    if not limit or limit <= 0:
-        return False
-    since = now - ALERT_WINDOW
-    recent = DeviceEvent.objects.for_brand(device.brand_id).filter(
-        device=device, occurred_at__gte=since, received_at__gte=since, type__in=("identify", "punch")
-    )
-    refusals = recent.filter(payload__result__in=REFUSALS).count() + 1
-    if refusals < limit or recent.filter(payload__alerted=True).exists():
-        return False
-    outbox.emit(
-        brand_id=device.brand_id,
-        name="access.alert",
-        payload={
-            "device_id": device.pk,
-            "store_id": device.store_id,
-            "name": device.name,
-            "refusals": refusals,
-            "minutes": int(ALERT_WINDOW.total_seconds() // 60),
-        },
-    )
-    return True
 
 
 # --- the hook ----------------------------------------------------------------------------------

@@ -184,6 +184,17 @@ def test_a_door_outside_its_hours_refuses_and_records_no_punch(brand, brand_admi
     assert _rows(AccessRecord, brand)[0].result == "outside_window"
 
 
+def test_a_door_and_clock_in_terminal_clocks_in_at_any_hour_but_opens_only_within_them(
+    brand, brand_admin, store, obama
+):
+    both = _device(brand, brand_admin, store, kind="both", door_windows=_closed_now())
+    _dev, answer = _identify(both, "obama2.jpg", event_id="clock")
+    assert answer.result == "punched" and answer.punch and not answer.door_opened
+    _dev, answer = _identify(both, "obama2.jpg", event_id="door", purpose="door")
+    assert answer.result == "outside_window" and not answer.punch
+    assert [p.source for p in _rows(Punch, brand)] == ["kiosk_face"]
+
+
 def test_an_offline_door_records_the_punch_without_opening(brand, brand_admin, store, obama):
     door = _device(brand, brand_admin, store, kind="door", door_windows=_in_window_now())
     _dev, answer = _identify(door, "obama2.jpg")
