@@ -528,3 +528,24 @@ def test_the_person_is_told_once_per_punch_whatever_made_it(brand, guide, store)
             note.message
             == f"Punch recorded at 09:02, {store.name}. It was sent when the device was back online."
         )
+
+
+def test_a_punch_is_announced_to_the_person(client, me, brand, django_capture_on_commit_callbacks):
+    from guides.models import Notification
+    from guides.push import LogPush
+
+    LogPush.outbox.clear()
+    key = page_key(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(client, key, pin=PIN, reason="r")
+    assert response.status_code == 200
+    assert "Punch recorded at" in response.json()["message"]
+    with brand_scope(brand):
+        (note,) = Notification.objects.for_brand(brand).filter(staff=me, kind="punch")
+    assert (
+        note.data["store"]
+        and note.data["time"]
+        and note.link.startswith(reverse("att-m-records") + "?month=")
+    )
+    (push,) = [m for m in LogPush.outbox if m["staff"] == me.pk]
+    assert push["link"] == note.link and note.data["time"] in push["body"]
