@@ -613,7 +613,10 @@ def _schedule_page(request, store, stores, week_start, *, bulk_form=None, errors
         today=today,
         shifts=shifts,
         rows=rows,
-        bulk_form=bulk_form or BulkScheduleForm(people=people, week=week, shifts=shifts),
+        bulk_form=bulk_form
+        or BulkScheduleForm(
+            people=people, week=week, shifts=shifts, initial={"shift": str(shifts[0].pk)} if shifts else {}
+        ),
         grid_errors=list(errors),
     )
     return render(request, "attendance/dash/schedules.html", ctx, status=status)
@@ -925,11 +928,13 @@ def _policy_changes(request) -> list[dict]:
     }
     phone = dict(AttendancePolicy.PhoneFace.choices)
     out = []
-    for entry in (
-        AuditLog.objects.for_brand(request.brand)
-        .select_related("actor")
-        .filter(action="attendance.policy")[:10]
-    ):
+    entries = list(AuditLog.objects.for_brand(request.brand).filter(action="attendance.policy")[:10])
+    who = dict(
+        Staff.objects.for_brand(request.brand)
+        .filter(user_id__in={e.actor_id for e in entries if e.actor_id})
+        .values_list("user_id", "name")
+    )
+    for entry in entries:
         changes = []
         for field, pair in (entry.data.get("changes") or {}).items():
             if not isinstance(pair, list) or len(pair) != 2:
@@ -938,7 +943,7 @@ def _policy_changes(request) -> list[dict]:
             if field == "phone_face":
                 old, new = phone.get(old, old), phone.get(new, new)
             changes.append({"label": labels.get(field, field), "old": old, "new": new})
-        out.append({"entry": entry, "changes": changes})
+        out.append({"entry": entry, "who": who.get(entry.actor_id, ""), "changes": changes})
     return out
 
 
