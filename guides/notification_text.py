@@ -60,6 +60,11 @@ def message(kind: str, amount_fen: int, data: dict) -> str:
             "n": data.get("refusals", 0),
             "minutes": data.get("minutes", 10),
         }
+    if kind == "face_duplicate":
+        return _(
+            "%(staff)s tried to enroll a face that is already enrolled for %(other)s. The enrollment "
+            "was refused: check whether one is punching for the other."
+        ) % {"staff": data.get("staff", ""), "other": data.get("other", "")}
     if kind == "punch":
         text = _("Punch recorded at %(time)s, %(store)s.") % {
             "time": data.get("time", ""),

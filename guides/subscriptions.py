@@ -35,3 +35,9 @@ def on_punch_recorded(*, brand_id: int, name: str, payload: dict) -> None:
     """payload: {"punch_id", "staff_id", "store_id", "source", "occurred_at", "offline"}: a punch was
     recorded once (attendance/records.py); the person is told (notification and push)."""
     tasks.punch_notify.delay(brand_id, payload)
+
+
+def on_face_duplicate(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"staff_id", "other_id", "staff", "other"}: an enrollment was refused because the face
+    is already enrolled for another person (attendance/services.py); the brand's admins are told."""
+    tasks.face_duplicate_notify.delay(brand_id, payload)

@@ -129,3 +129,9 @@ def access_alert_notify(self, brand_id: int, payload: dict) -> int:
 def punch_notify(self, brand_id: int, payload: dict) -> int:
     """Tell a person that their punch was recorded."""
     return notify.punch_recorded(brand=Brand.objects.get(pk=brand_id), payload=payload)
+
+
+@shared_task(base=BrandTask, bind=True, single_transaction=False)
+def face_duplicate_notify(self, brand_id: int, payload: dict) -> int:
+    """Tell the brand's admins that a face was refused as already enrolled for someone else."""
+    return notify.face_duplicate(brand=Brand.objects.get(pk=brand_id), payload=payload)

@@ -259,7 +259,7 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "device.online": ["guides.subscriptions.on_device_online"],  # those told are told it is back
     # attendance/services.py; payload: {"staff_id", "other_id", "staff", "other"}: a face refused
     # at enrollment because it is already enrolled for another person
-    "face.duplicate": [],
+    "face.duplicate": ["guides.subscriptions.on_face_duplicate"],  # the brand's admins are told
     # retail/services.py: a staff member marked as left; payload {"staff_id"}
     "staff.left": ["attendance.subscriptions.on_staff_left"],  # their face encodings are deleted
     # attendance/records.py; payload: {"punch_id", "staff_id", "store_id", "source", "occurred_at",

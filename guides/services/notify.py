@@ -6,6 +6,7 @@ a million orders sends at most one message per guide."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections import defaultdict
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -281,3 +283,55 @@ def punch_recorded(*, brand: Brand, payload: dict) -> int:
         title = gettext_lazy("Punch recorded")
         transaction.on_commit(lambda: _push(brand, [note], title=title))
     return 1
+
+
+FACE_DUPLICATE_QUIET = datetime.timedelta(hours=1)
+
+
+def face_duplicate(*, brand: Brand, payload: dict) -> int:
+    """Tell the brand's active admins that an enrollment was refused because the face is already
+    enrolled for someone else (no buddy punching), naming both people. Told once per pair within an
+    hour (a redelivered event or a second try at once). Returns the notifications sent."""
+    staff_id, other_id = payload.get("staff_id"), payload.get("other_id")
+    if not staff_id:
+        return 0
+    with brand_scope(brand):
+        recent = Notification.objects.for_brand(brand).filter(
+            kind=Notification.Kind.FACE_DUPLICATE,
+            data__staff_id=staff_id,
+            data__other_id=other_id,
+            created_at__gte=timezone.now() - FACE_DUPLICATE_QUIET,
+        )
+        if recent.exists():
+            return 0
+        recipients = list(
+            Staff.objects.for_brand(brand)
+            .filter(role=Staff.Role.BRAND_ADMIN, status=Staff.Status.ACTIVE)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not recipients:
+            return 0
+        names = dict(
+            Staff.objects.for_brand(brand).filter(pk__in=[staff_id, other_id]).values_list("pk", "name")
+        )
+        data = {
+            "staff_id": staff_id,
+            "other_id": other_id,
+            "staff": names.get(staff_id) or payload.get("staff", ""),
+            "other": names.get(other_id) or payload.get("other", ""),
+        }
+        try:
+            link = reverse("dash-att-faces") + "?" + urlencode({"q": data["staff"]})
+        except NoReverseMatch:
+            link = ""
+        notes = [
+            Notification(
+                brand=brand, staff_id=admin_id, kind=Notification.Kind.FACE_DUPLICATE, data=data, link=link
+            )
+            for admin_id in recipients
+        ]
+        Notification.objects.bulk_create(notes)
+        title = gettext_lazy("Face enrolled for two people")
+        transaction.on_commit(lambda: _push(brand, notes, title=title))
+    return len(notes)
