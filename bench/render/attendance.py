@@ -31,8 +31,8 @@ def render(r: dict) -> str:
     answer = (kept.get("answer") or {}).get("payload") or {}
     per_round = [
         f"| {x['round']}{' (kept)' if x['round'] == r['median_round'] else ''} | {x['load_average']} | "
-        f"{x['cpu_busy_before']:.0%} / {x['cpu_busy_before_e2e']:.0%} | {_f(x['bare']['p50'])} | {_f(x['bare']['p90'])} | "
-        f"{_f(x['e2e']['p50'])} | {_f(x['e2e']['p90'])} | {_f(x['e2e']['max'])} | **×{x['ratio_p50']}** | "
+        f"{x['cpu_busy_before']:.0%} | {x['cpus'].get('other', 0)} | {_f(x['bare']['p50'])} | {_f(x['bare']['p90'])} | "
+        f"{_f(x['e2e']['p50'])} | {_f(x['e2e']['p90'])} | {_f(x['e2e']['max'])} | **×{x['ratio_p50']}** | ×{x['pair_ratio_median']} | "
         f"{_counts(x['results'])}{'; errors ' + _counts(x['errors']) if x['errors'] else ''} |"
         for x in rounds
     ]
@@ -65,16 +65,17 @@ def render(r: dict) -> str:
         "",
         f"### (a) Identify end to end against bare detection + encoding (target: ≤ {TARGET_RATIO}×)",
         "",
-        "End to end: one kiosk sends an `identify` frame and waits for its `identify_result`, then the next "
-        f"({s['runs']} frames per round after 3 warm-up frames): frame sent → answer read, so it holds the "
-        "websocket both ways, the base64 and image decoding, the hand-over to the face worker process and "
-        "back, the 1:N among the store's enrolled staff and the database writes. Bare: "
-        "`attendance.faces.analyse` of the same bytes, "
-        f"{s['runs']} times after one warm-up, in a process of its own (`python -m bench step attendance bare`) "
-        "while the server is idle. Each round runs bare then end to end, after waiting for an idle machine.",
+        f"{s['runs']} pairs per round (after a warm-up), one after the other. Bare: the runner calls "
+        "`attendance.faces.analyse` on the frame's bytes (decode, detection, landmarks, encoding, the quality "
+        "figures: the frame's work alone). End to end: then one kiosk sends the same frame as an `identify` "
+        "frame and waits for its `identify_result`: frame sent → answer read, so it holds the websocket both "
+        "ways, the base64 and image decoding, the hand-over to the face worker process and back, the 1:N "
+        "among the store's enrolled staff, the database writes (event, punch, day record, access record, "
+        "outbox) and the answer. Pairing them in time gives both the same machine: whatever else runs slows "
+        "both alike. Each round starts after waiting (bounded) for an idle machine.",
         "",
-        "| round | load average | CPUs busy before (bare / e2e) | bare p50 | bare p90 | **end to end p50** | end to end p90 | end to end max | **p50 ratio** | answers |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| round | load average | CPUs busy before | other processes' CPUs during it | bare p50 | bare p90 | **end to end p50** | end to end p90 | end to end max | **p50 ratio** | median of pair ratios | answers |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *per_round,
         "",
         f"The round kept is the median by ratio (round {r['median_round']}): **end to end p50 "

@@ -5,14 +5,15 @@ PostgreSQL and the face process pool (``FACE_WORKERS``, 1 by default: the server
 runs dlib). The kiosks and devices are ``devices.simulator`` devices in this runner's process (real
 websockets, HMAC hello), as the devices scenario drives them.
 
-(a) Identify end to end against bare detection + encoding, in the same run: one kiosk sends
-    ``identify`` frames (../shared/faces/obama2.jpg as ``devices.simulator.images.prepare`` sends
-    it), one after the other, timed from sending the frame to reading its ``identify_result``
-    (decode, detection + encoding in the pool, 1:N among the store's enrolled staff, the event,
-    punch, day record and access record stored, the answer). The reference: ``attendance.faces
-    .analyse`` of the very same bytes in a process of its own (``python -m bench step attendance
-    bare``), the frame's work alone. ROUNDS rounds of RUNS each, bare then end to end, the machine
-    idle before each; target: end to end p50 ≤ 1.2 × bare p50.
+(a) Identify end to end against bare detection + encoding, in the same run, in pairs: the
+    runner calls ``attendance.faces.analyse`` on the frame's bytes (bare: the frame's work alone,
+    in this process), then one kiosk sends the same frame as an ``identify`` frame and waits for
+    its ``identify_result`` (end to end: the websocket both ways, decoding, detection + encoding in
+    the server's pool, 1:N among the store's enrolled staff, the event, punch, day record and
+    access record stored, the answer); then the next pair. The frame is ../shared/faces/obama2.jpg
+    as ``devices.simulator.images.prepare`` sends it. Pairing the two in time gives both the same
+    machine (whatever else runs slows both alike). ROUNDS rounds of RUNS pairs, the machine idle
+    before each round; target: end to end p50 ≤ 1.2 × bare p50.
 (b) OTHERS devices connected, each heartbeating every HEARTBEAT s: the heartbeats' round trips
     over QUIET_STEADY s with nothing else (the limit), then over STEADY s while KIOSKS kiosks
     (one per store) send identify frames continuously (each the next frame as soon as the answer
@@ -187,23 +188,6 @@ def seed(kiosks: str, others: str, path: str) -> None:
     )
 
 
-def bare(frame_path: str, runs: str) -> None:
-    """The reference of (a): ``attendance.faces.analyse`` of the frame's bytes, ``runs`` times after
-    one warm-up (models loaded), in this process alone."""
-    from attendance import faces
-
-    with open(frame_path, "rb") as fh:
-        data = fh.read()
-    (face,) = faces.analyse(data)  # warm-up; the frame holds exactly one usable face
-    times = []
-    with CpuSampler() as cpu:
-        for _ in range(int(runs)):
-            t0 = time.perf_counter()
-            faces.analyse(data)
-            times.append(time.perf_counter() - t0)
-    emit({"times": times, "ms": _ms(times), "cpus": cpu.cpus, "quality": face.quality})
-
-
 def count(since: str) -> None:
     """What the identify frames left in the database since ``since`` (ISO time): identify events by
     result, punches, access records by result, day records touched."""
@@ -236,7 +220,7 @@ def count(since: str) -> None:
     emit(out)
 
 
-STEPS = {"seed": seed, "bare": bare, "count": count}
+STEPS = {"seed": seed, "count": count}
 
 
 # --- the runner's side ---------------------------------------------------------------------------
@@ -317,26 +301,40 @@ class Kiosk:
         await self.device.close()
 
 
-async def end_to_end(url: str, cred: dict, b64: str, fmt: str, runs: int, warm: int = 3) -> dict:
+async def end_to_end(url: str, cred: dict, b64: str, data: bytes, fmt: str, runs: int, warm: int = 3) -> dict:
+    """``runs`` pairs, one after the other: the bare analysis of the frame's bytes in this process,
+    then the same frame end to end through one kiosk. Pairing them in time gives both the same
+    machine: whatever else runs slows both alike."""
+    from attendance import faces
+
     kiosk = Kiosk(url, cred, b64, fmt)
     await kiosk.start()
     try:
         first = None
+        (face,) = faces.analyse(data)  # warm-up: the models loaded; exactly one usable face
         for _ in range(warm):
             answer, _s = await kiosk.identify()
             first = first or answer
-        times = []
-        for _ in range(runs):
-            _answer, seconds = await kiosk.identify()
-            times.append(seconds)
+        bare_times, times, ratios = [], [], []
+        with CpuSampler() as cpu:
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                faces.analyse(data)
+                bare_times.append(time.perf_counter() - t0)
+                _answer, seconds = await kiosk.identify()
+                times.append(seconds)
+                ratios.append(seconds / bare_times[-1])
     finally:
         await kiosk.close()
     return {
-        "times": times,
-        "ms": _ms(times),
+        "bare": _ms(bare_times),
+        "e2e": _ms(times),
+        "pair_ratio_median": round(percentile(ratios, 50), 3),
         "answer": first,
         "results": dict(kiosk.results),
         "errors": dict(kiosk.errors),
+        "cpus": cpu.cpus,
+        "quality": face.quality,
     }
 
 
@@ -446,9 +444,7 @@ def run(run: Run) -> dict:
     staff_seed = seed_staff(run)
     staff_seed.pop("sessions", None)
     creds_path = run.file("attendance-credentials.json")
-    frame_path = run.file("attendance-frame.jpg")
     b64, fmt, facts, data = frame()
-    frame_path.write_bytes(data)
     try:
         seeded = run.step("seed", KIOSKS, OTHERS, str(creds_path), timeout=900)
         log(f"seed: {seeded}")
@@ -459,30 +455,23 @@ def run(run: Run) -> dict:
         proc, url = start(run.env, logfile)
         try:
             pgid = os.getpgid(proc.pid)
-            # (a) one kiosk, then the bare analysis of the same bytes, ROUNDS times.
+            # (a) pairs of bare analysis and end to end, ROUNDS rounds.
             rounds = []
             for i in range(ROUNDS):
                 busy = wait_for_quiet()
                 load = load_average()
-                b = run.step("bare", str(frame_path), RUNS, timeout=600)
-                busy_e2e = wait_for_quiet()
-                e = asyncio.run(end_to_end(url, creds["kiosks"][0], b64, fmt, RUNS))
+                e = asyncio.run(end_to_end(url, creds["kiosks"][0], b64, data, fmt, RUNS))
                 r = {
                     "round": i + 1,
                     "load_average": load,
                     "cpu_busy_before": round(busy, 3),
-                    "cpu_busy_before_e2e": round(busy_e2e, 3),
-                    "bare": b["ms"],
-                    "bare_cpus": b["cpus"],
-                    "e2e": e["ms"],
-                    "results": e["results"],
-                    "errors": e["errors"],
-                    "ratio_p50": round(e["ms"]["p50"] / b["ms"]["p50"], 3),
-                    "answer": e["answer"],
+                    **e,
+                    "ratio_p50": round(e["e2e"]["p50"] / e["bare"]["p50"], 3),
                 }
                 log(
-                    f"round {i + 1}: bare p50 {b['ms']['p50']} ms, end to end p50 {e['ms']['p50']} ms "
-                    f"(×{r['ratio_p50']}); results {e['results']} errors {e['errors']}"
+                    f"round {i + 1}: bare p50 {e['bare']['p50']} ms, end to end p50 {e['e2e']['p50']} ms "
+                    f"(×{r['ratio_p50']}; pairs ×{e['pair_ratio_median']}); results {e['results']} "
+                    f"errors {e['errors']}; CPUs {e['cpus']}"
                 )
                 rounds.append(r)
             # (b) OTHERS devices heartbeating, alone and with KIOSKS kiosks identifying.
