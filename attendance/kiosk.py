@@ -128,6 +128,7 @@ class Answer:
     punch: bool = False
     door_opened: bool = False
     face_code: str = ""
+    status: str = "stored"  # the event kept now, or "duplicate": kept before (answered the same)
 
     def payload(self, ref: str, device: Device) -> dict:
         tz = records.store_tz(device.store)
@@ -141,6 +142,7 @@ class Answer:
             "punch": self.punch,
             "door_opened": self.door_opened,
             "message": message_for(self.result, language=language, face_code=self.face_code),
+            "status": self.status,
         }
 
 
@@ -157,6 +159,7 @@ def _stored_answer(event: DeviceEvent) -> Answer:
         punch=bool(p.get("punch")),
         door_opened=bool(p.get("door_opened")),
         face_code=p.get("face_code", ""),
+        status="duplicate",
     )
 
 

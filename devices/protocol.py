@@ -194,6 +194,10 @@ DEVICE_PAYLOADS["event_batch"] = _obj(
 )
 
 # --- server → device: payloads (documented, and checked in the tests) ---------------------------
+KEPT = {
+    "enum": ["stored", "duplicate"],
+    "description": "As an ack's: the event kept now, or before (then the answer is the first one's)",
+}
 MESSAGE_TEXT = {"type": "string", "maxLength": 200, "description": "What to show, in the device's language"}
 SERVER_PAYLOADS: dict[str, dict] = {
     "challenge": _obj(
@@ -348,8 +352,9 @@ SERVER_PAYLOADS: dict[str, dict] = {
             "punch": {"type": "boolean", "description": "A punch was recorded"},
             "door_opened": {"type": "boolean", "description": "open_door was sent to this device"},
             "message": MESSAGE_TEXT,
+            "status": KEPT,
         },
-        ("ref", "result", "staff", "time", "punch", "door_opened", "message"),
+        ("ref", "result", "staff", "time", "punch", "door_opened", "message", "status"),
     ),
     "punch_result": _obj(
         {
@@ -379,8 +384,9 @@ SERVER_PAYLOADS: dict[str, dict] = {
             "punch": {"type": "boolean", "description": "A punch was recorded"},
             "door_opened": {"type": "boolean"},
             "message": MESSAGE_TEXT,
+            "status": KEPT,
         },
-        ("ref", "result", "staff", "time", "punch", "message"),
+        ("ref", "result", "staff", "time", "punch", "message", "status"),
     ),
 }
 

@@ -161,8 +161,10 @@ def test_a_good_pin_punch_is_answered_with_the_name(brand, brand_admin, store, o
         await d.send("punch", payload, id="p1")
         p = (await _until(d, "punch_result"))["payload"]
         assert p["result"] == "ok" and p["staff"]["name"] == "奥巴马" and p["punch"] is True
+        assert p["status"] == "stored"
         await d.send("punch", payload, id="p1")  # sent again: the same answer, one punch
-        assert (await _until(d, "punch_result"))["payload"]["result"] == "ok"
+        again = (await _until(d, "punch_result"))["payload"]
+        assert (again["result"], again["status"], again["staff"]) == ("ok", "duplicate", p["staff"])
         await d.comm.disconnect()
 
     async_to_sync(go)()

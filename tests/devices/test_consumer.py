@@ -763,7 +763,9 @@ class RecordingHandler:
             return None  # not answered: stored and acknowledged as usual
         kind = "identify_result" if event["type"] == "identify" else "punch_result"
         payload = {"ref": event["id"], "result": "unknown" if kind == "identify_result" else "wrong_pin"}
-        payload.update(staff=None, time="2026-12-07T09:00:00+08:00", punch=False, message="x")
+        payload.update(
+            staff=None, time="2026-12-07T09:00:00+08:00", punch=False, message="x", status="stored"
+        )
         if kind == "identify_result":
             payload["door_opened"] = False
         return kind, payload
