@@ -138,6 +138,7 @@ def test_the_apps_register_their_entries_and_cards(guide, brand_admin):
         "orders",
         "redpackets",
         "commission",
+        "attendance",
         "devices",
         "membership",
         "audit",
@@ -148,11 +149,11 @@ def test_the_apps_register_their_entries_and_cards(guide, brand_admin):
     home = navigation.home_cards(request, "home")
     assert [[c["key"] for c in s["cards"]] for s in home["home_cards"]] == [
         ["members-actions"],
-        ["wallet", "performance"],
+        ["wallet", "attendance", "performance"],
         ["cloudstore"],
     ]
     assert home["home_cards"][1]["cards"][0]["data"] == {"balance_fen": 0, "to_open": 0}
-    assert home["home_cards"][1]["cards"][1]["data"] == {"unread": 0}
+    assert home["home_cards"][1]["cards"][2]["data"] == {"unread": 0}
 
 
 def test_the_console_menu_of_a_store_manager(client, store_manager):
