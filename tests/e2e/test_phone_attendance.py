@@ -162,6 +162,7 @@ def test_a_guide_enrolls_their_face_and_punches_by_face_then_by_pin(
 
     _login(page, guide)
     page.goto("/m/")
+    shot(page, "attendance-staff-home")
     page.click("[data-testid=attendance-link]")
     page.wait_for_selector("[data-testid=att-today]")
     assert no_horizontal_overflow(page)
