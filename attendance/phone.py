@@ -80,28 +80,35 @@ def pin_set(*, brand: Brand, staff: Staff, actor: Actor, pin: str, current: str 
         raise _field("pin", _("A PIN is 4 to 8 digits."), "invalid")
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise _field("pin", _("Choose a PIN that is harder to guess."), "weak")
+    if pin_is_set(brand=brand, staff=staff):
+        # Checked first, in its own scope: a wrong current PIN counts towards the lock even though
+        # this change is refused.
+        pin_check(brand=brand, staff=staff, pin=current or "", field="current")
     with brand_scope(brand):
         row = StaffPin.objects.for_brand(brand).select_for_update().filter(staff=staff).first()
         if row is not None:
-            pin_check(brand=brand, staff=staff, pin=current or "", field="current", locked_row=row)
             row.pin_hash = make_password(pin)
             row.set_at = timezone.now()
             row.failed_count = 0
             row.locked_until = None
             row.save()
         else:
-            StaffPin.objects.create(brand=brand, staff=staff, pin_hash=make_password(pin))
+            try:
+                with transaction.atomic():
+                    StaffPin.objects.create(brand=brand, staff=staff, pin_hash=make_password(pin))
+            except IntegrityError:  # set by another request at the same moment
+                raise _field("pin", _("Your PIN was just set. Reload the page."), "conflict") from None
         record(brand=brand, actor=actor, action="attendance.pin_set", target=staff)
 
 
-def pin_check(*, brand: Brand, staff: Staff, pin: str, field: str = "pin", locked_row: Any = None) -> None:
+def pin_check(*, brand: Brand, staff: Staff, pin: str, field: str = "pin") -> None:
     """ValidationError unless ``pin`` is the person's PIN. Five wrong PINs in a row lock it for 15
     minutes."""
     from attendance.models import StaffPin
 
     now = timezone.now()
     with brand_scope(brand):
-        row = locked_row or StaffPin.objects.for_brand(brand).filter(staff=staff).first()
+        row = StaffPin.objects.for_brand(brand).filter(staff=staff).first()
         if row is None:
             raise _field(field, _("Set a punch PIN first."), "no_pin")
         if row.locked_until and row.locked_until > now:

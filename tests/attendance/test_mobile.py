@@ -364,3 +364,15 @@ def test_a_month_that_is_none_is_not_found(client, me, month):
 def test_previous_months_are_reachable(client, me):
     html = client.get(reverse("att-m-records")).content.decode()
     assert 'data-testid="month-prev"' in html and 'data-testid="records-empty"' in html
+
+
+def test_guessing_the_current_pin_on_the_change_page_locks_it(client, me, brand):
+    phone.pin_set(brand=brand, staff=me, actor=Actor.system(), pin="4826")
+    for _ in range(5):
+        response = client.post(reverse("att-m-pin"), {"current": "0000", "pin": "739154", "pin2": "739154"})
+        assert response.status_code == 400
+    assert b"Too many wrong PINs" in response.content
+    response = client.post(reverse("att-m-pin"), {"current": "4826", "pin": "739154", "pin2": "739154"})
+    assert response.status_code == 400 and b"Too many wrong PINs" in response.content
+    with brand_scope(brand):
+        assert StaffPin.objects.for_brand(brand).get(staff=me).locked_until > timezone.now()
