@@ -187,7 +187,7 @@
       }
       whereText.textContent = position ? place : root.dataset.textNoLocation;
       if (body.risk.length) {
-        riskLine.textContent = (body.face_needed ? texts.faceNeeded + " · " : "") + texts.riskPrefix + " " + body.risk_words.join("、");
+        riskLine.textContent = (body.face_needed ? texts.faceNeeded + " · " : "") + texts.riskPrefix + (/：$/.test(texts.riskPrefix) ? "" : " ") + body.risk_words.join("、");
         riskLine.hidden = false;
       } else {
         riskLine.hidden = true;

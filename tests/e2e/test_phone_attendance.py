@@ -28,7 +28,7 @@ from tests.attendance.test_mobile_punch import on_shift_now
 from tests.e2e.asgi_server import AsgiServer
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import PASSWORD
-from tests.helpers.browser import PHONE, no_horizontal_overflow, shot
+from tests.helpers.browser import PHONE, assert_chinese, no_horizontal_overflow, shot
 from tests.helpers.faces import FACES
 
 pytestmark = [
@@ -103,24 +103,36 @@ def asgi_server(transactional_db):
     server.stop()
 
 
-@pytest.fixture
-def phone_page(camera_browser, asgi_server):
-    context = camera_browser.new_context(
-        base_url=asgi_server.url,
+def _context(browser, server, permissions, geolocation=None):
+    context = browser.new_context(
+        base_url=server.url,
         viewport=PHONE,
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
         is_mobile=True,
         has_touch=True,
         device_scale_factor=1,
-        permissions=["camera", "geolocation"],
-        geolocation=STORE_AT,
+        permissions=permissions,
+        geolocation=geolocation,
     )
     context.set_default_timeout(20_000)
     page = context.new_page()
     page.size_name = "phone"
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    return context, page
+
+
+@pytest.fixture
+def phone_page(camera_browser, asgi_server):
+    context, page = _context(camera_browser, asgi_server, ["camera", "geolocation"], STORE_AT)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page_without_location(camera_browser, asgi_server):
+    context, page = _context(camera_browser, asgi_server, ["camera"])
     yield page
     context.close()
 
@@ -166,6 +178,7 @@ def test_a_guide_enrolls_their_face_and_punches_by_face_then_by_pin(
     page.click("[data-testid=attendance-link]")
     page.wait_for_selector("[data-testid=att-today]")
     assert no_horizontal_overflow(page)
+    assert_chinese(page)
     shot(page, "attendance-home")
 
     # Consent, then enrollment with the head turn.
@@ -196,6 +209,7 @@ def test_a_guide_enrolls_their_face_and_punches_by_face_then_by_pin(
     page.click("[data-testid=punch-face-submit]")
     page.wait_for_selector("[data-testid=punch-done]:not([hidden])", timeout=30_000)
     assert "打卡成功" in page.inner_text("[data-testid=punch-done]")
+    assert_chinese(page)
     shot(page, "attendance-punch-done")
     (first,) = _punches(brand, guide)
     assert first.source == "phone_face" and first.face_checked and first.risk == ["new_device"]
@@ -225,3 +239,21 @@ def test_a_guide_enrolls_their_face_and_punches_by_face_then_by_pin(
     assert "打卡成功" in page.inner_text("[data-testid=notifications]")
     shot(page, "attendance-notifications")
     assert page.errors == []
+
+
+def test_without_location_or_face_the_pin_way_is_closed_and_says_why(
+    phone_page_without_location, brand, store, store_manager, guide
+):
+    page = phone_page_without_location
+    phone.pin_set(brand=brand, staff=guide, actor=Actor.system(), pin=PIN)
+    on_shift_now(brand, store_manager, store, guide)
+    _login(page, guide)
+    page.goto("/m/attendance/punch/")
+    page.wait_for_selector("[data-testid=punch-blocked]:not([hidden])")
+    assert "无法获取你的位置" in page.inner_text("[data-testid=punch-where]")
+    assert "密码打卡只能在门店范围内使用" in page.inner_text("[data-testid=punch-blocked]")
+    assert "没有位置信息" in page.inner_text("[data-testid=punch-risk]")
+    assert page.is_hidden("[data-testid=punch-pin-form]") and page.is_hidden("[data-testid=punch-face]")
+    assert_chinese(page)
+    shot(page, "attendance-punch-no-location")
+    assert _punches(brand, guide) == [] and page.errors == []
