@@ -301,7 +301,7 @@ class Assessment:
             "store": {"id": self.store.pk, "name": self.store.name},
             "risk": self.risk,
             "face_needed": self.face_needed,
-            "can_face": self.can_face,
+            "can_face": self.can_face and self.policy != AttendancePolicy.PhoneFace.NEVER,
             "has_pin": self.has_pin,
             "inside": self.inside,
             "distance_m": self.distance_m,
@@ -448,6 +448,10 @@ def phone_punch(
     reason = (reason or "").strip()
     face_distance = None
     if found is not None:
+        if a.policy == AttendancePolicy.PhoneFace.NEVER:
+            raise ValidationError(
+                _("Your brand does not use faces for phone punches. Punch with your PIN."), code="face_off"
+            )
         if not a.can_face:
             raise ValidationError(
                 _("Give your consent and enroll your face first, or punch with your PIN."),

@@ -549,3 +549,18 @@ def test_a_punch_is_announced_to_the_person(client, me, brand, django_capture_on
     )
     (push,) = [m for m in LogPush.outbox if m["staff"] == me.pk]
     assert push["link"] == note.link and note.data["time"] in push["body"]
+
+
+@needs_faces
+def test_with_the_policy_never_the_phone_does_not_take_faces(client, me, brand, brand_admin, analysed):
+    enroll(brand, me, brand_admin, analysed["obama.jpg"])
+    set_policy(brand, brand_admin, "never")
+    key = page_key(client)
+    body = client.post(reverse("att-m-punch-check"), FAR_AWAY).json()
+    assert body["face_needed"] is False and body["can_face"] is False and body["pin_allowed"] is False
+    response = client.post(reverse("att-m-punch-send"), {"key": key, **FAR_AWAY, "frame": jpeg("obama2.jpg")})
+    assert response.status_code == 422 and response.json()["code"] == "face_off"
+    assert punches(brand, me) == []
+    # Inside the store the PIN is enough, without a reason, whatever the risk.
+    response = send(client, key, pin=PIN)
+    assert response.status_code == 200 and response.json()["punch"]["risk"] == ["new_device"]
