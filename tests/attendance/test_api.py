@@ -234,6 +234,8 @@ def test_clearing_a_schedule(as_admin, brand, world, guide, store):
         assert not Schedule.objects.for_brand(brand).filter(staff=guide).exists()
         # The day keeps its punches, now without a shift.
         assert DayRecord.objects.for_brand(brand).get(staff=guide, date=DAY).status == "unscheduled"
+    (day,) = _results(as_admin.get(DAYS, {"staff": guide.pk}))
+    assert day["status"] == "unscheduled" and day["shift"] is None
     # The range: at most 62 days, not backwards, dates required.
     bad = f"{SCHEDULES}?store={store.pk}&staff={guide.pk}&date_from=2026-03-01&date_to=2026-05-02"
     assert "date_to" in api_error(as_admin.delete(bad), 400, "invalid")["fields"]
