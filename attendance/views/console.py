@@ -674,11 +674,20 @@ def schedules(request):
             return _schedule_page(request, store, stores, week_start, bulk_form=bulk_form, status=400)
         d = bulk_form.cleaned_data
         shift = shifts.get(int(d["shift"])) if d["shift"] else None
+        grid = _grid(request, store, week, people_list)
         for staff_id in d["staff"]:
+            # a day the person works at another store is changed there, not here
+            days = [
+                day
+                for day in d["days"]
+                if grid.get((staff_id, day)) is None or grid[(staff_id, day)].store_id == store.pk
+            ]
+            if not days:
+                continue
             if shift is None:
-                clears[staff_id] = list(d["days"])
+                clears[staff_id] = days
             else:
-                sets[(staff_id, shift)] = list(d["days"])
+                sets[(staff_id, shift)] = days
     else:
         grid = _grid(request, store, week, people_list)
         for p in people_list:

@@ -764,3 +764,89 @@ def test_policy_row_is_created_with_defaults_on_first_view(client, brand, store_
     client.get(POLICY)
     with brand_scope(brand):
         assert AttendancePolicy.objects.for_brand(brand).get().match_threshold == 0.45
+
+
+# --- query counts ---------------------------------------------------------------------------------
+
+
+def _queries(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_busy_pages_read_in_a_constant_number_of_queries(client, brand, store, brand_admin, shift):
+    """Day records, the week grid, face data and the access log do not read once per row."""
+    day = past_day()
+    monday = day - timedelta(days=day.weekday())
+    door, _secret = make_device(brand, brand_admin, store, name="员工通道", kind="door")
+    login_as(client, brand_admin)
+    pages = [
+        f"{RECORDS}?store={store.pk}&month={day:%Y-%m}",
+        f"{SCHEDULES}?store={store.pk}&week={monday.isoformat()}",
+        FACES,
+        f"{ACCESS}?store={store.pk}",
+        f"{TODAY}?store={store.pk}",
+    ]
+
+    def add_people(n: int) -> None:
+        for i in range(n):
+            person = StaffFactory(brand=brand, stores=[store], name=f"员工{i}")
+            records.schedule_set(
+                brand=brand,
+                manager=brand_admin,
+                actor=Actor.system(),
+                store=store,
+                staff=person,
+                days=[day],
+                shift=shift,
+            )
+            records.punch_record(
+                brand=brand, staff=person, store=store, occurred_at=local(day, 9, 1), source="kiosk_face"
+            )
+            put_encoding(brand, person, enc(100 + i))
+            with brand_scope(brand):
+                AccessRecord.objects.create(brand=brand, device=door, staff=person, result="punched")
+
+    add_people(1)
+    few = [_queries(client, p) for p in pages]
+    add_people(4)
+    many = [_queries(client, p) for p in pages]
+    assert many == few, list(zip(pages, few, many, strict=True))
+
+
+def test_a_day_at_another_store_is_left_alone(
+    client, brand, store, second_store, brand_admin, store_manager, shift, far_shift
+):
+    both = StaffFactory(brand=brand, stores=[store, second_store], name="两店通")
+    monday = _monday()
+    tuesday = monday + timedelta(days=1)
+    records.schedule_set(
+        brand=brand,
+        manager=brand_admin,
+        actor=Actor.system(),
+        store=second_store,
+        staff=both,
+        days=[monday],
+        shift=far_shift,
+    )
+    login_as(client, store_manager)
+    page = text(client.get(f"{SCHEDULES}?store={store.pk}&week={monday.isoformat()}"))
+    assert f'data-testid="c-{both.pk}-{monday.isoformat()}"' not in page  # shown, not editable here
+    data = {
+        "action": "bulk",
+        "store": store.pk,
+        "week": monday.isoformat(),
+        "staff": [both.pk],
+        "days": [monday.isoformat(), tuesday.isoformat()],
+        "shift": str(shift.pk),
+    }
+    assert client.post(SCHEDULES, data).status_code == 302
+    grid = {f"c-{both.pk}-{monday.isoformat()}": str(shift.pk)}
+    assert client.post(SCHEDULES, {"store": store.pk, "week": monday.isoformat(), **grid}).status_code == 302
+    with brand_scope(brand):
+        rows = dict(Schedule.objects.for_brand(brand).filter(staff=both).values_list("date", "store_id"))
+    assert rows == {monday: second_store.pk, tuesday: store.pk}
