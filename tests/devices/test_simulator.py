@@ -131,6 +131,7 @@ def test_pair_punch_offline_replay_identify(paired, brand, tmp_path):
         "employee_no": "E001",
         "pin_given": True,
         "result": "unknown_staff",
+        "punch": False,
     }
 
     assert sim("offline", "--state", str(state), "--events", "5").returncode == 0
