@@ -301,7 +301,9 @@ class Kiosk:
         await self.device.close()
 
 
-async def end_to_end(url: str, cred: dict, b64: str, data: bytes, fmt: str, runs: int, warm: int = 3) -> dict:
+async def end_to_end(
+    url: str, cred: dict, b64: str, data: bytes, fmt: str, runs: int, pgid: int, warm: int = 3
+) -> dict:
     """``runs`` pairs, one after the other: the bare analysis of the frame's bytes in this process,
     then the same frame end to end through one kiosk. Pairing them in time gives both the same
     machine: whatever else runs slows both alike."""
@@ -316,7 +318,7 @@ async def end_to_end(url: str, cred: dict, b64: str, data: bytes, fmt: str, runs
             answer, _s = await kiosk.identify()
             first = first or answer
         bare_times, times, ratios = [], [], []
-        with CpuSampler() as cpu:
+        with CpuSampler(pgid) as cpu:
             for _ in range(runs):
                 t0 = time.perf_counter()
                 faces.analyse(data)
@@ -460,7 +462,7 @@ def run(run: Run) -> dict:
             for i in range(ROUNDS):
                 busy = wait_for_quiet()
                 load = load_average()
-                e = asyncio.run(end_to_end(url, creds["kiosks"][0], b64, data, fmt, RUNS))
+                e = asyncio.run(end_to_end(url, creds["kiosks"][0], b64, data, fmt, RUNS, pgid))
                 r = {
                     "round": i + 1,
                     "load_average": load,
