@@ -5,12 +5,14 @@ a second run deletes nothing."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from attendance import crypto, records, services, tasks
@@ -159,3 +161,19 @@ def test_the_job_runs_daily_in_beat_and_in_the_embedded_default(brand, aged):
     clock["now"] += timedelta(days=1)
     scheduler.tick()
     assert _count(Punch, brand) == 2
+
+
+def test_the_job_runs_from_the_command_line(brand, aged, other_brand):
+    out = io.StringIO()
+    call_command("attendance_retention", "--brand", brand.slug, stdout=out)
+    assert out.getvalue().strip() == (
+        f"{brand.slug}: punches 2, access_records 3, day_records 1, corrections 1, encodings 0"
+    )
+    out = io.StringIO()
+    call_command("attendance_retention", stdout=out)
+    assert sorted(out.getvalue().split("\n")[:2]) == sorted(
+        f"{b.slug}: punches 0, access_records 0, day_records 0, corrections 0, encodings 0"
+        for b in (brand, other_brand)
+    )
+    with pytest.raises(CommandError):
+        call_command("attendance_retention", "--brand", "nobody")
