@@ -265,8 +265,8 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     # attendance/records.py; payload: {"punch_id", "staff_id", "store_id", "source", "occurred_at",
     # "offline"}: a punch was recorded once (webhook punch.recorded; the person is told)
     "punch.recorded": ["guides.subscriptions.on_punch_recorded"],
-    # attendance/kiosk.py; payload: {"device_id", "store_id", "refusals", "minutes"}: repeated
-    # refusals of faces at one device (the store's managers are alerted)
+    # attendance/kiosk.py; payload: {"device_id", "store_id", "name", "refusals", "minutes"}:
+    # repeated refusals of faces or PINs at one device (the store's managers are alerted)
     "access.alert": ["guides.subscriptions.on_access_alert"],
 }
 
