@@ -13,9 +13,11 @@ location and, when needed, a photo from the front camera. Its risk is one or mor
 * ``pattern``: three or more risky punches by the person in the last seven days.
 
 The brand's policy (AttendancePolicy.phone_face, brand admins only) says when the face is checked:
-``always``, ``risk`` (when the punch has any risk) or ``never``. A face check is 1:1 against the
-person's own encodings with the brand's threshold. The way without the face is the punch PIN,
-only inside the store's geofence; when the face was needed, a reason is required and recorded.
+``always``, ``risk`` (when the punch has any risk) or ``never`` (the phone then takes no face).
+A face check is a few frames answering a blink or head-turn challenge (a photo held up to the
+phone does not punch), each 1:1 against the person's own encodings with the brand's threshold.
+The way without the face is the punch PIN, only inside the store's geofence; when the face was
+needed, a reason is required and recorded.
 """
 
 from __future__ import annotations
@@ -379,29 +381,40 @@ def assess(
 # --- the face check ----------------------------------------------------------------------------
 
 
-def face_verify(*, brand: Brand, staff: Staff, actor: Actor, found: list[faces.Face]) -> float:
-    """1:1: the one face in the frame against the person's own encodings; its distance, or a
-    ValidationError (no face, several, poor quality, not the person)."""
-    if not found:
+def face_verify(
+    *, brand: Brand, staff: Staff, actor: Actor, frames: list[list[faces.Face]], challenge: str | None
+) -> float:
+    """1:1 with liveness: every frame holds one face of usable quality, the frames answer the
+    challenge (a blink or a head turn: a photo held up to the phone does not), and every frame's
+    face is within the brand's threshold of the person's own encodings. Returns the best distance,
+    or a ValidationError (no face, several, poor quality, no liveness, not the person)."""
+    if not frames:
         raise services._refuse("no_face")
-    if len(found) > 1:
-        raise services._refuse("many_faces")
-    try:
-        faces.check_quality(found[0].quality)
-    except faces.FaceError as exc:
-        raise services._refuse(exc.code) from exc
+    for found in frames:
+        if not found:
+            raise services._refuse("no_face")
+        if len(found) > 1:
+            raise services._refuse("many_faces")
+        try:
+            faces.check_quality(found[0].quality)
+        except faces.FaceError as exc:
+            raise services._refuse(exc.code) from exc
+    if challenge not in services.LIVENESS_CHALLENGES or not faces.liveness(
+        [f[0].quality for f in frames], challenge
+    ):
+        raise services._refuse("liveness")
     policy = services.policy_get(brand=brand)
     known = gallery.load(brand, purpose="phone_punch", actor=actor)
     mine = known.matrix[known.owners == staff.pk]
     if not mine.size:
         raise ValidationError(_("Enroll your face first."), code="not_enrolled")
-    d = float(faces.distances(mine, found[0].encoding).min())
-    if d > policy.match_threshold:
+    d = [float(faces.distances(mine, f[0].encoding).min()) for f in frames]
+    if max(d) > policy.match_threshold:
         raise ValidationError(
             _("Your face did not match. Try again in better light, or punch with your PIN."),
             code="face_mismatch",
         )
-    return d
+    return min(d)
 
 
 # --- the punch ---------------------------------------------------------------------------------
@@ -429,15 +442,16 @@ def phone_punch(
     where: Location | None,
     device_token: str | None,
     store_id: Any = None,
-    found: list[faces.Face] | None = None,
+    frames: list[list[faces.Face]] | None = None,
+    challenge: str | None = None,
     pin: str | None = None,
     reason: str = "",
     at: datetime | None = None,
 ) -> PunchResult:
-    """Record a phone punch, once per form key. ``found`` is the analysed camera frame (the face
-    path); without it, ``pin`` (the PIN path: inside the geofence only; with a reason when the face
-    was needed). Refusals are ValidationErrors with a code; a refused punch writes nothing but the
-    count of a wrong PIN."""
+    """Record a phone punch, once per form key. ``frames`` are the analysed camera frames that
+    answer ``challenge`` (the face path); without them, ``pin`` (the PIN path: inside the geofence
+    only; with a reason when the face was needed). Refusals are ValidationErrors with a code; a
+    refused punch writes nothing but the count of a wrong PIN."""
     at = at or timezone.now()
     if not key or len(key) > 64:
         raise ValidationError(_("This form has expired. Reload the page."), code="bad_key")
@@ -447,7 +461,7 @@ def phone_punch(
     a = assess(brand=brand, staff=staff, store=store, where=where, device_token=device_token, at=at)
     reason = (reason or "").strip()
     face_distance = None
-    if found is not None:
+    if frames is not None:
         if a.policy == AttendancePolicy.PhoneFace.NEVER:
             raise ValidationError(
                 _("Your brand does not use faces for phone punches. Punch with your PIN."), code="face_off"
@@ -457,7 +471,7 @@ def phone_punch(
                 _("Give your consent and enroll your face first, or punch with your PIN."),
                 code="not_enrolled",
             )
-        face_distance = face_verify(brand=brand, staff=staff, actor=actor, found=found)
+        face_distance = face_verify(brand=brand, staff=staff, actor=actor, frames=frames, challenge=challenge)
         source = Punch.Source.PHONE_FACE
         reason = ""
     else:
@@ -486,7 +500,7 @@ def phone_punch(
             store=store,
             occurred_at=at,
             source=source,
-            face_checked=found is not None,
+            face_checked=frames is not None,
             face_distance=face_distance,
             latitude=where.latitude if where else None,
             longitude=where.longitude if where else None,

@@ -35,6 +35,7 @@ MAX_FRAMES = 8
 MIN_FRAMES = 3
 MAX_FRAME_BYTES = 1024 * 1024
 CHALLENGE_SESSION = "att_challenge"
+PUNCH_CHALLENGE_SESSION = "att_punch_challenge"
 CHALLENGE_SECONDS = 300
 PUNCH_KEY_SECONDS = 3600
 DEVICE_COOKIE_SECONDS = 5 * 365 * 24 * 3600
@@ -199,10 +200,20 @@ def choose_challenge() -> str:
     return secrets.choice(services.LIVENESS_CHALLENGES)
 
 
-def _new_challenge(request) -> str:
+def _new_challenge(request, key: str = CHALLENGE_SESSION) -> str:
     challenge = choose_challenge()
-    request.session[CHALLENGE_SESSION] = {"c": challenge, "t": int(timezone.now().timestamp())}
+    request.session[key] = {"c": challenge, "t": int(timezone.now().timestamp())}
     return challenge
+
+
+def _take_challenge(request, key: str) -> str:
+    """The challenge the page was given (once), or a ValidationError when there is none or it is
+    older than five minutes."""
+    issued = request.session.pop(key, None)
+    now = int(timezone.now().timestamp())
+    if not isinstance(issued, dict) or now - int(issued.get("t", 0)) > CHALLENGE_SECONDS:
+        raise ValidationError(_("The instruction expired. Try again."), code="no_challenge")
+    return str(issued.get("c", ""))
 
 
 def _challenge_words(challenge: str) -> str:
@@ -256,13 +267,10 @@ def enroll(request):
         challenge = _new_challenge(request)
         ctx = {"tab": "home", "challenge": challenge, "instruction": _challenge_words(challenge)}
         return render(request, "attendance/m/enroll.html", ctx)
-    issued = request.session.pop(CHALLENGE_SESSION, None)
     try:
         if consent_row is None:
             raise ValidationError(_("Give your consent to face processing first."), code="no_consent")
-        now = int(timezone.now().timestamp())
-        if not isinstance(issued, dict) or now - int(issued.get("t", 0)) > CHALLENGE_SECONDS:
-            raise ValidationError(_("The instruction expired. Try again."), code="no_challenge")
+        challenge = _take_challenge(request, CHALLENGE_SESSION)
         frames = _read_frames(request)
         found = _analyse(frames)
         del frames
@@ -271,7 +279,7 @@ def enroll(request):
             staff=staff,
             actor=Actor.from_request(request),
             frames=found,
-            challenge=issued["c"],
+            challenge=challenge,
             source="phone",
         )
     except ValidationError as exc:
@@ -395,13 +403,23 @@ def punch_check(request):
     except ValidationError as exc:
         return _error(exc, status=422)
     a = phone.assess(brand=brand, staff=staff, store=store, where=where, device_token=_device_token(request))
-    return JsonResponse({"ok": True, **a.as_dict(), "risk_words": _risk_words(a.risk)})
+    challenge = _new_challenge(request, PUNCH_CHALLENGE_SESSION)
+    return JsonResponse(
+        {
+            "ok": True,
+            **a.as_dict(),
+            "risk_words": _risk_words(a.risk),
+            "challenge": challenge,
+            "instruction": _challenge_words(challenge),
+        }
+    )
 
 
 @staff_required
 def punch_submit(request):
-    """POST a punch: ``key`` (from the page), the location, and a ``frame`` (the face way) or
-    ``pin`` with a ``reason`` when asked (the PIN way). JSON answer; a form key records one punch."""
+    """POST a punch: ``key`` (from the page), the location, and ``frame`` × 3–8 answering the
+    challenge the check gave (the face way) or ``pin`` with a ``reason`` when asked (the PIN way).
+    JSON answer; a form key records one punch."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     brand, staff = request.brand, request.staff
@@ -409,19 +427,14 @@ def punch_submit(request):
     try:
         key = _punch_key_open(request.POST.get("key", ""), staff.pk)
         where = _location(request)
-        frames = request.FILES.getlist("frame")
-        found = None
-        if frames:
-            if len(frames) > 1:
-                raise ValidationError(_("Send one picture."), code="frames")
-            if frames[0].size > MAX_FRAME_BYTES:
-                raise ValidationError(_("A picture is too large."), code="too_large")
-            data = frames[0].read()
-            if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
-                raise ValidationError(str(FACE_MESSAGES["bad_image"]), code="bad_image")
+        found = challenge = None
+        if request.FILES.getlist("frame"):
+            challenge = _take_challenge(request, PUNCH_CHALLENGE_SESSION)
+            frames = _read_frames(request)
             if phone.punch_key_used(brand=brand, key=key) is not None:
                 raise ValidationError(_("This punch was already sent."), code="replay")
-            found = _analyse([data])[0]
+            found = _analyse(frames)
+            del frames
         elif not request.POST.get("pin"):
             raise ValidationError(_("Punch with your face or your PIN."), code="nothing")
         result = phone.phone_punch(
@@ -432,7 +445,8 @@ def punch_submit(request):
             where=where,
             device_token=_device_token(request),
             store_id=request.POST.get("store"),
-            found=found,
+            frames=found,
+            challenge=challenge,
             pin=request.POST.get("pin"),
             reason=request.POST.get("reason", ""),
         )
@@ -440,7 +454,10 @@ def punch_submit(request):
         code = getattr(exc, "code", None)
         if hasattr(exc, "error_dict"):
             code = next(iter(exc.error_dict.values()))[0].code
-        return _error(exc, status=_status_for(code or ""))
+        response = _error(exc, status=_status_for(code or ""))
+        if request.FILES.getlist("frame"):  # the next try of the face way has a new instruction
+            response = _with_challenge(response, _new_challenge(request, PUNCH_CHALLENGE_SESSION))
+        return response
     p = result.punch
     local = timezone.localtime(p.occurred_at, records.store_tz(result.assessment.store))
     return JsonResponse(

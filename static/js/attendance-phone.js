@@ -178,8 +178,16 @@
       });
     }
 
+    function instruct(body) {
+      if (!body.instruction) return;
+      var line = document.getElementById("at-instruction");
+      line.textContent = body.instruction;
+      line.dataset.challenge = body.challenge;
+    }
+
     function decide(body) {
       state = body;
+      instruct(body);
       where.dataset.inside = body.inside ? "1" : "0";
       var place = body.store.name + " · " + (body.inside ? root.dataset.textInside : root.dataset.textOutside);
       if (body.distance_m !== null && body.distance_m !== undefined) {
@@ -207,7 +215,9 @@
 
     function finish(body) {
       busy = false;
+      shoot.disabled = false;
       if (body.key) root.dataset.key = body.key;
+      instruct(body);
       if (!body.ok) {
         say(body.message || root.dataset.textError);
         return;
@@ -224,12 +234,22 @@
     shoot.addEventListener("click", function () {
       if (busy) return;
       busy = true;
-      say(root.dataset.textSending);
-      grab(video).then(function (blob) {
+      shoot.disabled = true;
+      say(root.dataset.textHold);
+      var count = parseInt(faceBox.dataset.frames, 10) || 6;
+      var interval = parseInt(faceBox.dataset.interval, 10) || 400;
+      var blobs = [];
+      var chain = Promise.resolve();
+      for (var i = 0; i < count; i++) {
+        chain = chain.then(function () { return grab(video); }).then(function (b) { blobs.push(b); return wait(interval); });
+      }
+      chain.then(function () {
+        say(root.dataset.textSending);
         var f = baseForm();
-        f.append("frame", blob, "face.jpg");
+        blobs.forEach(function (b, i) { f.append("frame", b, "face" + i + ".jpg"); });
+        blobs = null;
         return post(root.dataset.send, f);
-      }).then(finish).catch(function () { busy = false; say(root.dataset.textError); });
+      }).then(finish).catch(function () { busy = false; shoot.disabled = false; say(root.dataset.textError); });
     });
 
     toPin.addEventListener("click", function () { showPin(state.reason_needed); });

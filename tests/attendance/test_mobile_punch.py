@@ -119,8 +119,25 @@ def punches(brand, staff):
         return list(Punch.objects.for_brand(brand).filter(staff=staff).order_by("id"))
 
 
-def jpeg(name: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile("face.jpg", (FACES / name).read_bytes(), content_type="image/jpeg")
+def turning(name: str, shears=(-0.35, 0.0, 0.4)) -> list[SimpleUploadedFile]:
+    """Frames of the photo turning its head (sheared sideways, see test_mobile.py)."""
+    from tests.attendance.test_mobile import sheared
+
+    return [
+        SimpleUploadedFile(f"f{i}.jpg", sheared(name, k), content_type="image/jpeg")
+        for i, k in enumerate(shears)
+    ]
+
+
+@pytest.fixture
+def turn(monkeypatch):
+    monkeypatch.setattr(mobile, "choose_challenge", lambda: "turn")
+
+
+def face_send(client, key, frames, where=AT_STORE):
+    """The face way as the page does it: the check gives the challenge, then the frames go."""
+    client.post(reverse("att-m-punch-check"), where or {})
+    return client.post(reverse("att-m-punch-send"), {"key": key, **(where or {}), "frame": frames})
 
 
 # --- risk --------------------------------------------------------------------------------------
@@ -355,17 +372,18 @@ def test_a_wrong_pin_records_nothing_and_five_lock_it(client, me, brand):
 
 @needs_faces
 def test_a_face_punch_is_checked_one_to_one_against_the_persons_own_face(
-    client, me, brand, brand_admin, analysed
+    client, me, brand, brand_admin, analysed, turn
 ):
     enroll(brand, me, brand_admin, analysed["obama.jpg"])
     # Another person's face (enrolled for someone else, too) does not punch for me.
     other = StaffFactory(brand=brand, role=Staff.Role.GUIDE)
     enroll(brand, other, brand_admin, analysed["biden.jpg"])
     key = page_key(client)
-    response = client.post(reverse("att-m-punch-send"), {"key": key, **FAR_AWAY, "frame": jpeg("biden.jpg")})
+    response = face_send(client, key, turning("biden2.jpg", shears=(-0.3, 0.0, 0.35)), FAR_AWAY)
     assert response.status_code == 422 and response.json()["code"] == "face_mismatch"
+    assert response.json()["challenge"] == "turn"  # the next try has its instruction
     assert punches(brand, me) == []
-    response = client.post(reverse("att-m-punch-send"), {"key": key, **FAR_AWAY, "frame": jpeg("obama2.jpg")})
+    response = face_send(client, key, turning("obama.jpg"), FAR_AWAY)
     assert response.status_code == 200, response.content
     (p,) = punches(brand, me)
     assert p.source == "phone_face" and p.face_checked and p.face_distance <= 0.45
@@ -373,21 +391,38 @@ def test_a_face_punch_is_checked_one_to_one_against_the_persons_own_face(
 
 
 @needs_faces
-def test_a_face_punch_needs_an_enrolled_face(client, me, brand):
+def test_a_face_punch_needs_an_enrolled_face(client, me, brand, turn):
     key = page_key(client)
-    response = client.post(reverse("att-m-punch-send"), {"key": key, **AT_STORE, "frame": jpeg("obama.jpg")})
+    response = face_send(client, key, turning("obama.jpg"))
     assert response.status_code == 422 and response.json()["code"] == "not_enrolled"
     assert punches(brand, me) == []
 
 
 @needs_faces
-def test_two_faces_in_the_punch_frame_are_refused(client, me, brand, brand_admin, analysed):
+def test_two_faces_in_the_punch_frames_are_refused(client, me, brand, brand_admin, analysed, turn):
     enroll(brand, me, brand_admin, analysed["obama.jpg"])
     key = page_key(client)
-    response = client.post(
-        reverse("att-m-punch-send"), {"key": key, **AT_STORE, "frame": jpeg("obama_and_biden.jpg")}
-    )
+    response = face_send(client, key, turning("obama_and_biden.jpg"))
     assert response.status_code == 422 and response.json()["code"] == "many_faces"
+
+
+@needs_faces
+def test_a_photo_held_up_to_the_phone_does_not_punch(client, me, brand, brand_admin, analysed, turn):
+    enroll(brand, me, brand_admin, analysed["obama.jpg"])
+    key = page_key(client)
+    response = face_send(client, key, turning("obama.jpg", shears=(0.0, 0.0, 0.0)))
+    assert response.status_code == 422 and response.json()["code"] == "liveness"
+    assert punches(brand, me) == []
+
+
+@needs_faces
+def test_frames_need_the_challenge_the_check_gave(client, me, brand, brand_admin, analysed, turn):
+    enroll(brand, me, brand_admin, analysed["obama.jpg"])
+    key = page_key(client)
+    frames = turning("obama.jpg")
+    response = client.post(reverse("att-m-punch-send"), {"key": key, **AT_STORE, "frame": frames})
+    assert response.status_code == 422 and response.json()["code"] == "no_challenge"
+    assert punches(brand, me) == []
 
 
 # --- once per key, bad input -------------------------------------------------------------------
@@ -441,16 +476,15 @@ def test_bad_input_is_refused_whole(client, me, brand, data, code):
 def test_bad_frames_are_refused_before_any_analysis(client, me, brand, monkeypatch):
     monkeypatch.setattr(mobile.pool, "analyse_sync", lambda *a, **k: pytest.fail("analysed"))
     key = page_key(client)
+    big = b"\xff\xd8\xff" + b"0" * mobile.MAX_FRAME_BYTES
     cases = [
-        ([SimpleUploadedFile("a.jpg", b"GIF89a")], "bad_image"),
-        ([SimpleUploadedFile("a.jpg", b"\xff\xd8\xff" + b"0" * mobile.MAX_FRAME_BYTES)], "too_large"),
-        (
-            [SimpleUploadedFile("a.jpg", b"\xff\xd8\xff"), SimpleUploadedFile("b.jpg", b"\xff\xd8\xff")],
-            "frames",
-        ),
+        ([SimpleUploadedFile(f"{i}.jpg", b"GIF89a") for i in range(3)], "bad_image"),
+        ([SimpleUploadedFile(f"{i}.jpg", big) for i in range(3)], "too_large"),
+        ([SimpleUploadedFile("a.jpg", b"\xff\xd8\xff")], "frames"),
+        ([SimpleUploadedFile(f"{i}.jpg", b"\xff\xd8\xff") for i in range(mobile.MAX_FRAMES + 1)], "frames"),
     ]
     for files, code in cases:
-        response = client.post(reverse("att-m-punch-send"), {"key": key, **AT_STORE, "frame": files})
+        response = face_send(client, key, files)
         assert response.status_code == 422 and response.json()["code"] == code
     assert punches(brand, me) == []
 
@@ -552,13 +586,13 @@ def test_a_punch_is_announced_to_the_person(client, me, brand, django_capture_on
 
 
 @needs_faces
-def test_with_the_policy_never_the_phone_does_not_take_faces(client, me, brand, brand_admin, analysed):
+def test_with_the_policy_never_the_phone_does_not_take_faces(client, me, brand, brand_admin, analysed, turn):
     enroll(brand, me, brand_admin, analysed["obama.jpg"])
     set_policy(brand, brand_admin, "never")
     key = page_key(client)
     body = client.post(reverse("att-m-punch-check"), FAR_AWAY).json()
     assert body["face_needed"] is False and body["can_face"] is False and body["pin_allowed"] is False
-    response = client.post(reverse("att-m-punch-send"), {"key": key, **FAR_AWAY, "frame": jpeg("obama2.jpg")})
+    response = face_send(client, key, turning("obama.jpg"), FAR_AWAY)
     assert response.status_code == 422 and response.json()["code"] == "face_off"
     assert punches(brand, me) == []
     # Inside the store the PIN is enough, without a reason, whatever the risk.

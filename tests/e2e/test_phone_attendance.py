@@ -3,10 +3,10 @@ front camera and Playwright's geolocation at the store.
 
 A guide opens 考勤 from the staff home, gives the separate consent, enrolls their face (the fake
 camera plays the face turning left and right: the head-turn challenge), then punches: the first
-punch is from a new phone, so the face is checked 1:1; the second, from the now known phone, on
-shift, inside the store, goes by PIN. 我的考勤 shows the punches, and the person is notified.
-The camera clip is made here from ../shared/faces/obama.jpg in a temporary folder (the photo
-never enters the repository). Screenshots: artifacts/screenshots/attendance-*-phone.png."""
+punch is from a new phone, so the face is checked 1:1 with the same head turn; the second, from
+the now known phone, on shift, inside the store, goes by PIN. 我的考勤 shows the punches, and the
+person is notified. The camera clip is made here from ../shared/faces/obama.jpg in a temporary
+folder (the photo never enters the repository). Screenshots: artifacts/screenshots/attendance-*-phone.png."""
 
 from __future__ import annotations
 
@@ -203,6 +203,7 @@ def test_a_guide_enrolls_their_face_and_punches_by_face_then_by_pin(
     page.goto("/m/attendance/punch/")
     page.wait_for_selector("[data-testid=punch-face]:not([hidden])")
     assert "首次使用的手机" in page.inner_text("[data-testid=punch-risk]")
+    page.wait_for_selector("[data-testid=punch-instruction][data-challenge=turn]")
     assert "在门店范围内" in page.inner_text("[data-testid=punch-where]")
     page.wait_for_function("document.getElementById('at-video').videoWidth > 0")
     shot(page, "attendance-punch-face")
