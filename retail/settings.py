@@ -273,6 +273,8 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
 # --- Face attendance (attendance/, docs/attendance.md) ---------------------------------------
 # Worker processes for face detection and encoding (attendance/pool.py); 0: in the caller's thread.
 FACE_WORKERS = env.int("FACE_WORKERS", default=1)
+# Their CPU priority (os.nice): the server's event loop comes first on a busy machine.
+FACE_WORKER_NICE = env.int("FACE_WORKER_NICE", default=10)
 # Keys that encrypt face encodings at rest, "key_id:fernet_key", newest first (rotation:
 # docs/attendance.md). Production must set its own; the embedded default derives one from SECRET_KEY.
 FACE_ENCRYPTION_KEYS = env.list("FACE_ENCRYPTION_KEYS", default=[])
