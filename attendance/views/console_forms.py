@@ -8,6 +8,7 @@ from datetime import date, datetime
 from django import forms
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from attendance.models import AccessRecord, AttendancePolicy, DayRecord
 from retail.form_keys import KeyedForm
@@ -78,7 +79,7 @@ class FaceDeleteForm(KeyedForm):
 
 
 class ShiftForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=40)
+    name = forms.CharField(label=pgettext_lazy("name of a shift", "Name"), max_length=40)
     start = forms.TimeField(label=_("Starts"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     end = forms.TimeField(
         label=_("Ends"),
