@@ -110,6 +110,7 @@ def world(brand, other_brand, store, brand_admin, guide):
     ids += _b_redpackets(other_brand, b_store, b_guide, b_admin)
     ids += _b_commission(other_brand, b_store, b_guide, b_admin)
     ids += _b_devices(other_brand, b_store, b_admin)
+    ids += _b_attendance(other_brand, b_store, b_guide, b_admin)
     _no_sqlite_id_reuse()
     return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
 
@@ -447,6 +448,82 @@ def _b_devices(b_brand, b_store, b_admin) -> list[int]:
     return [device.pk, event.pk, command.pk, code.pk]
 
 
+def _b_attendance(b_brand, b_store, b_guide, b_admin) -> list[int]:
+    """Brand B's face attendance: a policy, a consent text and consent, an encoding, a PIN, a shift,
+    a schedule, a punch, a day record with a correction and an access record."""
+    import numpy as np
+
+    from attendance import crypto
+    from attendance.models import (
+        AccessRecord,
+        AttendancePolicy,
+        ConsentText,
+        Correction,
+        DayRecord,
+        FaceConsent,
+        FaceEncoding,
+        Punch,
+        Schedule,
+        ShiftTemplate,
+        StaffPin,
+    )
+    from retail.tenancy import brand_scope
+
+    now = timezone.now()
+    today = timezone.localdate()
+    with brand_scope(b_brand):
+        policy = AttendancePolicy.objects.create(id=900401, brand=b_brand)
+        text = ConsentText.objects.create(id=900402, brand=b_brand, version=1, title=MARKER, body=MARKER)
+        consent = FaceConsent.objects.create(id=900403, brand=b_brand, staff=b_guide, text=text)
+        ciphertext, key_id = crypto.encrypt(np.full(crypto.DIMENSIONS, 0.05))
+        encoding = FaceEncoding.objects.create(
+            id=900404, brand=b_brand, staff=b_guide, ciphertext=ciphertext, key_id=key_id, source="phone"
+        )
+        pin = StaffPin.objects.create(id=900405, brand=b_brand, staff=b_guide, pin_hash="x")
+        shift = ShiftTemplate.objects.create(
+            id=900406,
+            brand=b_brand,
+            store=b_store,
+            name=f"{MARKER}早班",
+            start=datetime.time(9),
+            end=datetime.time(18),
+        )
+        schedule = Schedule.objects.create(
+            id=900407, brand=b_brand, staff=b_guide, store=b_store, date=today, shift=shift
+        )
+        punch = Punch.objects.create(
+            id=900408,
+            brand=b_brand,
+            staff=b_guide,
+            store=b_store,
+            source="phone_pin",
+            occurred_at=now,
+            reason=MARKER,
+        )
+        day = DayRecord.objects.create(
+            id=900409, brand=b_brand, staff=b_guide, store=b_store, date=today, status="late", late_minutes=7
+        )
+        correction = Correction.objects.create(
+            id=900410, brand=b_brand, day=day, by=b_admin, reason=MARKER, before={}, after={}
+        )
+        access = AccessRecord.objects.create(
+            id=900411, brand=b_brand, device_id=900301, staff=b_guide, result="unknown"
+        )
+    return [
+        policy.pk,
+        text.pk,
+        consent.pk,
+        encoding.pk,
+        pin.pk,
+        shift.pk,
+        schedule.pk,
+        punch.pk,
+        day.pk,
+        correction.pk,
+        access.pk,
+    ]
+
+
 def _no_sqlite_id_reuse():
     """SQLite gives a new row max(id) + 1, so a row brand A creates while probing could take the
     id right after one of B's high ids and make that id A's; start A's new rows far above them."""
@@ -457,12 +534,17 @@ def _no_sqlite_id_reuse():
             cur.execute("UPDATE sqlite_sequence SET seq = 5000000")
 
 
+def _text(value) -> str:
+    """A column's value as text; binary columns (memoryview) by their bytes, not the view's address."""
+    return bytes(value).hex() if isinstance(value, memoryview | bytes) else str(value)
+
+
 def _snapshot(brand):
     with rls_bypass(reason="isolation test snapshot"):
         out = {}
         for model in brand_owned_models():
             out[model.__name__] = sorted(
-                tuple(sorted((k, str(v)) for k, v in row.items()))
+                tuple(sorted((k, _text(v)) for k, v in row.items()))
                 for row in model.unscoped.filter(brand=brand).values()
             )
         out["AuditLog"] = AuditLog.unscoped.filter(brand=brand).count()
@@ -591,6 +673,11 @@ def test_brand_bs_devices_are_in_the_walk(world):
     assert {900301, 900302, 900303} <= set(world["b_ids"])
     routes = {route for route, _ in all_routes()}
     assert {"api/v1/devices/<int:pk>/", "api/v1/devices/<int:pk>/events/", "api/v1/device-events/"} <= routes
+
+
+def test_brand_bs_attendance_is_in_the_walk(world):
+    """Attendance's pages and API are walked with B's shift, schedule, punch, day record and more."""
+    assert set(range(900401, 900412)) <= set(world["b_ids"])
 
 
 def _ws_routes():
