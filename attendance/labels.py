@@ -37,3 +37,12 @@ FACE_MESSAGES = {
     "bad_image": _("This picture cannot be read. Try again."),
     "liveness": _("We could not see you blink or turn your head. Follow the instruction and try again."),
 }
+
+# A phone punch's risks (Punch.risk codes, attendance/phone.py), in words for the store's managers.
+PUNCH_RISKS = {
+    "new_device": _("a new phone"),
+    "no_location": _("no location"),
+    "outside_geofence": _("outside the store"),
+    "odd_hour": _("an unusual hour"),
+    "pattern": _("repeated unusual punches this week"),
+}

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance import calibration, records, reports, services
+from attendance.labels import PUNCH_RISKS
 from attendance.models import (
     AccessRecord,
     AttendancePolicy,
@@ -291,6 +292,14 @@ def day_records_csv(request):
     return response
 
 
+def _with_risk_words(punches) -> list:
+    """Punches with their risk codes in words (``p.risk_words``) for the page."""
+    rows = list(punches)
+    for p in rows:
+        p.risk_words = [str(PUNCH_RISKS.get(code, code)) for code in p.risk or ()]
+    return rows
+
+
 @manager_required
 @require_GET
 def person_month(request, staff_id: int):
@@ -330,7 +339,7 @@ def person_month(request, staff_id: int):
         "records",
         person=person,
         rows=_decorate_days(days),
-        punches=list(punches[:500]),
+        punches=_with_risk_words(punches[:500]),
         tz=home.timezone if home else "Asia/Shanghai",
         totals={
             "days": len(days),

@@ -675,6 +675,23 @@ def test_a_persons_month_lists_days_and_punches(client, store_manager, guide, la
     assert page.count('data-testid="punch-') == 2
 
 
+def test_a_phone_punchs_risks_read_in_words(client, brand, store, store_manager, guide, late_day):
+    records.punch_record(
+        brand=brand,
+        staff=guide,
+        store=store,
+        occurred_at=local(late_day.date, 23, 30),
+        source="phone_pin",
+        risk=["new_device", "outside_geofence", "odd_hour"],
+        reason="手机没电",
+    )
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    login_as(client, store_manager)
+    page = text(client.get(reverse("dash-att-person", args=[guide.pk]) + f"?month={late_day.date:%Y-%m}"))
+    assert "新手机、不在门店范围内、非常规时段" in page
+    assert "new_device" not in page and "odd_hour" not in page
+
+
 def test_a_correction_with_a_reason_changes_the_day_and_is_kept(client, brand, store_manager, late_day):
     login_as(client, store_manager)
     url = reverse("dash-att-correct", args=[late_day.pk])
