@@ -23,7 +23,7 @@ class PolicyForm(forms.Form):
         max_value=0.6,
         help_text=_(
             "A face matches when its distance to an enrolled face is at most this. Lower is stricter. "
-            "dlib's model is weaker on East Asian faces: keep it near 0.45 unless the calibration page "
+            "The face model is weaker on East Asian faces: keep it near 0.45 unless the calibration page "
             "shows otherwise."
         ),
         widget=forms.NumberInput(attrs={"step": "0.01"}),

@@ -24,17 +24,33 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    # Not session-wide: the sync API keeps an event loop running in this thread, which would
-    # break async_to_sync in the tests that run after these.
+def chromium(*extra_args: str):
+    """Headless Chromium for a module's tests (a generator for a module fixture to yield from)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        args = CHROMIUM_ARGS + list(extra_args)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         yield browser
         browser.close()
+
+
+def camera_chromium(camera_file: Path):
+    """Chromium whose camera is the video file ``camera_file`` (Y4M), allowed without asking."""
+    yield from chromium(
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_file}",
+        "--autoplay-policy=no-user-gesture-required",
+    )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Not session-wide: the sync API keeps an event loop running in this thread, which would
+    # break async_to_sync in the tests that run after these.
+    yield from chromium()
 
 
 class Browse:

@@ -26,7 +26,7 @@ from retail.events import Actor
 from retail.tenancy import brand_scope
 from tests.attendance.test_mobile_punch import on_shift_now
 from tests.e2e.asgi_server import AsgiServer
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import camera_chromium
 from tests.factories import PASSWORD
 from tests.helpers.browser import PHONE, assert_chinese, no_horizontal_overflow, shot
 from tests.helpers.faces import FACES
@@ -81,19 +81,7 @@ def camera_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def camera_browser(camera_file):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    args = CHROMIUM_ARGS + [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera_file}",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-        yield browser
-        browser.close()
+    yield from camera_chromium(camera_file)
 
 
 @pytest.fixture
