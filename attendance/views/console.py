@@ -608,8 +608,9 @@ def _schedule_page(request, store, stores, week_start, *, bulk_form=None, errors
                     "schedule": s,
                     "elsewhere": s is not None and s.store_id != store.pk,
                     "shift_id": s.shift_id if s is not None and s.store_id == store.pk else None,
-                    "day": rec,
-                    "badge": _badge(rec.status) if rec else "",
+                    # A day still to come has no attendance to show yet.
+                    "day": rec if d <= today else None,
+                    "badge": _badge(rec.status) if rec and d <= today else "",
                 }
             )
         rows.append({"person": p, "cells": cells})

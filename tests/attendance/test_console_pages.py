@@ -566,6 +566,26 @@ def _monday() -> date:
     return d - timedelta(days=d.weekday())
 
 
+def test_the_week_grid_shows_no_attendance_for_days_to_come(client, brand, store, brand_admin, guide, shift):
+    next_monday = _monday() + timedelta(days=7)
+    records.schedule_set(
+        brand=brand,
+        manager=brand_admin,
+        actor=Actor.system(),
+        store=store,
+        staff=guide,
+        days=[next_monday],
+        shift=shift,
+    )
+    with brand_scope(brand):
+        assert DayRecord.objects.for_brand(brand).filter(staff=guide, date=next_monday).exists()
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    login_as(client, brand_admin)
+    page = text(client.get(f"{SCHEDULES}?store={store.pk}&week={next_monday.isoformat()}"))
+    assert f'data-testid="c-{guide.pk}-{next_monday.isoformat()}"' in page
+    assert "进行中" not in page and "att-dot" not in page
+
+
 def test_the_week_grid_sets_and_clears_schedules(client, brand, store, store_manager, guide, shift):
     monday = _monday()
     login_as(client, store_manager)
