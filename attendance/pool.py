@@ -8,7 +8,8 @@ size; 0 runs the work in the calling thread (tests, and management commands that
 Workers run at a lower CPU priority (``FACE_WORKER_NICE``, 10 by default): on a busy machine the
 server's event loop (heartbeats, chat, pages) is served first and the face work takes what is left.
 A worker that dies (killed, out of memory) breaks a ProcessPoolExecutor for good; the pool is then
-replaced and the work tried once more in the new one."""
+replaced and the work tried once more in the new one. A worker whose server process is gone
+ends itself."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -27,11 +29,22 @@ from attendance import faces
 
 logger = logging.getLogger(__name__)
 
+PARENT_CHECK_SECONDS = 1.0
+
 _lock = threading.Lock()
 _pool: Executor | None = None
 
 
+def _watch_parent(parent: int) -> None:
+    """End this worker when the process that started it is gone (killed, crashed): a worker
+    process holds its task queue's write end itself, so it would otherwise wait for work forever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
 def _warm(nice: int = 0) -> None:
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="face-parent", daemon=True).start()
     if nice:
         with contextlib.suppress(OSError):  # not allowed here: run at the normal priority
             os.nice(nice)

@@ -53,3 +53,52 @@ def test_a_killed_worker_is_replaced_and_the_work_done(real_pool):
     found = asyncio.run(pool.analyse(data, checks=False))
     assert len(found) == 1
     assert pool.executor() is not second
+
+
+PARENT = """
+import os, sys
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retail.settings")
+django.setup()
+from django.conf import settings
+settings.FACE_WORKERS = 1
+from attendance import pool
+executor = pool.executor()
+print(executor.submit(os.getpid).result(timeout=120), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_worker_ends_when_its_server_process_is_killed(tmp_path):
+    """The server (the pool's parent) killed outright: its face worker does not live on."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)  # alive while its parent is
+        parent.kill()
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail("the face worker outlived its killed parent")
+    finally:
+        parent.kill()
