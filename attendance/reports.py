@@ -4,7 +4,7 @@ who is in the store now."""
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -93,8 +93,13 @@ def month_summary(
     """One row per person with a record in the store that month: days scheduled, on time, late,
     left early (a day both late and early counts in both), absent, missing punch, worked without a
     shift, still in progress, minutes late and early, and days corrected by a manager."""
+    return summarise(store_day_records(brand=brand, viewer=viewer, store=store, year=year, month=month))
+
+
+def summarise(days: Iterable[DayRecord]) -> list[dict[str, Any]]:
+    """``month_summary`` of day records already read (with their staff)."""
     rows: dict[int, dict[str, Any]] = {}
-    for day in store_day_records(brand=brand, viewer=viewer, store=store, year=year, month=month):
+    for day in days:
         row = rows.get(day.staff_id)
         if row is None:
             row = rows[day.staff_id] = {

@@ -241,9 +241,7 @@ def day_records(request):
     days = reports.store_day_records(
         brand=request.brand, viewer=request.staff, store=store, year=year, month=month
     )
-    summary = reports.month_summary(
-        brand=request.brand, viewer=request.staff, store=store, year=year, month=month
-    )
+    summary = reports.summarise(days)
     form = RecordFilterForm(request.GET if ("status" in request.GET or "q" in request.GET) else None)
     values = form.values()
     shown = days

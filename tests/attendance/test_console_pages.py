@@ -887,3 +887,15 @@ def test_a_day_at_another_store_is_left_alone(
     with brand_scope(brand):
         rows = dict(Schedule.objects.for_brand(brand).filter(staff=both).values_list("date", "store_id"))
     assert rows == {monday: second_store.pk, tuesday: store.pk}
+
+
+def test_the_records_page_reads_the_months_day_records_once(client, brand, store, brand_admin, late_day):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login_as(client, brand_admin)
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(f"{RECORDS}?store={store.pk}&month={late_day.date:%Y-%m}")
+    assert r.status_code == 200 and f'data-testid="day-{late_day.pk}"' in r.content.decode()
+    reads = [q["sql"] for q in ctx.captured_queries if 'FROM "attendance_dayrecord"' in q["sql"]]
+    assert len(reads) == 1, reads
