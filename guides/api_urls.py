@@ -1,7 +1,7 @@
 """The commission REST API (mounted under /api/v1/): an order's attribution, attribution and
 commission rules, settlement periods and statements, re-attribution runs, the caller's commission."""
 
-from django.urls import path
+from django.urls import include, path
 
 from guides import api
 
@@ -38,4 +38,5 @@ urlpatterns = [
         name="api-commission-reattributions",
     ),
     path("commission/me/", api.MyCommissionView.as_view(), name="api-commission-me"),
+    path("", include("guides.messaging.api_urls")),
 ]

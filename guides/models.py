@@ -524,3 +524,7 @@ class Event(BrandOwned):
         verbose_name = _("commission event")
         ordering = ["id"]
         indexes = [models.Index(fields=["brand", "id"], name="guides_event_idx")]
+
+
+# Messaging (guides/messaging/models.py): defined there, registered with this app here.
+from guides.messaging.models import *  # noqa: E402, F403

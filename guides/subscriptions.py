@@ -3,6 +3,7 @@ commission, device alerts for the store's managers. Listed in settings.OUTBOX_SU
 the payload is read (guides does not import the apps below that send them)."""
 
 from guides import tasks
+from guides.messaging import tasks as chat_tasks
 
 
 def on_order_paid(*, brand_id: int, name: str, payload: dict) -> None:
@@ -41,3 +42,24 @@ def on_face_duplicate(*, brand_id: int, name: str, payload: dict) -> None:
     """payload: {"staff_id", "other_id", "staff", "other"}: an enrollment was refused because the face
     is already enrolled for another person (attendance/services.py); the brand's admins are told."""
     tasks.face_duplicate_notify.delay(brand_id, payload)
+
+
+# --- messaging (guides/messaging/) ------------------------------------------------------------
+
+
+def on_member_joined(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"member_id", "guide_id"}: the member's conversation is opened, with the brand's
+    welcome message from their guide."""
+    chat_tasks.member_joined.delay(brand_id, payload["member_id"], payload.get("guide_id"))
+
+
+def on_member_guide_changed(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"member_ids", "guide_id", "previous_guide_id", "reason"}: the members are told who
+    their new guide is."""
+    chat_tasks.guide_changed.delay(brand_id, payload)
+
+
+def on_staff_left(*, brand_id: int, name: str, payload: dict) -> None:
+    """payload: {"staff_id"}: the person's chat sockets are closed (access is already gone: a
+    conversation is only ever its member's current guide's)."""
+    chat_tasks.staff_left.delay(brand_id, payload["staff_id"])

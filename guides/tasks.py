@@ -135,3 +135,7 @@ def punch_notify(self, brand_id: int, payload: dict) -> int:
 def face_duplicate_notify(self, brand_id: int, payload: dict) -> int:
     """Tell the brand's admins that a face was refused as already enrolled for someone else."""
     return notify.face_duplicate(brand=Brand.objects.get(pk=brand_id), payload=payload)
+
+
+# Messaging's tasks live in guides/messaging/tasks.py; imported here so the worker registers them.
+from guides.messaging import tasks as _messaging_tasks  # noqa: E402, F401

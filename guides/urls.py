@@ -1,10 +1,12 @@
 """Commission URLs: the guide's pages and the dashboard (the REST API is in guides/api_urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from guides.views import dashboard, mobile
 
 urlpatterns = [
+    # Messaging: the 消息 tab, the shopper's chat, the console (guides/messaging/urls.py)
+    path("", include("guides.messaging.urls")),
     # Guide's phone pages
     path("m/performance/", mobile.performance, name="performance"),
     path("m/performance/statements/<int:pk>/", mobile.statement, name="performance-statement"),

@@ -31,7 +31,9 @@ def member_joined(*, brand: Brand, actor: Actor | None, member, guide) -> None:
     )
 
 
-def member_bound(*, brand: Brand, actor: Actor | None, member, guide, reason: str) -> None:
+def member_bound(
+    *, brand: Brand, actor: Actor | None, member, guide, reason: str, previous_id: int | None = None
+) -> None:
     audit(
         brand=brand,
         actor=actor,
@@ -39,6 +41,24 @@ def member_bound(*, brand: Brand, actor: Actor | None, member, guide, reason: st
         target=member,
         target_repr=_member(member),
         data={"guide": guide.pk, "reason": reason},
+    )
+    guide_changed(brand=brand, member_ids=[member.pk], guide=guide, previous_id=previous_id, reason=reason)
+
+
+def guide_changed(
+    *, brand: Brand, member_ids: list[int], guide, previous_id: int | None, reason: str
+) -> None:
+    """Outbox ``member.guide_changed``: these members have a new exclusive guide (their
+    conversations follow; messaging tells them who the new guide is)."""
+    outbox.emit(
+        brand_id=brand.pk,
+        name="member.guide_changed",
+        payload={
+            "member_ids": list(member_ids),
+            "guide_id": guide.pk,
+            "previous_guide_id": previous_id,
+            "reason": reason,
+        },
     )
 
 
@@ -106,13 +126,16 @@ def tag_created(*, brand: Brand, actor: Actor, tag) -> None:
     audit(brand=brand, actor=actor, action="tag.created", target=tag)
 
 
-def members_handed_over(*, brand: Brand, actor: Actor, from_guide, to_guide, count: int) -> None:
+def members_handed_over(*, brand: Brand, actor: Actor, from_guide, to_guide, member_ids: list[int]) -> None:
     audit(
         brand=brand,
         actor=actor,
         action="member.handover",
         target=from_guide,
-        data={"to_guide": to_guide.pk, "count": count},
+        data={"to_guide": to_guide.pk, "count": len(member_ids)},
+    )
+    guide_changed(
+        brand=brand, member_ids=member_ids, guide=to_guide, previous_id=from_guide.pk, reason="handover"
     )
 
 

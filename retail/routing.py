@@ -1,7 +1,8 @@
 """Websocket routes.
 
 ``websocket_urlpatterns``: browser sockets, behind the allowed-hosts origin check and the session
-(the staff socket). ``device_websocket_urlpatterns()``: the routes of native devices, listed in
+(the staff socket, and the apps' routes listed in settings.BROWSER_WEBSOCKET_ROUTES: the chat).
+``device_websocket_urlpatterns()``: the routes of native devices, listed in
 settings.DEVICE_WEBSOCKET_ROUTES (the kernel imports no app), served without the origin check and
 without cookies: a device authenticates in its first frame."""
 
@@ -13,6 +14,7 @@ from retail.consumers import StaffConsumer
 
 websocket_urlpatterns = [
     path("ws/staff/", StaffConsumer.as_asgi()),
+    *[p for dotted in settings.BROWSER_WEBSOCKET_ROUTES for p in import_string(dotted)],
 ]
 
 

@@ -249,8 +249,11 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     "withdrawal.succeeded": [],
     "withdrawal.failed": [],
     # members/events.py (webhooks: member.joined, member.merged)
-    "member.joined": [],
+    "member.joined": ["guides.subscriptions.on_member_joined"],  # conversation and welcome message
     "member.merged": [],
+    # members/events.py; payload {"member_ids", "guide_id", "previous_guide_id", "reason"}: these
+    # members have a new exclusive guide (messaging tells them who it is)
+    "member.guide_changed": ["guides.subscriptions.on_member_guide_changed"],
     # devices/services.py
     "device.events": [],  # payload: {"device_id", "event_ids"}: events stored once each
     # payload: {"device_id", "store_id", "name"}: offline past the alert delay (webhook device.offline)
@@ -261,7 +264,10 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
     # at enrollment because it is already enrolled for another person
     "face.duplicate": ["guides.subscriptions.on_face_duplicate"],  # the brand's admins are told
     # retail/services.py: a staff member marked as left; payload {"staff_id"}
-    "staff.left": ["attendance.subscriptions.on_staff_left"],  # their face encodings are deleted
+    "staff.left": [
+        "attendance.subscriptions.on_staff_left",  # their face encodings are deleted
+        "guides.subscriptions.on_staff_left",  # their chat sockets are closed
+    ],
     # attendance/records.py; payload: {"punch_id", "staff_id", "store_id", "source", "occurred_at",
     # "offline"}: a punch was recorded once (webhook punch.recorded; the person is told)
     "punch.recorded": ["guides.subscriptions.on_punch_recorded"],
@@ -292,6 +298,8 @@ ATTENDANCE_REFUSAL_ALERT = env.int("ATTENDANCE_REFUSAL_ALERT", default=5)
 # --- Devices (devices/, docs/kiosk-protocol.md) ---------------------------------------------
 # Websocket routes of native devices (no origin check, no cookies; retail/routing.py).
 DEVICE_WEBSOCKET_ROUTES = ["devices.routing.websocket_urlpatterns"]
+# Browser websocket routes of the apps (origin check and session, like the staff socket).
+BROWSER_WEBSOCKET_ROUTES = ["guides.messaging.routing.websocket_urlpatterns"]
 # What answers live identify and punch frames and stores offline batches (a dotted path: devices
 # imports nothing of attendance); None: events are only stored.
 DEVICE_EVENT_HANDLER = "attendance.kiosk.handler"

@@ -28,7 +28,6 @@ urlpatterns = [
     path("invite/<slug:brand_slug>/<str:token>/", views.invitation_accept, name="invitation-accept"),
     # Staff mobile UI
     path("m/", views.home, name="home"),
-    path("m/messages/", views.messages_tab, name="messages-tab"),
     path("m/me/", views.me_tab, name="me-tab"),
     path("m/me/password/", views.password_change, name="password-change"),
     path("m/team/", views.team, name="team"),

@@ -190,11 +190,6 @@ def home(request):
 
 
 @staff_required
-def messages_tab(request):
-    return render(request, "staff/messages.html", {"tab": "messages"})
-
-
-@staff_required
 def me_tab(request):
     memberships = selectors.membership_list(user=request.user)
     return render(

@@ -71,7 +71,14 @@ def bind_guide(
     )
     Member.objects.filter(pk=member.pk).update(guide=guide)
     member.guide = guide
-    events.member_bound(brand=brand, actor=actor, member=member, guide=guide, reason=reason)
+    events.member_bound(
+        brand=brand,
+        actor=actor,
+        member=member,
+        guide=guide,
+        reason=reason,
+        previous_id=current.guide_id if current is not None else None,
+    )
     return True
 
 
@@ -150,6 +157,6 @@ def members_handover(
         )
         Member.objects.filter(pk__in=ids).update(guide=to_guide)
         events.members_handed_over(
-            brand=brand, actor=actor, from_guide=from_guide, to_guide=to_guide, count=len(ids)
+            brand=brand, actor=actor, from_guide=from_guide, to_guide=to_guide, member_ids=ids
         )
     return len(ids)

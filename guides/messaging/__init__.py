@@ -1,0 +1,2 @@
+"""Guide–shopper messaging: conversations, messages, auto-reply, canned replies, mass messages,
+push and outbound notices (docs/messaging.md)."""

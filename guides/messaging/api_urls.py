@@ -1,0 +1,3 @@
+"""Messaging API (/api/v1/conversations/...)."""
+
+urlpatterns: list = []

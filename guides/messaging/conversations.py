@@ -1,0 +1,231 @@
+"""The core writes of messaging: a member's conversation, sending a message, reading.
+
+Every message of every sender (member, guide, brand, auto-reply, system, mass message) is stored
+by ``message_send``; the follow-ups run after commit: live delivery to both sides' sockets, the
+guide's batched push, the shopper's outbound notice, the auto-reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guides.messaging import realtime, wire
+from guides.messaging.models import BODY_MAX, Conversation, Message, MessagingSettings
+from members.models import Member
+from retail.models import Brand, Staff
+from retail.tenancy import brand_scope
+
+PREVIEW_LEN = 60
+
+
+def settings_get(*, brand: Brand) -> MessagingSettings:
+    """The brand's messaging settings (created with the defaults on first use)."""
+    with brand_scope(brand):
+        found = MessagingSettings.objects.filter(brand=brand).first()
+        if found is not None:
+            return found
+        try:
+            with transaction.atomic():
+                return MessagingSettings.objects.create(brand=brand)
+        except IntegrityError:  # a concurrent first use won
+            return MessagingSettings.objects.get(brand=brand)
+
+
+def conversation_for_member(*, brand: Brand, member: Member) -> Conversation:
+    """The member's conversation (one per member; created on first need)."""
+    if member.brand_id != brand.pk:
+        raise PermissionDenied
+    with brand_scope(brand):
+        conv = Conversation.objects.filter(member=member).first()
+        if conv is not None:
+            return conv
+        try:
+            with transaction.atomic():
+                return Conversation.objects.create(brand=brand, member=member)
+        except IntegrityError:  # a concurrent first message or join won
+            return Conversation.objects.get(member=member)
+
+
+def guide_conversation(*, brand: Brand, staff: Staff, pk: int) -> Conversation:
+    """A conversation the guide may open: its member is active and she is their exclusive guide
+    now (a hand-over or leaving takes it away in the same transaction). Else PermissionDenied."""
+    with brand_scope(brand):
+        conv = (
+            Conversation.objects.for_brand(brand)
+            .select_related("member")
+            .filter(pk=pk, status=Conversation.Status.OPEN)
+            .first()
+        )
+    if (
+        conv is None
+        or conv.member.guide_id != staff.pk
+        or not conv.member.is_active
+        or staff.status != Staff.Status.ACTIVE
+    ):
+        raise PermissionDenied(_("This conversation is not yours."))
+    return conv
+
+
+def preview(kind: str, body: str) -> str:
+    labels = {
+        Message.Kind.IMAGE: _("[Image]"),
+        Message.Kind.PRODUCT: _("[Product]"),
+        Message.Kind.COUPON: _("[Coupon]"),
+        Message.Kind.ORDER: _("[Order]"),
+    }
+    text = " ".join((body or "").split())
+    if kind in labels:
+        text = f"{labels[kind]} {text}".strip()
+    return text[:PREVIEW_LEN]
+
+
+@dataclass
+class Sent:
+    message: Message
+    created: bool  # False: the same client_id was stored before (a resend)
+
+
+def message_send(
+    *,
+    brand: Brand,
+    conversation: Conversation,
+    sender: str,
+    staff: Staff | None = None,
+    kind: str = Message.Kind.TEXT,
+    body: str = "",
+    data: dict | None = None,
+    image=None,
+    client_id: str = "",
+    broadcast_id: int | None = None,
+    publish: bool = True,
+) -> Sent:
+    """Store one message and update the conversation's preview and unread count, in one
+    transaction. A ``client_id`` seen before in this conversation from this sender returns the
+    stored message (``created`` False) and changes nothing.
+
+    Checks of who may send (the guide's access, the shopper's limits and banned words) are made
+    by the callers (``send_as_guide``, ``send_as_member`` ...) before this is called."""
+    if sender not in Message.Sender.values or kind not in Message.Kind.values:
+        raise ValidationError(_("Unknown message."))
+    body = (body or "").strip()
+    if len(body) > BODY_MAX:
+        raise ValidationError({"body": _("A message can have at most %(n)d characters.") % {"n": BODY_MAX}})
+    if kind == Message.Kind.TEXT and not body:
+        raise ValidationError({"body": _("Write a message.")})
+    client_id = (client_id or "")[:40]
+    now = timezone.now()
+    with brand_scope(brand), transaction.atomic():
+        if client_id:
+            found = Message.objects.filter(
+                conversation=conversation, sender=sender, client_id=client_id
+            ).first()
+            if found is not None:
+                return Sent(found, False)
+        try:
+            with transaction.atomic():
+                msg = Message.objects.create(
+                    brand=brand,
+                    conversation=conversation,
+                    sender=sender,
+                    staff=staff,
+                    kind=kind,
+                    body=body,
+                    data=data or {},
+                    image=image or "",
+                    client_id=client_id,
+                    broadcast_id=broadcast_id,
+                    created_at=now,
+                )
+        except IntegrityError:
+            if not client_id:
+                raise
+            found = Message.objects.get(conversation=conversation, sender=sender, client_id=client_id)
+            return Sent(found, False)
+        to_guide = sender == Message.Sender.MEMBER
+        changes = {
+            "last_message_at": now,
+            "last_preview": preview(kind, body),
+            "last_sender": sender,
+        }
+        if to_guide:
+            changes["guide_unread"] = F("guide_unread") + 1
+            # The member has seen everything up to what they write.
+            changes["member_read_upto"] = msg.pk
+            changes["member_unread"] = 0
+        else:
+            changes["member_unread"] = F("member_unread") + 1
+        if sender == Message.Sender.GUIDE:
+            changes["auto_reply_key"] = ""  # the guide wrote: the quiet period is over
+            changes["guide_read_upto"] = msg.pk
+            changes["guide_unread"] = 0
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)
+        if publish:
+            publish_message(brand=brand, conversation=conversation, message=msg, staff=staff)
+    return Sent(msg, True)
+
+
+def publish_message(
+    *, brand: Brand, conversation: Conversation, message: Message, staff: Staff | None
+) -> None:
+    """Deliver to the member's sockets and their guide's, after commit."""
+    guide_id = conversation.member.guide_id if "member" in conversation._state.fields_cache else None
+    if guide_id is None:
+        guide_id = Member.objects.filter(pk=conversation.member_id).values_list("guide_id", flat=True).first()
+    groups = [realtime.chat_member_group(brand.pk, conversation.member_id)]
+    if guide_id:
+        groups.append(realtime.chat_staff_group(brand.pk, guide_id))
+    event = {"type": "chat.message", "message": wire.message(message, staff_name=staff.name if staff else "")}
+    realtime.send_on_commit(groups, event)
+
+
+def conversation_read(*, brand: Brand, conversation: Conversation, side: str, upto: int | None = None) -> int:
+    """The ``side`` ("guide" or "member") has read the conversation up to ``upto`` (default: its
+    last message). Returns the new mark; the other side is told (its ticks turn to read)."""
+    if side not in ("guide", "member"):
+        raise ValidationError(_("Unknown side."))
+    with brand_scope(brand), transaction.atomic():
+        last = (
+            Message.objects.filter(conversation=conversation)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+            or 0
+        )
+        mark = last if upto is None else max(0, min(int(upto), last))
+        field = f"{side}_read_upto"
+        unread_field = f"{side}_unread"
+        if side == "guide":
+            unread = Message.objects.filter(
+                conversation=conversation, id__gt=mark, sender=Message.Sender.MEMBER
+            ).count()
+        else:
+            unread = (
+                Message.objects.filter(conversation=conversation, id__gt=mark)
+                .exclude(sender=Message.Sender.MEMBER)
+                .count()
+            )
+        updates = {field: mark, unread_field: unread}
+        if side == "member":
+            updates["member_delivered_upto"] = mark
+        n = (
+            Conversation.objects.filter(pk=conversation.pk, **{f"{field}__lt": mark}).update(**updates)
+            if mark
+            else 0
+        )
+        if n:
+            guide_id = (
+                Member.objects.filter(pk=conversation.member_id).values_list("guide_id", flat=True).first()
+            )
+            groups = [realtime.chat_member_group(brand.pk, conversation.member_id)]
+            if guide_id:
+                groups.append(realtime.chat_staff_group(brand.pk, guide_id))
+            realtime.send_on_commit(
+                groups,
+                {"type": "chat.read", "conversation": conversation.pk, "side": side, "upto": mark},
+            )
+    return mark

@@ -1,0 +1,18 @@
+"""Conversations follow the member: joining (welcome), a new guide (hand-over notice), a merge and
+its undo (MERGE_HOOKS), staff leaving."""
+
+from __future__ import annotations
+
+from retail.models import Brand
+
+
+def member_joined(*, brand: Brand, member_id: int, guide_id: int | None) -> None:
+    return None
+
+
+def guide_changed(*, brand: Brand, payload: dict) -> None:
+    return None
+
+
+def staff_left(*, brand: Brand, staff_id: int) -> None:
+    return None

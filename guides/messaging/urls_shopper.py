@@ -1,0 +1,3 @@
+"""Messaging URLs."""
+
+urlpatterns: list = []
