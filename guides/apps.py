@@ -8,3 +8,4 @@ class GuidesConfig(AppConfig):
 
     def ready(self) -> None:
         from guides import labels, navigation  # noqa: F401  audit words; menus
+        from guides.messaging import merge  # noqa: F401  conversations follow a member merge

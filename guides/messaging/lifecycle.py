@@ -11,8 +11,12 @@ def member_joined(*, brand: Brand, member_id: int, guide_id: int | None) -> None
 
 
 def guide_changed(*, brand: Brand, payload: dict) -> None:
-    return None
+    from guides.messaging import handover
+
+    handover.guide_changed(brand=brand, payload=payload)
 
 
 def staff_left(*, brand: Brand, staff_id: int) -> None:
-    return None
+    from guides.messaging import handover
+
+    handover.staff_left(brand=brand, staff_id=staff_id)

@@ -32,6 +32,8 @@ SCOPES: dict[str, str] = {
     "commission:write": _("Change commission rules and settings, close and approve periods, hold statements"),
     "attendance:read": _("Read attendance punches, day records, shifts and schedules"),
     "attendance:write": _("Set and clear staff schedules"),
+    "messages:read": _("Read conversations between guides and members, and their messages"),
+    "messages:write": _("Send messages to members as the brand"),
     "devices:read": _("Read the brand's devices, their state and the events they reported"),
     "messages:send": _("Send messages to staff"),
     "webhooks:manage": _("Manage the app's webhook endpoints and deliveries"),

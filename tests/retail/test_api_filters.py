@@ -97,6 +97,11 @@ BAD_VALUES = [
     ("/api/v1/attendance/schedules/", "date_from", "2026-00-10"),
     ("/api/v1/attendance/schedules/", "date_to", "tomorrow"),
     ("/api/v1/attendance/schedules/", "shift", "9223372036854775808"),
+    ("/api/v1/conversations/", "member", "abc"),
+    ("/api/v1/conversations/", "guide", "-1"),
+    ("/api/v1/conversations/", "updated_after", "yesterday"),
+    ("/api/v1/conversations/<int:pk>/messages/", "before", "0"),
+    ("/api/v1/conversations/<int:pk>/messages/", "after", "9223372036854775808"),
 ]
 
 
