@@ -225,6 +225,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # 03:30 China time: punches, access and day records past each brand's retention are deleted, and
     # the face encodings of people who left or have no consent (attendance/tasks.py).
     "attendance-daily": {"task": "attendance.tasks.daily", "schedule": crontab(hour=19, minute=30)},
+    # Scheduled mass messages whose time has come are sent; sends whose worker died are resumed.
+    "messaging-broadcasts": {"task": "guides.messaging.tasks.broadcasts_minutely", "schedule": 60.0},
 }
 
 # --- Outbox (retail/outbox.py) -----------------------------------------------------------
@@ -587,6 +589,16 @@ LOGGING = {
 # Outgoing staff notifications (invitation links, ...): "console" logs them.
 NOTIFY_BACKEND = env.str("NOTIFY_BACKEND", default="retail.notify.ConsoleSender")
 PUSH_BACKEND = env.str("PUSH_BACKEND", default="guides.push.LogPush")
+# Messaging (guides/messaging): new shopper messages are pushed to the guide at most once per
+# window, summarised; a shopper who has not read the guide's message after the delay gets a notice
+# through the brand's channel (SMS through NOTIFY_BACKEND, or the WeChat-template sender below);
+# mass messages reach shoppers on the chat page live from a follow-up task per batch.
+MESSAGING_PUSH_WINDOW_SECONDS = env.int("MESSAGING_PUSH_WINDOW_SECONDS", default=60)
+MESSAGING_NOTICE_DELAY_SECONDS = env.int("MESSAGING_NOTICE_DELAY_SECONDS", default=120)
+MESSAGING_WECHAT_BACKEND = env.str(
+    "MESSAGING_WECHAT_BACKEND", default="guides.messaging.channels.SimulatedWeChatTemplate"
+)
+MESSAGING_BROADCAST_LIVE = env.bool("MESSAGING_BROADCAST_LIVE", default=True)
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 # The platform operator: ledger mismatches and server errors are mailed here (ADMINS=a@x,b@y).
 ADMINS = [("Platform operator", a) for a in env.list("ADMINS", default=[])]

@@ -226,6 +226,10 @@ class Broadcast(BrandOwned):
     read = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The send walks the audience in member-id order: the last member done, and how long the
+    # current sender holds it (a send whose worker died is taken up again from the cursor).
+    cursor = models.BigIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
