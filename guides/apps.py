@@ -8,4 +8,7 @@ class GuidesConfig(AppConfig):
 
     def ready(self) -> None:
         from guides import labels, navigation  # noqa: F401  audit words; menus
-        from guides.messaging import merge  # noqa: F401  conversations follow a member merge
+        from guides.messaging import (
+            broadcast_labels,  # noqa: F401  mass messages' audit words
+            merge,  # noqa: F401  conversations follow a member merge
+        )
