@@ -4,7 +4,8 @@ way to attendance (punch, 我的考勤) on the same tabs."""
 from django.utils.translation import gettext_lazy as _
 
 from guides import selectors
-from retail.navigation import register_home_card, register_menu_entry
+from guides.messaging.history import messages_unread
+from retail.navigation import register_home_card, register_menu_badge, register_menu_entry
 
 
 def _performance(request) -> dict:
@@ -34,3 +35,6 @@ for page in ("home", "me"):
     )
     # 考勤: punch and my attendance (attendance/views/mobile.py), for every staff member.
     register_home_card(page, "attendance", template="attendance/m/_card.html", order=25, group="cells")
+
+# The 消息 tab's unread count (one query, only on pages that show the tab bar).
+register_menu_badge("tabbar", "messages", messages_unread)

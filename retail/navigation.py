@@ -52,6 +52,7 @@ class HomeCard:
 
 _MENUS: dict[str, dict[str, MenuEntry]] = {}
 _CARDS: dict[str, dict[str, HomeCard]] = {}
+_BADGES: dict[tuple[str, str], Callable[[Any], int]] = {}
 
 
 def register_menu_entry(
@@ -85,6 +86,12 @@ def register_menu_entry(
         tone=tone,
         testid=testid,
     )
+
+
+def register_menu_badge(menu: str, key: str, count: Callable[[Any], int]) -> None:
+    """Show ``count(staff)`` (e.g. unread messages) on a menu's entry; counted only when a template
+    shows the badge, so pages without that menu pay nothing."""
+    _BADGES[(menu, key)] = count
 
 
 def register_home_card(
@@ -128,8 +135,10 @@ def menu(name: str, staff) -> list[dict]:
         if not _shown(e, staff):
             continue
         url_name = e.url_name(staff) if callable(e.url_name) else e.url_name
+        count = _BADGES.get((name, e.key))
         out.append(
             {
+                "badge": _lazy_badge(count, staff) if count is not None and staff is not None else None,
                 "key": e.key,
                 "label": e.label,
                 "url": reverse(url_name),
@@ -140,6 +149,16 @@ def menu(name: str, staff) -> list[dict]:
             }
         )
     return out
+
+
+def _lazy_badge(count: Callable[[Any], int], staff) -> Callable[[], str]:
+    """A template calls it: "" for nothing, the number, or "99+"."""
+
+    def badge() -> str:
+        n = int(count(staff) or 0)
+        return "" if n <= 0 else ("99+" if n > 99 else str(n))
+
+    return badge
 
 
 class Menus:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from guides.messaging import realtime, wire
 from guides.messaging.models import BODY_MAX, Conversation, Message, MessagingSettings
 from members.models import Member
+from retail import private_files
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
 
@@ -137,6 +138,7 @@ def message_send(
                     body=body,
                     data=data or {},
                     image=image or "",
+                    files_expire_at=private_files.expiry(now) if image else None,
                     client_id=client_id,
                     broadcast_id=broadcast_id,
                     created_at=now,
