@@ -111,6 +111,7 @@ def world(brand, other_brand, store, brand_admin, guide):
     ids += _b_commission(other_brand, b_store, b_guide, b_admin)
     ids += _b_devices(other_brand, b_store, b_admin)
     ids += _b_attendance(other_brand, b_store, b_guide, b_admin)
+    ids += _b_messaging(other_brand, b_guide, b_admin)
     _no_sqlite_id_reuse()
     return {"b_ids": ids, "b_brand": other_brand, "b_token": link.rstrip("/").split("/")[-1]}
 
@@ -524,6 +525,72 @@ def _b_attendance(b_brand, b_store, b_guide, b_admin) -> list[int]:
     ]
 
 
+def _b_messaging(b_brand, b_guide, b_admin) -> list[int]:
+    """Brand B's messaging: settings, a guide's chat settings, the kept member's conversation with a
+    message (an image too), a canned reply, a note, a mass message, a quota and a report."""
+    from guides.messaging.models import (
+        Broadcast,
+        CannedReply,
+        Conversation,
+        GuideChatSettings,
+        GuideNote,
+        MassQuota,
+        Message,
+        MessagingSettings,
+        ShopperReport,
+    )
+    from retail.tenancy import brand_scope
+
+    now = timezone.now()
+    with brand_scope(b_brand):
+        settings_row = MessagingSettings.objects.create(
+            id=900501, brand=b_brand, welcome_template=f"{MARKER}{{guide}}", auto_reply_text=MARKER
+        )
+        chat = GuideChatSettings.objects.create(
+            id=900502, brand=b_brand, staff=b_guide, auto_reply_text=MARKER
+        )
+        conv = Conversation.objects.create(
+            id=900503, brand=b_brand, member_id=900005, last_preview=MARKER, last_message_at=now
+        )
+        message = Message.objects.create(
+            id=900504, brand=b_brand, conversation=conv, sender="member", body=MARKER, client_id="b-1"
+        )
+        image = Message.objects.create(
+            id=900505,
+            brand=b_brand,
+            conversation=conv,
+            sender="guide",
+            staff=b_guide,
+            kind="image",
+            image="chat/b-secret.jpg",
+        )
+        canned = CannedReply.objects.create(id=900506, brand=b_brand, title=MARKER, body=MARKER)
+        note = GuideNote.objects.create(
+            id=900507, brand=b_brand, staff=b_guide, member_id=900005, body=MARKER
+        )
+        broadcast = Broadcast.objects.create(
+            id=900508, brand=b_brand, created_by=b_admin, body=MARKER, segment={"guide": b_guide.pk}
+        )
+        quota = MassQuota.objects.create(
+            id=900509, brand=b_brand, member_id=900005, month=now.date().replace(day=1), count=1
+        )
+        report = ShopperReport.objects.create(
+            id=900510, brand=b_brand, conversation=conv, staff=b_guide, reason=MARKER
+        )
+    return [
+        settings_row.pk,
+        chat.pk,
+        conv.pk,
+        message.pk,
+        image.pk,
+        canned.pk,
+        note.pk,
+        broadcast.pk,
+        quota.pk,
+        report.pk,
+    ]
+
+
 def _no_sqlite_id_reuse():
     """SQLite gives a new row max(id) + 1, so a row brand A creates while probing could take the
     id right after one of B's high ids and make that id A's; start A's new rows far above them."""
@@ -680,11 +747,31 @@ def test_brand_bs_attendance_is_in_the_walk(world):
     assert set(range(900401, 900412)) <= set(world["b_ids"])
 
 
+def test_brand_bs_messaging_is_in_the_walk(world):
+    """Messaging's pages, API and every new model are walked with B's rows: settings, conversation,
+    messages, canned reply, note, mass message, quota and report."""
+    from guides.messaging import models as messaging
+
+    assert set(range(900501, 900511)) <= set(world["b_ids"])
+    with rls_bypass(reason="isolation test"):
+        for name in messaging.__all__:
+            model = getattr(messaging, name)
+            if isinstance(model, type):
+                assert model.unscoped.filter(brand=world["b_brand"]).exists(), name
+    routes = {route for route, _ in all_routes()}
+    assert {"api/v1/conversations/", "api/v1/conversations/<int:pk>/messages/"} <= routes
+
+
 def _ws_routes():
     """The browser sockets (the device routes take no session: tests/isolation/test_device_socket.py)."""
     from retail.routing import websocket_urlpatterns
 
     return ["/" + str(p.pattern).lstrip("^").rstrip("$") for p in websocket_urlpatterns]
+
+
+def _ws_path(route: str, slug: str) -> str:
+    """A socket route with its brand slug filled in (the shopper's chat: /ws/s/<brand_slug>/chat/)."""
+    return PARAM.sub(lambda m: slug, route)
 
 
 @pytest.mark.usefixtures("in_memory_channel_layer")
@@ -702,7 +789,7 @@ def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide,
     async def run():
         comm = WebsocketCommunicator(
             application,
-            path,
+            _ws_path(path, world["b_brand"].slug),
             headers=[(b"cookie", cookie), (b"host", b"localhost"), (b"origin", b"http://localhost")],
         )
         connected, code = await comm.connect()
@@ -710,7 +797,8 @@ def test_every_websocket_route_refuses_a_session_for_another_brand(world, guide,
         return connected, code
 
     connected, code = async_to_sync(run)()
-    assert not connected and code == 4403
+    # A staff session is no shopper's: at brand B's shopper socket it is no credential at all.
+    assert not connected and code == (4401 if _params(path) else 4403)
 
 
 @pytest.mark.usefixtures("in_memory_channel_layer")
@@ -720,7 +808,9 @@ def test_every_websocket_route_refuses_anonymous(path):
 
     async def run():
         comm = WebsocketCommunicator(
-            application, path, headers=[(b"host", b"localhost"), (b"origin", b"http://localhost")]
+            application,
+            _ws_path(path, "some-brand"),
+            headers=[(b"host", b"localhost"), (b"origin", b"http://localhost")],
         )
         connected, code = await comm.connect()
         await comm.disconnect()
