@@ -64,3 +64,5 @@ register_target("guides.SettlementPeriod", gettext_lazy("settlement period"))
 register_target("guides.Statement", gettext_lazy("commission statement"), _describe_statements)
 register_target("guides.AttributionRule", gettext_lazy("attribution rules"), _describe_attribution_rules)
 register_target("guides.Reattribution", gettext_lazy("re-attribution"), _describe_reattributions)
+
+from guides.messaging import labels as _messaging_labels  # noqa: E402, F401  messaging audit words

@@ -38,3 +38,15 @@ for page in ("home", "me"):
 
 # The 消息 tab's unread count (one query, only on pages that show the tab bar).
 register_menu_badge("tabbar", "messages", messages_unread)
+
+# Messaging in the console (brand admins): settings, conversations, reports, canned replies.
+register_menu_entry(
+    "dashboard",
+    "messaging",
+    label=_("Messaging"),
+    url_name="dash-messaging-conversations",
+    icon="icons/message.html",
+    order=91,
+    visible=roles.can_manage_stores,
+    testid="nav-messaging",
+)

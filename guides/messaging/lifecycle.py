@@ -7,7 +7,9 @@ from retail.models import Brand
 
 
 def member_joined(*, brand: Brand, member_id: int, guide_id: int | None) -> None:
-    return None
+    from guides.messaging import welcome
+
+    welcome.member_joined(brand=brand, member_id=member_id, guide_id=guide_id)
 
 
 def guide_changed(*, brand: Brand, payload: dict) -> None:

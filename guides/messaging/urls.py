@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("guides.messaging.urls_guide_tools")),
     path("", include("guides.messaging.urls_mobile")),
     path("", include("guides.messaging.urls_shopper")),
     path("", include("guides.messaging.urls_console")),

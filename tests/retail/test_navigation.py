@@ -138,6 +138,7 @@ def test_the_apps_register_their_entries_and_cards(guide, brand_admin):
         "orders",
         "redpackets",
         "commission",
+        "messaging",
         "attendance",
         "devices",
         "membership",
