@@ -14,6 +14,7 @@ MARKERS = {
     "body_limit": "<!-- request body limit section: python -m bench body_limit -->",
     "faces": "<!-- faces section: python -m bench faces -->",
     "attendance": "<!-- attendance section: python -m bench attendance -->",
+    "messaging_mass": "<!-- mass messages section: python -m bench messaging_mass -->",
 }
 
 

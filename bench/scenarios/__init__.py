@@ -118,6 +118,16 @@ SCENARIOS: dict[str, Spec] = {
             "BENCH_DEVICES_STORES": "5",
         },  # fmt: skip
     ),
+    # A mass message to 100,000 members with the monthly cap applied (about 2 minutes).
+    "messaging_mass": Spec(
+        database="retail_bench_messaging_mass",
+        database_var="BENCH_MESSAGING_MASS_DATABASE_URL",
+        redis_db=15,
+        redis_var="BENCH_MESSAGING_MASS_REDIS_URL",
+        env={"CELERY_TASK_ALWAYS_EAGER": "false"},
+        in_all=False,
+        quick={"BENCH_MASS_MEMBERS": "10000", "BENCH_MASS_GUIDES": "20"},
+    ),
     "body_limit": Spec(database="", in_all=False),
     # The face engine alone (no database, no server): about 2 minutes of CPU; run it alone.
     "faces": Spec(

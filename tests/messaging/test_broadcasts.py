@@ -186,6 +186,9 @@ def test_the_cap_applies_across_senders_and_the_preview_counts_it(brand, store, 
         assert counts == {ms[0].pk: 2, ms[1].pk: 2, ms[2].pk: 2}
         assert not Message.objects.filter(broadcast=third).exists()
         assert Message.objects.filter(conversation__member=ms[1], broadcast__isnull=False).count() == 2
+        assert set(Message.objects.filter(broadcast=second).values_list("sender", "staff_id")) == {
+            ("brand", None)
+        }
     p = sel.broadcast_preview(brand=brand, staff=brand_admin, segment={}, guide_only=False)
     assert (p.matched, p.will_send) == (4, 0)
 
