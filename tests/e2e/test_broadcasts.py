@@ -48,7 +48,9 @@ def members(demo):
 def test_the_guide_sends_a_mass_message_from_her_phone(demo, members, browse):
     page = browse.page("phone")
     login(page, "yy_guide1", PASSWORD)
-    page.goto("/m/messages/broadcasts/")
+    page.goto("/m/messages/")
+    page.click("[data-testid=broadcasts-link]")  # 群发 from the 消息 tab
+    page.wait_for_selector("[data-testid=broadcast-empty]")
     check(page, "broadcasts-guide-empty")
     page.click("[data-testid=broadcast-new]")
     assert page.inner_text("[data-testid=preview-count]") == "4"  # 6 of hers, 1 muted, 1 at the cap
