@@ -15,6 +15,7 @@ MARKERS = {
     "faces": "<!-- faces section: python -m bench faces -->",
     "attendance": "<!-- attendance section: python -m bench attendance -->",
     "messaging_mass": "<!-- mass messages section: python -m bench messaging_mass -->",
+    "messaging": "<!-- messaging section: python -m bench messaging -->",
 }
 
 

@@ -118,6 +118,22 @@ SCENARIOS: dict[str, Spec] = {
             "BENCH_DEVICES_STORES": "5",
         },  # fmt: skip
     ),
+    # 1,000 live conversations at 200 messages/s through one ASGI process: run alone, on a quiet machine.
+    "messaging": Spec(
+        database="retail_bench_messaging",
+        database_var="BENCH_MESSAGING_DATABASE_URL",
+        redis_db=14,
+        redis_var="BENCH_MESSAGING_REDIS_URL",
+        env={"CELERY_TASK_ALWAYS_EAGER": "false"},
+        in_all=False,
+        quick={
+            "BENCH_MSG_CONVERSATIONS": "100",
+            "BENCH_MSG_GUIDES": "10",
+            "BENCH_MSG_RATE": "20",
+            "BENCH_MSG_DURATION": "10",
+            "BENCH_MSG_WARMUP": "2",
+        },  # fmt: skip
+    ),
     # A mass message to 100,000 members with the monthly cap applied (about 2 minutes).
     "messaging_mass": Spec(
         database="retail_bench_messaging_mass",
