@@ -2,10 +2,11 @@
 
 Scope ``messages:read``: the brand's conversations (one per member; its guide is the member's
 exclusive guide), filtered by member, guide and last activity, in pages; a conversation's
-messages, paged by id (``before`` / ``after``). Scope ``messages:write``: send a text message as the
-brand to a conversation or to a member (answered once per ``Idempotency-Key``; another body under
-the same key is a 409). A brand message goes through the brand's banned words and reaches the
-shopper's page live, and their notice channel when they are not on it.
+messages, paged by id (``before`` / ``after``); each reading is audited, as in the console.
+Scope ``messages:write``: send a text message as the brand to a conversation or to a member
+(answered once per ``Idempotency-Key``; another body under the same key is a 409). A brand
+message goes through the brand's banned words and reaches the shopper's page live, and their
+notice channel when they are not on it.
 
 Staff sessions: brand admins only. Never answered: image files (only whether a message has one).
 """
@@ -19,11 +20,12 @@ from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from guides.messaging import sending
+from guides.messaging import safety, sending
 from guides.messaging.models import BODY_MAX, Conversation, Message
 from members.models import Member
 from retail import filters, roles
 from retail.api_base import BrandGenericView
+from retail.events import Actor
 from retail.tenancy import brand_scope
 
 READ, WRITE = "messages:read", "messages:write"
@@ -189,7 +191,13 @@ class ConversationMessagesView(_Send, filters.FilteredListView):
         if getattr(self, "swagger_fake_view", False):
             return Message.unscoped.none()
         values = self.filter_values()  # a bad filter is a 400 whatever the conversation
-        conv = self.conversation()
+        # Reading a conversation's messages is audited, as in the console.
+        conv = safety.conversation_open_for_admin(
+            brand=self.brand,
+            staff=self.staff,
+            actor=Actor.from_request(self.request),
+            conversation_id=self.kwargs["pk"],
+        )
         qs = Message.objects.for_brand(self.brand).filter(conversation=conv)
         if "before" in values:
             qs = qs.filter(id__lt=values["before"])

@@ -8,6 +8,7 @@ import pytest
 
 from guides.messaging import conversations as svc
 from guides.messaging.models import Message
+from retail.models import AuditLog
 from retail.tenancy import brand_scope
 from tests.factories import MemberFactory
 from tests.helpers.api import api_error, send_json
@@ -53,7 +54,7 @@ def test_an_admin_lists_conversations_with_filters(as_admin, chats, guide, brand
     assert as_admin.get(CONVS, {"updated_after": "2100-01-01T00:00:00Z"}).json()["count"] == 0
 
 
-def test_messages_page_by_id(as_admin, chats):
+def test_messages_page_by_id(as_admin, chats, brand_admin):
     _member, conv, ids = chats["ours"]
     newest = as_admin.get(msgs(conv.pk), {"page_size": 2}).json()
     assert [m["id"] for m in newest["results"]] == [ids[4], ids[3]] and newest["count"] == 5
@@ -62,6 +63,9 @@ def test_messages_page_by_id(as_admin, chats):
     sync = as_admin.get(msgs(conv.pk), {"after": ids[1]}).json()["results"]
     assert [m["id"] for m in sync] == ids[2:]
     assert sync[0]["body"] == "ours2" and sync[0]["sender"] == "member" and sync[0]["has_image"] is False
+    with brand_scope(conv.brand):
+        reads = AuditLog.objects.filter(action="messaging.conversation_read", target_id=str(conv.pk))
+        assert reads.count() == 3 and {r.actor_id for r in reads} == {brand_admin.user_id}
 
 
 def test_another_brands_conversation_is_404(as_admin, chats):
