@@ -26,7 +26,7 @@ def _mine(brand: Brand | int, staff: Staff):
 def guide_inbox(*, brand: Brand, staff: Staff, q: str = "", limit: int = INBOX_SIZE, offset: int = 0):
     """The guide's conversations, latest first, with ``label`` (the member in words); a search
     finds members by name or phone digits. Returns (rows, more)."""
-    q = " ".join((q or "").split())[:SEARCH_MAX]
+    q = " ".join((q or "").replace("\x00", "").split())[:SEARCH_MAX]
     with within_brand(brand):
         qs = _mine(brand, staff).select_related("member")
         if q:

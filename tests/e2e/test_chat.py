@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from cloudstore.models import Order, Touch
 from cloudstore.services import catalogue
-from guides.messaging import links
+from guides.messaging import conversations, links
 from guides.messaging.models import CannedReply, Conversation, Message
 from guides.models import Attribution, CommissionEntry
 from retail.events import Actor
@@ -101,6 +101,20 @@ def shop(demo):
         upload=SimpleUploadedFile("ha.png", photo((40, 110, 200), "HA"), content_type="image/png"),
     )
     member = join(brand, guide, phone="13900007777", name="张晓雨")
+    # Last week's conversation: more than a page, already read by both.
+    conv = conversations.conversation_for_member(brand=brand, member=member)
+    for i in range(32):
+        sender = "member" if i % 2 else "guide"
+        conversations.message_send(
+            brand=brand,
+            conversation=conv,
+            sender=sender,
+            staff=guide if sender == "guide" else None,
+            body=f"以前的消息{i}",
+            publish=False,
+        )
+    conversations.conversation_read(brand=brand, conversation=conv, side="guide")
+    conversations.conversation_read(brand=brand, conversation=conv, side="member")
     with brand_scope(brand):
         CannedReply.objects.create(
             brand=brand, staff=guide, title="有货", body="有货的，今天下单明天就能到店自提～"
@@ -196,7 +210,13 @@ def test_guide_and_shopper_chat_live_and_a_product_card_leads_to_a_credited_sale
     assert panel["x"] >= chat["x"] + chat["width"] - 1 and panel["width"] >= 300
     check(d, "chat-guide")
 
-    assert d.locator("li[data-id]").count() >= 5  # the history the page was opened with
+    # Earlier messages page in from the history endpoint.
+    shown = d.locator("li[data-id]").count()
+    assert d.get_by_test_id("chat-earlier").is_visible()
+    d.get_by_test_id("chat-earlier").click()
+    d.wait_for_selector("li[data-id]:has-text('以前的消息0')")
+    assert d.locator("li[data-id]").count() > shown
+    assert d.get_by_test_id("chat-earlier").is_hidden()
 
     # The shopper opens the card and buys.
     card.get_by_test_id("card-link").click()

@@ -105,6 +105,9 @@ def test_inbox_search_by_name_or_phone_digits(brand, guide, member, conv, as_gui
     assert "张敏" in body and "李娜" not in body
     body = as_guide.get("/m/messages/", {"q": "x" * 500 + "\x00"}).content.decode()
     assert "李娜" not in body
+    assert as_guide.get("/m/messages/", {"q": "\x00李"}).status_code == 400
+    for page in ("999999999999999999", "-1", "abc", "0"):
+        assert as_guide.get("/m/messages/", {"page": page}).status_code == 200
 
 
 def test_the_tab_badge_is_one_query(brand, guide, member, conv, as_guide, django_assert_max_num_queries):
@@ -192,6 +195,7 @@ def test_pickers_list_her_store_products_coupons_and_the_members_orders(
     base = f"/m/messages/{conv.pk}/pick/"
     assert [i["title"] for i in as_guide.get(base + "products/").json()["items"]] == ["面霜"]
     assert as_guide.get(base + "products/", {"q": "没有"}).json()["items"] == []
+    assert as_guide.get(base + "products/", {"q": "\x00面"}).status_code == 400
     assert [i["title"] for i in as_guide.get(base + "coupons/").json()["items"]] == ["新客券"]
     assert as_guide.get(base + "orders/").json()["items"] == []
     assert as_guide.get(base + "secrets/").status_code == 404
@@ -299,8 +303,8 @@ def test_the_chat_needs_a_member_session(brand, other_brand, member):
     shopper = as_shopper(Client(), brand, member)
     # A member of brand A is nobody at brand B.
     assert shopper.get(f"/s/{other_brand.slug}/chat/")["Location"] == f"/s/{other_brand.slug}/login/"
-    assert shopper.post(f"/s/{other_brand.slug}/chat/send/", {"body": "hi"}).status_code == 401
-    assert shopper.get(f"/s/{other_brand.slug}/chat/history/").status_code == 401
+    assert shopper.post(f"/s/{other_brand.slug}/chat/send/", {"body": "hi"}).status_code == 403
+    assert shopper.get(f"/s/{other_brand.slug}/chat/history/").status_code == 403
     with brand_scope(other_brand):
         assert not Conversation.objects.exists()
 

@@ -29,6 +29,7 @@ from retail.money import yuan
 from retail.pages import staff_required
 
 PICK_SIZE = 20
+MAX_PAGE = 1000
 
 
 def _conversation(request, pk: int) -> Conversation:
@@ -43,7 +44,7 @@ def _conversation(request, pk: int) -> Conversation:
 def inbox(request):
     """Her conversations, latest first, with unread badges; search by name or phone digits."""
     q = request.GET.get("q", "")[:64].strip()
-    page = common.positive_int(request.GET.get("page")) or 1
+    page = min(common.positive_int(request.GET.get("page")) or 1, MAX_PAGE)
     rows, more = history.guide_inbox(
         brand=request.brand, staff=request.staff, q=q, offset=(page - 1) * history.INBOX_SIZE
     )
@@ -187,7 +188,7 @@ def pick(request, pk: int, what: str):
     if what == "products":
         store = shopper.guide_store(staff)
         if store is not None:
-            q = request.GET.get("q", "")[:64].strip()
+            q = request.GET.get("q", "").replace("\x00", "")[:64].strip()
             page = store_selectors.store_window(brand=brand, store=store, page=1, per_page=PICK_SIZE, q=q)
             items = [
                 {

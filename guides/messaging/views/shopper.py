@@ -27,7 +27,7 @@ from retail.tenancy import brand_scope
 
 def _login_needed(request, brand, *, json: bool = False):
     if json:
-        return common.bad(_("Please log in again."), "login", 401)
+        return common.bad(_("Please log in again."), "login", 403)
     return redirect("shopper-login", brand.slug)
 
 
