@@ -202,34 +202,35 @@ class StaffChatConsumer(ChatConsumer):
             return retail_selectors.membership_get(user=user, brand_id=brand_id)
 
     def _actor(self) -> tuple[Brand, Staff]:
-        """The brand and the staff member now (a guide who left is refused at once)."""
-        with brand_scope(self.brand_id):
-            staff = (
-                Staff.objects.for_brand(self.brand_id)
-                .select_related("brand")
-                .filter(pk=self.staff_id, status=Staff.Status.ACTIVE, brand__status=Brand.Status.ACTIVE)
-                .first()
-            )
+        """The brand and the staff member now (a guide who left is refused at once). Called in
+        the brand's scope, which the write then runs in too (one transaction per frame)."""
+        staff = (
+            Staff.objects.for_brand(self.brand_id)
+            .select_related("brand")
+            .filter(pk=self.staff_id, status=Staff.Status.ACTIVE, brand__status=Brand.Status.ACTIVE)
+            .first()
+        )
         if staff is None:
             raise PermissionDenied("Not allowed.")
         return staff.brand, staff
 
     def _send(self, fields: dict, conversation_id: int) -> dict:
-        brand, staff = self._actor()
-        sent = sending.send_as_guide(
-            brand=brand,
-            staff=staff,
-            conversation_id=conversation_id,
-            body=fields["body"],
-            kind=fields["kind"],
-            client_id=fields["client_id"],
-            target_id=fields["target"],
-        )
+        with brand_scope(self.brand_id):
+            brand, staff = self._actor()
+            sent = sending.send_as_guide(
+                brand=brand,
+                staff=staff,
+                conversation_id=conversation_id,
+                body=fields["body"],
+                kind=fields["kind"],
+                client_id=fields["client_id"],
+                target_id=fields["target"],
+            )
         return wire.message(sent.message, staff_name=staff.name)
 
     def _read(self, conversation_id: int, upto: int) -> int:
-        brand, staff = self._actor()
-        with brand_scope(brand):
+        with brand_scope(self.brand_id):
+            brand, staff = self._actor()
             conv = conversations.guide_conversation(brand=brand, staff=staff, pk=conversation_id)
             return conversations.conversation_read(brand=brand, conversation=conv, side="guide", upto=upto)
 
@@ -286,29 +287,31 @@ class ShopperChatConsumer(ChatConsumer):
         return brand, member, conv
 
     def _actor(self) -> tuple[Brand, Member]:
+        """The brand and the member now (erased or merged away: refused). Called in the brand's
+        scope, which the write then runs in too (one transaction per frame)."""
         brand = Brand.objects.filter(pk=self.brand_id, status=Brand.Status.ACTIVE).first()
+        member = Member.objects.for_brand(self.brand_id).filter(pk=self.member_id).first()
         if brand is None:
             raise PermissionDenied("Not allowed.")
-        with brand_scope(brand):
-            member = Member.objects.for_brand(brand).filter(pk=self.member_id).first()
         if member is None or not member.is_active:
             raise PermissionDenied("This membership is closed.")
         return brand, member
 
     def _send(self, fields: dict) -> dict:
-        brand, member = self._actor()
-        sent = sending.send_as_member(
-            brand=brand,
-            member=member,
-            body=fields["body"],
-            kind=fields["kind"],
-            client_id=fields["client_id"],
-        )
+        with brand_scope(self.brand_id):
+            brand, member = self._actor()
+            sent = sending.send_as_member(
+                brand=brand,
+                member=member,
+                body=fields["body"],
+                kind=fields["kind"],
+                client_id=fields["client_id"],
+            )
         return wire.message(sent.message)
 
     def _read(self, upto: int) -> int:
-        brand, member = self._actor()
-        with brand_scope(brand):
+        with brand_scope(self.brand_id):
+            brand, member = self._actor()
             conv = conversations.conversation_for_member(brand=brand, member=member)
             return conversations.conversation_read(brand=brand, conversation=conv, side="member", upto=upto)
 
