@@ -266,6 +266,9 @@ async def chat(url: str, creds: dict, pid: int) -> dict:
         async with sem:
             await side.open(origin)
 
+    # Wait for an idle machine before any socket is open: a blocked event loop would leave the
+    # server's keepalive pings unanswered and it would close the sockets (1011).
+    busy = wait_for_quiet()
     t0 = time.monotonic()
     await asyncio.gather(*(open_one(s) for s in guides + shoppers))
     connect_seconds = time.monotonic() - t0
@@ -354,7 +357,6 @@ async def chat(url: str, creds: dict, pid: int) -> dict:
 
     await pace(WARMUP, "w", 0)
     await asyncio.sleep(2)
-    busy = wait_for_quiet()
     cpu0, t_run = cpu_seconds(pid), time.monotonic()
     runner0 = time.process_time()
     measuring = True
