@@ -177,9 +177,9 @@ def canned_delete(*, brand: Brand, staff: Staff, actor: Actor | None, pk: Any, m
 
 def note_add(*, brand: Brand, staff: Staff, conversation_id: int, body: Any) -> GuideNote:
     """Her note about the member of one of her conversations (seen only by her)."""
-    body = _clean(body, field="body", limit=NOTE_MAX)
     with brand_scope(brand):
         conv = guide_conversation(brand=brand, staff=staff, pk=conversation_id)
+        body = _clean(body, field="body", limit=NOTE_MAX)
         return GuideNote.objects.create(brand=brand, staff=staff, member_id=conv.member_id, body=body)
 
 

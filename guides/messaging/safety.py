@@ -104,13 +104,13 @@ def report_shopper(
     *, brand: Brand, staff: Staff, actor: Actor, conversation_id: int, reason: str
 ) -> ShopperReport:
     """The guide reports the shopper of one of her conversations to the brand's admins."""
-    reason = " ".join((reason or "").replace("\x00", "").split())
-    if not reason:
-        raise ValidationError({"reason": _("Say what happened.")}, code="required")
-    if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": _("At most 300 characters.")}, code="max_length")
     with brand_scope(brand), transaction.atomic():
         conv = guide_conversation(brand=brand, staff=staff, pk=conversation_id)
+        reason = " ".join(str(reason or "").replace("\x00", "").split())
+        if not reason:
+            raise ValidationError({"reason": _("Say what happened.")}, code="required")
+        if len(reason) > REASON_MAX:
+            raise ValidationError({"reason": _("At most 300 characters.")}, code="max_length")
         report = ShopperReport.objects.create(brand=brand, conversation=conv, staff=staff, reason=reason)
         record(
             brand=brand,

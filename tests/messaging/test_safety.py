@@ -145,6 +145,9 @@ def test_endpoints(client, brand, store, member, guide, conv, other_brand):
     other = StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store])
     login_as(client, other)
     assert client.post(f"/m/messages/{conv.pk}/block/", HTTP_ACCEPT="application/json").status_code == 403
+    assert client.post(f"/m/messages/{conv.pk}/block/").status_code == 403
+    assert client.post(f"/m/messages/{conv.pk}/report/", {"reason": ""}).status_code == 403
+    assert client.post(f"/m/messages/{conv.pk}/notes/", {"body": ""}).status_code == 403
     assert client.get(f"/m/messages/{conv.pk}/block/").status_code == 405
     foreign = svc.conversation_for_member(brand=other_brand, member=MemberFactory(brand=other_brand))
     login_as(client, guide)

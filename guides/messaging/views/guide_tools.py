@@ -30,6 +30,8 @@ def _done(request, ok_message: str, **data):
 
 
 def _refused(request, exc: Exception, status: int = 400):
+    if isinstance(exc, PermissionDenied) and not _wants_json(request):
+        raise exc  # the 403 page: not her conversation (another guide's, another brand's)
     if isinstance(exc, ValidationError):
         text = " ".join(exc.messages)
     else:
