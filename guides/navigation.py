@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guides import selectors
 from guides.messaging.history import messages_unread
+from retail import roles
 from retail.navigation import register_home_card, register_menu_badge, register_menu_entry
 
 

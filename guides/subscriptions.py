@@ -3,6 +3,7 @@ commission, device alerts for the store's managers. Listed in settings.OUTBOX_SU
 the payload is read (guides does not import the apps below that send them)."""
 
 from guides import tasks
+from guides.messaging import autoreply
 from guides.messaging import tasks as chat_tasks
 
 
@@ -34,7 +35,9 @@ def on_access_alert(*, brand_id: int, name: str, payload: dict) -> None:
 
 def on_punch_recorded(*, brand_id: int, name: str, payload: dict) -> None:
     """payload: {"punch_id", "staff_id", "store_id", "source", "occurred_at", "offline"}: a punch was
-    recorded once (attendance/records.py); the person is told (notification and push)."""
+    recorded once (attendance/records.py); the person is told (notification and push), and her chat's
+    auto-reply sees that she clocked in or out at once."""
+    autoreply.guide_changed(brand=brand_id, staff_id=payload["staff_id"])
     tasks.punch_notify.delay(brand_id, payload)
 
 

@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 _brand_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("brand_id", default=None)
 _bypass: contextvars.ContextVar[bool] = contextvars.ContextVar("rls_bypass", default=False)
+# The brand whose setting the current transaction carries in the database (set inside the
+# transaction of a ``brand_scope`` or a request's ``enter_brand``, cleared before it ends, so the
+# commit hooks that run after it do not count as inside). ``within_brand`` trusts only this.
+_db_brand: contextvars.ContextVar[int | None] = contextvars.ContextVar("db_brand", default=None)
 
 SETTING_BRAND = "app.brand_id"
 SETTING_USER = "app.user_id"
@@ -122,7 +126,11 @@ def brand_scope(brand: Brand | int, *, user_id: int | None = None) -> Iterator[N
         if user_id is not None:
             values[SETTING_USER] = str(user_id)
         with db_settings(values):
-            yield
+            db_token = _db_brand.set(pk)
+            try:
+                yield
+            finally:
+                _db_brand.reset(db_token)
     finally:
         _brand_id.reset(token)
 
@@ -130,8 +138,10 @@ def brand_scope(brand: Brand | int, *, user_id: int | None = None) -> Iterator[N
 def within_brand(brand: Brand | int) -> AbstractContextManager:
     """The brand's scope for a small read: nothing to open when the caller already runs in this
     brand's scope (a request's, or an outer ``brand_scope``), else a new ``brand_scope``. Saves the
-    savepoint and setting round trips of a nested scope on hot pages."""
-    return nullcontext() if current_brand_id() == _brand_pk(brand) else brand_scope(brand)
+    savepoint and setting round trips of a nested scope on hot pages. Where the brand is only
+    named in Python (a task's ``brand_context``, a commit hook after the scope's transaction
+    ended) and not set in the database transaction, a new ``brand_scope`` is opened."""
+    return nullcontext() if _db_brand.get() == _brand_pk(brand) else brand_scope(brand)
 
 
 class RequestScope:
@@ -141,17 +151,25 @@ class RequestScope:
         self.rls = rls
         self.db_brand = brand_hint
         self.tokens: list[contextvars.Token] = []
+        self.db_tokens: list[contextvars.Token] = []
 
     def enter_brand(self, brand_id: int) -> None:
         self.tokens.append(_brand_id.set(brand_id))
         if self.rls and self.db_brand != brand_id:
             _set_settings({SETTING_BRAND: str(brand_id)})
             self.db_brand = brand_id
+        self.db_tokens.append(_db_brand.set(brand_id))
 
     def clear_brand(self) -> None:
         if self.rls and self.db_brand is not None:
             _set_settings({SETTING_BRAND: ""})
             self.db_brand = None
+        self.db_tokens.append(_db_brand.set(None))
+
+    def leave_transaction(self) -> None:
+        for token in reversed(self.db_tokens):
+            _db_brand.reset(token)
+        self.db_tokens.clear()
 
 
 @contextmanager
@@ -186,7 +204,10 @@ def request_scope(
                     values[SETTING_APP] = str(application_id)
                 if values:
                     _set_settings(values)
-            yield scope
+            try:
+                yield scope
+            finally:
+                scope.leave_transaction()
             # A block marked for rollback (a request that ended in a server error) puts the
             # settings back by rolling back its savepoint; no statement may run in it any more.
             if previous and not transaction.get_rollback():
@@ -208,9 +229,11 @@ def brand_context(brand: Brand | int) -> Iterator[None]:
     if outer is not None and outer != pk and not _bypass.get():
         raise TenancyError(f"brand context {pk} opened inside brand scope {outer}")
     token = _brand_id.set(pk)
+    db_token = _db_brand.set(None)  # named, not set in any transaction
     try:
         yield
     finally:
+        _db_brand.reset(db_token)
         _brand_id.reset(token)
 
 

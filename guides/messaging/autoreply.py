@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from attendance.presence import presence
-from guides.messaging.conversations import message_send, settings_get
+from guides.messaging.conversations import guide_id_of, message_send, settings_cached
 from guides.messaging.models import Conversation, GuideChatSettings, Message
-from members.models import Member
 from retail.models import Brand, Staff
-from retail.tenancy import brand_scope
+from retail.tenancy import within_brand
 
 
 def _stamp(at: datetime) -> str:
@@ -49,24 +50,50 @@ def quiet_key(*, brand: Brand, staff_id: int, busy_since: datetime | None, at: d
     return f"off:day:{timezone.localdate(at).isoformat()}"
 
 
+# The guide's quiet state is read once per QUIET_CACHE_SECONDS, not on every shopper message: a
+# shift that starts or ends is seen within that time; a busy toggle, a change of her text and a
+# punch (guides.subscriptions.on_punch_recorded) drop it at once.
+QUIET_CACHE_SECONDS = 30
+
+
+def _quiet_cache_key(brand_id: int, staff_id: int) -> str:
+    return f"chat:quiet:{brand_id}:{staff_id}"
+
+
+def guide_changed(*, brand: Brand | int, staff_id: int) -> None:
+    """Forget the guide's cached quiet state (now, and again after commit)."""
+    key = _quiet_cache_key(brand if isinstance(brand, int) else brand.pk, staff_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def quiet_state(*, brand: Brand, staff_id: int) -> tuple[str, str]:
+    """(the key of her quiet period now, or '' when she is available; her own auto-reply text)."""
+    key = _quiet_cache_key(brand.pk, staff_id)
+    found = cache.get(key)
+    if isinstance(found, tuple) and len(found) == 2:
+        return found
+    own = GuideChatSettings.objects.for_brand(brand).filter(staff_id=staff_id).first()
+    state = (
+        quiet_key(brand=brand, staff_id=staff_id, busy_since=own.busy_since if own else None),
+        own.auto_reply_text if own else "",
+    )
+    cache.set(key, state, QUIET_CACHE_SECONDS)
+    return state
+
+
 def maybe_reply(*, brand: Brand, conversation: Conversation, message: Message) -> Message | None:
     """After a member's message: send the auto-reply if the guide is quiet and this conversation
     has not had one in this quiet period. Returns the reply, or None."""
     if message.sender != Message.Sender.MEMBER:
         return None
-    with brand_scope(brand):
-        guide_id = (
-            Member.objects.for_brand(brand)
-            .filter(pk=conversation.member_id)
-            .values_list("guide_id", flat=True)
-            .first()
-        )
+    with within_brand(brand):
+        guide_id = guide_id_of(conversation)
         if guide_id is None:
             return None
-        own = GuideChatSettings.objects.for_brand(brand).filter(staff_id=guide_id).first()
-        key = quiet_key(brand=brand, staff_id=guide_id, busy_since=own.busy_since if own else None)
-        if not key:
-            return None
+        key, own_text = quiet_state(brand=brand, staff_id=guide_id)
+        if not key or conversation.auto_reply_key == key:
+            return None  # she is there, or this quiet period has had its reply
         claimed = (
             Conversation.objects.for_brand(brand)
             .filter(pk=conversation.pk)
@@ -75,7 +102,8 @@ def maybe_reply(*, brand: Brand, conversation: Conversation, message: Message) -
         )
         if not claimed:
             return None
-        text = (own.auto_reply_text if own else "") or settings_get(brand=brand).auto_reply_text
+        conversation.auto_reply_key = key
+        text = own_text or settings_cached(brand=brand).auto_reply_text
         if not text.strip():
             return None
         guide = Staff.objects.for_brand(brand).filter(pk=guide_id).first()

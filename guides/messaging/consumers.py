@@ -42,6 +42,14 @@ CLIENT_ID_MAX = 40
 # A shopper's socket records "delivered" at most this often (one UPDATE for a burst of messages).
 DELIVERED_EVERY_SECONDS = 1.0
 
+
+def db_frame(fn):
+    """A frame's database work, off the event loop on the executor's threads (each with its own
+    connection), so one process serves many sockets' frames at once. A socket handles its frames
+    one after the other, so a sender's messages keep their order."""
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
 GUIDE_KINDS = (Message.Kind.TEXT, Message.Kind.PRODUCT, Message.Kind.COUPON, Message.Kind.ORDER)
 MEMBER_KINDS = (Message.Kind.TEXT,)
 
@@ -237,13 +245,13 @@ class StaffChatConsumer(ChatConsumer):
     async def on_send(self, msg):
         fields = _send_fields(msg, GUIDE_KINDS)
         conversation_id = _int(msg.get("conversation"), "conversation")
-        message = await database_sync_to_async(self._send)(fields, conversation_id)
+        message = await db_frame(self._send)(fields, conversation_id)
         await self.ack(fields["client_id"], message)
 
     async def on_read(self, msg):
         conversation_id = _int(msg.get("conversation"), "conversation")
         upto = _int(msg.get("upto"), "upto")
-        await database_sync_to_async(self._read)(conversation_id, upto)
+        await db_frame(self._read)(conversation_id, upto)
 
 
 class _SessionRequest:
@@ -286,23 +294,29 @@ class ShopperChatConsumer(ChatConsumer):
             conv = conversations.conversation_for_member(brand=brand, member=member)
         return brand, member, conv
 
-    def _actor(self) -> tuple[Brand, Member]:
-        """The brand and the member now (erased or merged away: refused). Called in the brand's
-        scope, which the write then runs in too (one transaction per frame)."""
-        brand = Brand.objects.filter(pk=self.brand_id, status=Brand.Status.ACTIVE).first()
-        member = Member.objects.for_brand(self.brand_id).filter(pk=self.member_id).first()
-        if brand is None:
+    def _actor(self) -> tuple[Brand, Member, Conversation]:
+        """The brand, the member and their conversation now, in one query (erased or merged away,
+        or the brand suspended: refused). Called in the brand's scope, which the write then runs
+        in too (one transaction per frame)."""
+        conv = (
+            Conversation.objects.for_brand(self.brand_id)
+            .select_related("brand", "member")
+            .filter(pk=self.conversation_id, member_id=self.member_id)
+            .first()
+        )
+        if conv is None or conv.brand.status != Brand.Status.ACTIVE:
             raise PermissionDenied("Not allowed.")
-        if member is None or not member.is_active:
+        if not conv.member.is_active:
             raise PermissionDenied("This membership is closed.")
-        return brand, member
+        return conv.brand, conv.member, conv
 
     def _send(self, fields: dict) -> dict:
         with brand_scope(self.brand_id):
-            brand, member = self._actor()
+            brand, member, conv = self._actor()
             sent = sending.send_as_member(
                 brand=brand,
                 member=member,
+                conversation=conv,
                 body=fields["body"],
                 kind=fields["kind"],
                 client_id=fields["client_id"],
@@ -311,14 +325,13 @@ class ShopperChatConsumer(ChatConsumer):
 
     def _read(self, upto: int) -> int:
         with brand_scope(self.brand_id):
-            brand, member = self._actor()
-            conv = conversations.conversation_for_member(brand=brand, member=member)
+            brand, _member, conv = self._actor()
             return conversations.conversation_read(brand=brand, conversation=conv, side="member", upto=upto)
 
     async def on_send(self, msg):
         fields = _send_fields(msg, MEMBER_KINDS)
         try:
-            message = await database_sync_to_async(self._send)(fields)
+            message = await db_frame(self._send)(fields)
         except PermissionDenied:
             await self.error("forbidden", "This membership is closed.", fields["client_id"])
             await self.close(code=CLOSE_FORBIDDEN)
@@ -327,7 +340,7 @@ class ShopperChatConsumer(ChatConsumer):
 
     async def on_read(self, msg):
         upto = _int(msg.get("upto"), "upto")
-        mark = await database_sync_to_async(self._read)(upto)
+        mark = await db_frame(self._read)(upto)
         self.delivered_upto = max(self.delivered_upto, mark)
 
     # --- delivered marks: one UPDATE per burst, not one per message -----------------------------
@@ -357,7 +370,7 @@ class ShopperChatConsumer(ChatConsumer):
             return
         self.delivered_upto = upto
         try:
-            await database_sync_to_async(_mark_delivered)(self.brand_id, self.conversation_id, upto)
+            await db_frame(_mark_delivered)(self.brand_id, self.conversation_id, upto)
         except Exception:  # the page marks it read when it loads; nothing is lost
             logger.warning("could not mark conversation %s delivered", self.conversation_id, exc_info=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -19,14 +20,41 @@ from guides.messaging.models import BODY_MAX, Conversation, Message, MessagingSe
 from members.models import Member
 from retail import private_files
 from retail.models import Brand, Staff
-from retail.tenancy import brand_scope
+from retail.tenancy import within_brand
 
 PREVIEW_LEN = 60
 
 
+SETTINGS_CACHE_SECONDS = 60
+
+
+def _settings_key(brand_id: int) -> str:
+    return f"chat:settings:{brand_id}"
+
+
+def settings_cached(*, brand: Brand) -> MessagingSettings:
+    """``settings_get`` for the send path: kept in the cache for a minute and dropped when an
+    admin saves them (``settings_changed``), so a message costs no query for them."""
+    key = _settings_key(brand.pk)
+    found = cache.get(key)
+    if isinstance(found, MessagingSettings) and found.brand_id == brand.pk:
+        return found
+    row = settings_get(brand=brand)
+    cache.set(key, row, SETTINGS_CACHE_SECONDS)
+    return row
+
+
+def settings_changed(*, brand: Brand) -> None:
+    """Drop the cached settings now and again after commit (a reader in between may have cached
+    the old row)."""
+    key = _settings_key(brand.pk)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
 def settings_get(*, brand: Brand) -> MessagingSettings:
     """The brand's messaging settings (created with the defaults on first use)."""
-    with brand_scope(brand):
+    with within_brand(brand):
         found = MessagingSettings.objects.filter(brand=brand).first()
         if found is not None:
             return found
@@ -41,9 +69,10 @@ def conversation_for_member(*, brand: Brand, member: Member) -> Conversation:
     """The member's conversation (one per member; created on first need)."""
     if member.brand_id != brand.pk:
         raise PermissionDenied
-    with brand_scope(brand):
+    with within_brand(brand):
         conv = Conversation.objects.filter(member=member).first()
         if conv is not None:
+            conv.member = member  # the send path reads the member's guide from it
             return conv
         try:
             with transaction.atomic():
@@ -55,7 +84,7 @@ def conversation_for_member(*, brand: Brand, member: Member) -> Conversation:
 def guide_conversation(*, brand: Brand, staff: Staff, pk: int) -> Conversation:
     """A conversation the guide may open: its member is active and she is their exclusive guide
     now (a hand-over or leaving takes it away in the same transaction). Else PermissionDenied."""
-    with brand_scope(brand):
+    with within_brand(brand):
         conv = (
             Conversation.objects.for_brand(brand)
             .select_related("member")
@@ -120,34 +149,36 @@ def message_send(
         raise ValidationError({"body": _("Write a message.")})
     client_id = (client_id or "")[:40]
     now = timezone.now()
-    with brand_scope(brand), transaction.atomic():
+    fields = {
+        "brand": brand,
+        "conversation": conversation,
+        "sender": sender,
+        "staff": staff,
+        "kind": kind,
+        "body": body,
+        "data": data or {},
+        "image": image or "",
+        "files_expire_at": private_files.expiry(now) if image else None,
+        "client_id": client_id,
+        "broadcast_id": broadcast_id,
+        "created_at": now,
+    }
+    # Part of the caller's transaction when there is one (no savepoint of its own).
+    with within_brand(brand), transaction.atomic(savepoint=False):
         if client_id:
-            found = Message.objects.filter(
-                conversation=conversation, sender=sender, client_id=client_id
-            ).first()
-            if found is not None:
+            # A resend hits the unique index: only then is the savepoint rolled back.
+            try:
+                with transaction.atomic():
+                    msg = Message.objects.create(**fields)
+            except IntegrityError:
+                found = Message.objects.filter(
+                    conversation=conversation, sender=sender, client_id=client_id
+                ).first()
+                if found is None:
+                    raise
                 return Sent(found, False)
-        try:
-            with transaction.atomic():
-                msg = Message.objects.create(
-                    brand=brand,
-                    conversation=conversation,
-                    sender=sender,
-                    staff=staff,
-                    kind=kind,
-                    body=body,
-                    data=data or {},
-                    image=image or "",
-                    files_expire_at=private_files.expiry(now) if image else None,
-                    client_id=client_id,
-                    broadcast_id=broadcast_id,
-                    created_at=now,
-                )
-        except IntegrityError:
-            if not client_id:
-                raise
-            found = Message.objects.get(conversation=conversation, sender=sender, client_id=client_id)
-            return Sent(found, False)
+        else:
+            msg = Message.objects.create(**fields)
         to_guide = sender == Message.Sender.MEMBER
         changes = {
             "last_message_at": now,
@@ -171,13 +202,19 @@ def message_send(
     return Sent(msg, True)
 
 
+def guide_id_of(conversation: Conversation) -> int | None:
+    """The conversation's guide now: its member's exclusive guide (no query when the member was
+    loaded with it, as the send path does)."""
+    if "member" in conversation._state.fields_cache:
+        return conversation.member.guide_id
+    return Member.objects.filter(pk=conversation.member_id).values_list("guide_id", flat=True).first()
+
+
 def publish_message(
     *, brand: Brand, conversation: Conversation, message: Message, staff: Staff | None
 ) -> None:
     """Deliver to the member's sockets and their guide's, after commit."""
-    guide_id = conversation.member.guide_id if "member" in conversation._state.fields_cache else None
-    if guide_id is None:
-        guide_id = Member.objects.filter(pk=conversation.member_id).values_list("guide_id", flat=True).first()
+    guide_id = guide_id_of(conversation)
     groups = [realtime.chat_member_group(brand.pk, conversation.member_id)]
     if guide_id:
         groups.append(realtime.chat_staff_group(brand.pk, guide_id))
@@ -190,7 +227,7 @@ def conversation_read(*, brand: Brand, conversation: Conversation, side: str, up
     last message). Returns the new mark; the other side is told (its ticks turn to read)."""
     if side not in ("guide", "member"):
         raise ValidationError(_("Unknown side."))
-    with brand_scope(brand), transaction.atomic():
+    with within_brand(brand), transaction.atomic(savepoint=False):
         last = (
             Message.objects.filter(conversation=conversation)
             .order_by("-id")

@@ -160,7 +160,7 @@ class Message(BrandOwned):
         constraints = [
             models.UniqueConstraint(fields=["brand", "id"], name="message_brand_id_unique"),
             models.UniqueConstraint(
-                fields=["conversation", "sender", "client_id"],
+                fields=["brand", "conversation", "sender", "client_id"],
                 condition=~Q(client_id=""),
                 name="message_client_id_once",
             ),

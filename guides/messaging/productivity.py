@@ -12,7 +12,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guides.messaging.conversations import guide_conversation, settings_get
+from guides.messaging import autoreply
+from guides.messaging.conversations import guide_conversation, settings_changed, settings_get
 from guides.messaging.models import BODY_MAX, CannedReply, GuideChatSettings, GuideNote, MessagingSettings
 from retail import roles
 from retail.events import Actor, record
@@ -72,6 +73,7 @@ def busy_set(*, brand: Brand, staff: Staff, busy: bool) -> GuideChatSettings:
         elif not busy:
             row.busy_since = None
         GuideChatSettings.objects.for_brand(brand).filter(pk=row.pk).update(busy_since=row.busy_since)
+        autoreply.guide_changed(brand=brand, staff_id=staff.pk)
     return row
 
 
@@ -82,6 +84,7 @@ def guide_auto_reply_set(*, brand: Brand, staff: Staff, text: Any) -> GuideChatS
     with brand_scope(brand):
         row.auto_reply_text = text
         GuideChatSettings.objects.for_brand(brand).filter(pk=row.pk).update(auto_reply_text=text)
+        autoreply.guide_changed(brand=brand, staff_id=staff.pk)
     return row
 
 
@@ -217,6 +220,7 @@ def settings_update(*, brand: Brand, staff: Staff, actor: Actor, data: dict[str,
         row.full_clean(exclude=["brand"])
         row.updated_at = timezone.now()
         row.save()
+        settings_changed(brand=brand)
         record(
             brand=brand,
             actor=actor,

@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from guides.messaging.conversations import guide_id_of
 from guides.messaging.models import Conversation, Message
 from guides.push import get_sender
 from members.models import Member
@@ -38,13 +39,7 @@ def schedule(*, brand: Brand, conversation: Conversation, message: Message) -> N
     """After a shopper's message: queue the guide's batched push, once per window."""
     if message.sender != Message.Sender.MEMBER:
         return
-    with brand_scope(brand):
-        guide_id = (
-            Member.objects.for_brand(brand)
-            .filter(pk=conversation.member_id)
-            .values_list("guide_id", flat=True)
-            .first()
-        )
+    guide_id = guide_id_of(conversation)
     if not guide_id:
         return
     window = settings.MESSAGING_PUSH_WINDOW_SECONDS

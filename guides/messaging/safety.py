@@ -16,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guides.messaging.conversations import guide_conversation, settings_get
+from guides.messaging.conversations import guide_conversation, settings_cached
 from guides.messaging.models import Conversation, MessagingSettings, ShopperReport
 from retail import roles
 from retail.events import Actor, record
@@ -83,7 +83,7 @@ def check_member_message(*, brand: Brand, conversation: Conversation, body: str)
     (``rate_limited``)."""
     if conversation.blocked_at is not None:
         raise ValidationError(_("You can no longer send messages in this conversation."), code="blocked")
-    row = settings_get(brand=brand)
+    row = settings_cached(brand=brand)
     _refuse_banned(row, body)
     if _count_this_minute(brand, conversation.member_id) > row.shopper_per_minute:
         raise ValidationError(
@@ -94,7 +94,7 @@ def check_member_message(*, brand: Brand, conversation: Conversation, body: str)
 
 def check_staff_message(*, brand: Brand, conversation: Conversation, body: str) -> None:
     """Raise ValidationError if staff may not send this (a banned word)."""
-    _refuse_banned(settings_get(brand=brand), body)
+    _refuse_banned(settings_cached(brand=brand), body)
 
 
 # --- the guide: report, block, unblock -----------------------------------------------------------

@@ -16,7 +16,7 @@ from guides.messaging.conversations import Sent, conversation_for_member, guide_
 from guides.messaging.models import Conversation, Message
 from members.models import Member
 from retail.models import Brand, Staff
-from retail.tenancy import brand_scope
+from retail.tenancy import within_brand
 
 
 def send_as_member(
@@ -28,14 +28,20 @@ def send_as_member(
     client_id: str = "",
     image=None,
     data: dict | None = None,
+    conversation: Conversation | None = None,
 ) -> Sent:
-    """The shopper writes to their guide (text, an image, or one of their own orders)."""
+    """The shopper writes to their guide (text, an image, or one of their own orders).
+    ``conversation``: the member's, when the caller has it (loaded with ``member``)."""
     if not member.is_active or member.brand_id != brand.pk:
         raise ValidationError(_("This membership is closed."))
     if kind not in (Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.ORDER):
         raise ValidationError(_("Unknown message."))
-    with brand_scope(brand):
-        conv = conversation_for_member(brand=brand, member=member)
+    with within_brand(brand):
+        if conversation is not None and conversation.member_id == member.pk:
+            conv = conversation
+            conv.member = member
+        else:
+            conv = conversation_for_member(brand=brand, member=member)
         safety.check_member_message(brand=brand, conversation=conv, body=body)
         sent = message_send(
             brand=brand,
@@ -66,7 +72,7 @@ def send_as_guide(
 ) -> Sent:
     """The guide writes to one of her members: text, an image, or a card (``target_id``: the
     product, the coupon campaign or the member's order), which carries her share attribution."""
-    with brand_scope(brand):
+    with within_brand(brand):
         conv: Conversation = guide_conversation(brand=brand, staff=staff, pk=conversation_id)
         safety.check_staff_message(brand=brand, conversation=conv, body=body)
         data = None
@@ -92,7 +98,7 @@ def send_as_guide(
 
 def send_as_brand(*, brand: Brand, staff: Staff, member: Member, body: str, client_id: str = "") -> Sent:
     """The brand writes to a member (an admin in the console, a partner app through the API)."""
-    with brand_scope(brand):
+    with within_brand(brand):
         conv = conversation_for_member(brand=brand, member=member)
         safety.check_staff_message(brand=brand, conversation=conv, body=body)
         sent = message_send(

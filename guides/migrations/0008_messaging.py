@@ -273,7 +273,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('client_id', ''), _negated=True), fields=('conversation', 'sender', 'client_id'), name='message_client_id_once'),
+            constraint=models.UniqueConstraint(condition=models.Q(('client_id', ''), _negated=True), fields=('brand', 'conversation', 'sender', 'client_id'), name='message_client_id_once'),
         ),
         migrations.AddConstraint(
             model_name='messagingsettings',
