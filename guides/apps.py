@@ -10,5 +10,6 @@ class GuidesConfig(AppConfig):
         from guides import labels, navigation  # noqa: F401  audit words; menus
         from guides.messaging import (
             broadcast_labels,  # noqa: F401  mass messages' audit words
+            erase,  # noqa: F401  a member's erasure blanks their conversation
             merge,  # noqa: F401  conversations follow a member merge
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.utils import timezone
 
 from members import events
@@ -10,6 +12,10 @@ from members.services.records import lock_member
 from retail.events import Actor
 from retail.models import Brand
 from retail.tenancy import brand_scope
+
+# Other apps register functions that erase their own personal data of a member (conversations),
+# called in the erasure's transaction: hook(brand, member).
+ERASE_HOOKS: dict[str, Callable[[Brand, Member], None]] = {}
 
 
 def record_consent(member: Member, granted: bool, source: str, ip: str | None) -> None:
@@ -48,5 +54,7 @@ def member_erase(*, brand: Brand, member: Member, actor: Actor, source: str) -> 
         member.name, member.gender, member.birthday = "", "", None
         member.status, member.erased_at, member.guide = Member.Status.ERASED, now, None
         member.save(update_fields=["name", "gender", "birthday", "status", "erased_at", "guide"])
+        for hook in ERASE_HOOKS.values():
+            hook(brand, member)
         events.member_erased(brand=brand, actor=actor, member=member)
     return member
