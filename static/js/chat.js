@@ -79,6 +79,21 @@
     connect();
   }
 
+  // --- the 消息 tab's badge counts up as a shopper writes (the page drew it at load) ----------------
+  function bumpTab() {
+    var tab = document.querySelector('.tabbar a[data-tab="messages"]');
+    if (!tab) return;
+    var badge = tab.querySelector(".tab-badge");
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.className = "tab-badge";
+      badge.setAttribute("data-testid", "tab-badge-messages");
+      tab.appendChild(badge);
+    }
+    var n = parseInt(badge.textContent, 10) || 0;
+    badge.textContent = n >= 99 ? "99+" : String(n + 1);
+  }
+
   // --- the inbox: rows move up and count unread as messages arrive -------------------------------
   function inbox(list) {
     new Socket(list.getAttribute("data-socket"), function (frame) {
@@ -94,6 +109,7 @@
         var badge = row.querySelector("[data-unread]");
         badge.textContent = String((parseInt(badge.textContent, 10) || 0) + 1);
         badge.hidden = false;
+        bumpTab();
       }
       var li = row.parentNode;
       li.parentNode.insertBefore(li, li.parentNode.firstChild);

@@ -11,6 +11,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from cloudstore.models import Order, Touch
 from cloudstore.services import catalogue
@@ -143,8 +144,13 @@ def test_guide_and_shopper_chat_live_and_a_product_card_leads_to_a_credited_sale
     g.goto("/m/messages/")
     row = g.get_by_test_id(f"conv-{member.pk}")
     assert "张晓雨" in row.inner_text()
-    assert row.get_by_test_id("unread").inner_text() == "1"
-    assert g.get_by_test_id("tab-badge-messages").is_visible()
+    expect(row.get_by_test_id("unread")).to_have_text("1")
+    expect(g.get_by_test_id("tab-badge-messages")).to_have_text("1")
+    # The open inbox counts up live, the row and the 消息 tab's badge alike.
+    s.fill("[data-testid=chat-input]", "在吗？")
+    s.get_by_test_id("chat-send").click()
+    expect(row.get_by_test_id("unread")).to_have_text("2")
+    expect(g.get_by_test_id("tab-badge-messages")).to_have_text("2")
     check(g, "chat-inbox")
     row.click()
     g.wait_for_url("**/m/messages/*/")
