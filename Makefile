@@ -91,7 +91,7 @@ seed: migrate
 # in-process. It follows the server (whose pid the shell hands it before exec): Ctrl-C stops both.
 run: seed
 	$(PY) manage.py run_periodic --watch-pid $$$$ & \
-	exec $(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	exec $(PY) -m uvicorn retail.asgi:application --host $(HOST) --port $(PORT) --lifespan off --ws-per-message-deflate false
 
 # pytest's exit status is printed because make turns every failure into 2 (5 = no tests ran).
 test: install browsers translations

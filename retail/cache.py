@@ -111,3 +111,36 @@ class FailOpenRedisCache(RedisCache):
             return super().clear()
         except CACHE_ERRORS as exc:
             return self._degraded(exc, False)
+
+
+class NearCache:
+    """A few seconds' copy, in this process, of values a hot path reads from the shared cache on
+    every call (a brand's settings on every chat message). Keys are the shared cache's full keys
+    (its prefix and version included). ``delete`` drops this process's copy; other processes'
+    copies live out their ``seconds``, which is how stale a value can be after a change."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, object]] = {}
+
+    def get(self, key: str):
+        from django.core.cache import cache
+
+        found = self._entries.get(cache.make_key(key))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def set(self, key: str, value) -> None:
+        from django.core.cache import cache
+
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[cache.make_key(key)] = (time.monotonic() + self.seconds, value)
+
+    def delete(self, key: str) -> None:
+        from django.core.cache import cache
+
+        self._entries.pop(cache.make_key(key), None)

@@ -148,6 +148,10 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
                 "prefix": "retail:ch",
+                # All of a process's sockets share one Redis list (channels-redis's process-local
+                # channels), and the capacity bounds that list: at the default 100, a burst of
+                # deliveries to one busy process is dropped. Messages still expire after 60 s.
+                "capacity": env.int("CHANNEL_CAPACITY", default=10_000),
             },
         }
     }
@@ -280,6 +284,8 @@ OUTBOX_SUBSCRIBERS: dict[str, list] = {
 
 # --- Face attendance (attendance/, docs/attendance.md) ---------------------------------------
 # Worker processes for face detection and encoding (attendance/pool.py); 0: in the caller's thread.
+# Threads that run websocket frames' database work (chat, kiosks' frames): see retail/socket_db.py.
+SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=2)
 FACE_WORKERS = env.int("FACE_WORKERS", default=1)
 # Their CPU priority (os.nice): the server's event loop comes first on a busy machine.
 FACE_WORKER_NICE = env.int("FACE_WORKER_NICE", default=10)

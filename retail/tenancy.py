@@ -96,12 +96,20 @@ def _set_settings(values: dict[str, str]) -> None:
 def db_settings(values: dict[str, str]) -> Iterator[None]:
     """Set transaction-local PostgreSQL settings inside an atomic block, restoring them after.
 
-    ``set_config(..., true)`` lasts until the end of the transaction, so on a normal exit the
-    previous values are put back (a nested scope must not leak into the rest of an outer
-    transaction); on an error the savepoint rollback undoes them.
+    ``set_config(..., true)`` lasts until the end of the transaction, so inside an outer
+    transaction the previous values are put back on a normal exit (a nested scope must not leak
+    into the rest of it); on an error the savepoint rollback undoes them.
     """
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         if not _uses_rls():
+            yield
+            return
+        if outermost:
+            # A new transaction starts from the session's values, and every setting here is
+            # transaction-local: nothing to read first or to put back (one round trip, not three).
+            if any(values.values()):
+                _set_settings(values)
             yield
             return
         names = list(values)

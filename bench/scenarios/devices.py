@@ -214,7 +214,7 @@ def free_port() -> int:
 
 def server_cmd(app: str, port: int) -> list[str]:
     return [PY, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), "--lifespan", "off",
-            "--no-access-log", "--log-level", "warning"]  # fmt: skip
+            "--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false"]  # fmt: skip
 
 
 def start(app: str, env: dict, logfile) -> tuple[subprocess.Popen, str]:

@@ -31,6 +31,7 @@ from members.models import Member
 from retail import selectors as retail_selectors
 from retail.middleware import SESSION_BRAND_KEY
 from retail.models import Brand, Staff
+from retail.socket_db import frame_db
 from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def db_frame(fn):
     """A frame's database work, off the event loop on the executor's threads (each with its own
     connection), so one process serves many sockets' frames at once. A socket handles its frames
     one after the other, so a sender's messages keep their order."""
-    return database_sync_to_async(fn, thread_sensitive=False)
+    return frame_db(fn)
 
 
 GUIDE_KINDS = (Message.Kind.TEXT, Message.Kind.PRODUCT, Message.Kind.COUPON, Message.Kind.ORDER)

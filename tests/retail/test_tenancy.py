@@ -223,3 +223,28 @@ def test_within_brand_reuses_the_scope_the_caller_runs_in(brand):
     with within_brand(brand):
         assert current_brand_id() == brand.pk
     assert current_brand_id() is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outermost_scope_sets_the_brand_in_one_round_trip_and_leaves_nothing_behind(brand, other_brand):
+    """A scope that opens the transaction sets its brand once (no read first, nothing restored:
+    the setting is transaction-local); the next transaction, scoped or not, starts clean; a scope
+    nested in another transaction still puts the outer value back."""
+    from django.test.utils import CaptureQueriesContext
+
+    assert not connection.in_atomic_block
+    with CaptureQueriesContext(connection) as ctx, brand_scope(brand):
+        assert _raw("SELECT current_setting('app.brand_id', true)") == [(str(brand.pk),)]
+    settings_sql = [
+        q["sql"] for q in ctx.captured_queries if "current_setting" in q["sql"] or "set_config" in q["sql"]
+    ]
+    assert len(settings_sql) == 2  # the set_config and the check above
+    assert _raw("SELECT coalesce(current_setting('app.brand_id', true), '')") == [("",)]
+    with brand_scope(other_brand):
+        assert _raw("SELECT current_setting('app.brand_id', true)") == [(str(other_brand.pk),)]
+    with transaction.atomic():
+        _raw("SELECT set_config('app.brand_id', %s, true)", [str(other_brand.pk)])
+        with brand_scope(brand):
+            assert _raw("SELECT current_setting('app.brand_id', true)") == [(str(brand.pk),)]
+        assert _raw("SELECT current_setting('app.brand_id', true)") == [(str(other_brand.pk),)]
