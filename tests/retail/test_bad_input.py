@@ -21,9 +21,12 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from members.models import Member
 from retail.models import Staff
+from retail.tenancy import brand_scope
 from tests.factories import MemberFactory, StaffFactory, StoreFactory
 from tests.helpers.auth import login_as
+from tests.helpers.shop import as_shopper
 from tests.isolation.test_cross_brand import _fill, _params, all_routes
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -471,9 +474,10 @@ def _api_bodies(schema: dict, path: str, method: str) -> list[tuple[str, object]
 
 
 class _Walker:
-    def __init__(self, client: Client, staff, schema, failures: list[str]):
+    def __init__(self, client: Client, staff, schema, failures: list[str], shopper=None):
         self.client = client
         self.staff = staff
+        self.shopper = shopper  # (brand, member): the member's session on the shopper pages
         self.schema = schema
         self.failures = failures
         self.errors: list[BaseException] = []
@@ -483,6 +487,8 @@ class _Walker:
     def _login(self):
         if self.staff is not None:
             login_as(self.client, self.staff)  # a probed route may have logged us out
+        elif self.shopper is not None:
+            as_shopper(self.client, *self.shopper)
 
     def call(self, method: str, url: str, *, what: str = "", data=None, content_type=None, query=None):
         from django.core.signals import got_request_exception
@@ -596,14 +602,19 @@ def walk(walker: _Walker, brand) -> None:
                 walker.call("post", action, what=f"form {what}", data=body)
 
 
-@pytest.mark.parametrize("viewer", ["anonymous", "brand_admin", "guide"])
+@pytest.mark.parametrize("viewer", ["anonymous", "brand_admin", "guide", "shopper"])
 def test_every_route_answers_bad_input_without_a_server_error(
     world, viewer, request, api_schema, monkeypatch
 ):
-    staff = None if viewer == "anonymous" else request.getfixturevalue(viewer)
+    """``shopper``: a member signed in on the brand's shopper pages (chat, shop, member card)."""
+    staff = None if viewer in ("anonymous", "shopper") else request.getfixturevalue(viewer)
+    member = None
+    if viewer == "shopper":
+        with brand_scope(world["brand"]):
+            member = Member.objects.get(pk=ID)
     client = Client(raise_request_exception=False)
     failures: list[str] = []
-    walker = _Walker(client, staff, api_schema, failures)
+    walker = _Walker(client, staff, api_schema, failures, (world["brand"], member) if member else None)
     walker.names = _QueryNames(monkeypatch)
     walk(walker, world["brand"])
     assert walker.count > 500
