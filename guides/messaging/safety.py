@@ -7,6 +7,7 @@ shopper's messages per minute in the cache (Redis in production: one INCR). The 
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from django.core.cache import cache
@@ -75,6 +76,13 @@ def _count_this_minute(brand: Brand, member_id: int) -> int:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=120)
         return 1
+
+
+def uncount(brand: Brand, member_id: int) -> None:
+    """Take back this minute's count of a message that was not new (a resend of a stored one)."""
+    key = _rate_key(brand, member_id, int(time.time() // 60))
+    with contextlib.suppress(ValueError):  # the minute turned: nothing to take back
+        cache.decr(key)
 
 
 def check_member_message(*, brand: Brand, conversation: Conversation, body: str) -> None:

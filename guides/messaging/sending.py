@@ -42,7 +42,16 @@ def send_as_member(
             conv.member = member
         else:
             conv = conversation_for_member(brand=brand, member=member)
-        safety.check_member_message(brand=brand, conversation=conv, body=body)
+        try:
+            safety.check_member_message(brand=brand, conversation=conv, body=body)
+        except ValidationError as exc:
+            # A resend of a message stored before (a reconnect) is answered with it, limit or not.
+            limited = getattr(exc, "code", None) == "rate_limited"
+            found = stored(conv, Message.Sender.MEMBER, client_id) if limited else None
+            if found is None:
+                raise
+            safety.uncount(brand, member.pk)
+            return Sent(found, False)
         sent = message_send(
             brand=brand,
             conversation=conv,
@@ -56,7 +65,20 @@ def send_as_member(
         if sent.created:
             autoreply.maybe_reply(brand=brand, conversation=conv, message=sent.message)
             push.schedule(brand=brand, conversation=conv, message=sent.message)
+        else:  # a resend: it does not count toward the shopper's limit
+            safety.uncount(brand, member.pk)
     return sent
+
+
+def stored(conversation: Conversation, sender: str, client_id: str) -> Message | None:
+    """The message this sender stored before under ``client_id`` in the conversation, if any."""
+    if not client_id:
+        return None
+    return (
+        Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id[:40])
+        .order_by("pk")
+        .first()
+    )
 
 
 def send_as_guide(

@@ -155,3 +155,23 @@ def test_endpoints(client, brand, store, member, guide, conv, other_brand):
     assert refresh(foreign).blocked_at is None
     with brand_scope(brand):
         assert ShopperReport.objects.for_brand(brand).count() == 1
+
+
+def test_a_resend_is_answered_with_the_stored_message_and_does_not_count(brand, member, conv):
+    """A reconnecting page resends what it had not seen acknowledged: the stored message comes back,
+    the shopper's per-minute count is not charged for it, even at the limit."""
+    set_settings(brand, shopper_per_minute=3)
+    first = sending.send_as_member(brand=brand, member=member, body="a", client_id="c-a")
+    sending.send_as_member(brand=brand, member=member, body="b", client_id="c-b")
+    for _ in range(2):
+        again = sending.send_as_member(brand=brand, member=member, body="a", client_id="c-a")
+        assert (again.created, again.message.pk) == (False, first.message.pk)
+    third = sending.send_as_member(brand=brand, member=member, body="c", client_id="c-c")
+    assert third.created  # the resends took none of the three
+    with pytest.raises(ValidationError) as exc:
+        sending.send_as_member(brand=brand, member=member, body="d", client_id="c-d")
+    assert exc.value.code == "rate_limited"
+    # At the limit, a resend is still answered with what was stored; a new message is not.
+    again = sending.send_as_member(brand=brand, member=member, body="c", client_id="c-c")
+    assert (again.created, again.message.pk) == (False, third.message.pk)
+    assert member_messages(brand) == 3
