@@ -385,3 +385,48 @@ def _wire(brand, conv):
 
     with brand_scope(brand):
         return wire.conversation(Conversation.objects.get(pk=conv.pk), side="guide")
+
+
+def test_with_the_channel_layer_down_a_message_is_stored_and_acknowledged(brand, guide, conv, monkeypatch):
+    """Redis (the channel layer) gone while sockets are open: live delivery is lost, nothing else:
+    the sender's message is stored and acknowledged, the failure is logged, and the other side
+    sees it when its page loads."""
+    from channels.layers import get_channel_layer
+
+    from guides.messaging import realtime
+
+    staff_cookie = _staff_cookie(guide)
+    layer = get_channel_layer()
+    logged = []
+    monkeypatch.setattr(realtime.logger, "warning", lambda msg, *args, **kw: logged.append(msg % args))
+
+    async def down(group, message):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    async def run():
+        g = _comm("/ws/chat/", staff_cookie)
+        assert (await g.connect())[0]
+        assert (await _frame(g))["type"] == "hello"
+        layer.group_send = down
+        try:
+            await g.send_json_to(
+                {
+                    "type": "send",
+                    "conversation": conv.pk,
+                    "client_id": "g-down",
+                    "kind": "text",
+                    "body": "在的",
+                }
+            )
+            ack = await _frame(g, "sent")
+        finally:
+            del layer.group_send
+        await g.disconnect()
+        return ack
+
+    ack = async_to_sync(run)()
+    assert ack["client_id"] == "g-down"
+    with brand_scope(brand):
+        stored = Message.objects.get(pk=ack["message"]["id"])
+    assert stored.body == "在的" and _fresh(brand, conv).member_unread == 1
+    assert logged and "unreachable" in logged[0]
