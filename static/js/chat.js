@@ -113,7 +113,9 @@
       }
       var li = row.parentNode;
       li.parentNode.insertBefore(li, li.parentNode.firstChild);
-    }, function () {});
+    }, function (open) {
+      list.setAttribute("data-live", open ? "1" : "0");
+    });
   }
 
   // --- a conversation ---------------------------------------------------------------------------

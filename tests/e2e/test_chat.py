@@ -139,7 +139,8 @@ def test_guide_and_shopper_chat_live_and_a_product_card_leads_to_a_credited_sale
 
     s.fill("[data-testid=chat-input]", "你好，精华液还有货吗？")
     s.get_by_test_id("chat-send").click()
-    s.wait_for_selector("li.mine[data-id] .tick")
+    # Acknowledged (stored): its tick shows (last week's messages of theirs have ticks too).
+    s.wait_for_selector("li.mine[data-id]:has-text('精华液还有货吗') .tick")
 
     g.goto("/m/messages/")
     row = g.get_by_test_id(f"conv-{member.pk}")
@@ -147,6 +148,7 @@ def test_guide_and_shopper_chat_live_and_a_product_card_leads_to_a_credited_sale
     expect(row.get_by_test_id("unread")).to_have_text("1")
     expect(g.get_by_test_id("tab-badge-messages")).to_have_text("1")
     # The open inbox counts up live, the row and the 消息 tab's badge alike.
+    g.wait_for_selector("[data-testid=chat-inbox][data-live='1']")
     s.fill("[data-testid=chat-input]", "在吗？")
     s.get_by_test_id("chat-send").click()
     expect(row.get_by_test_id("unread")).to_have_text("2")
