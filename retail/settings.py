@@ -139,19 +139,27 @@ if REDIS_URL:
             "TIMEOUT": None,
         },
     }
+    # Redis pub/sub: a group send is one PUBLISH, and a process's subscriptions push each message
+    # to its sockets (channels-redis's list-based layer takes three round trips a group send and
+    # one more to pop each delivery; at chat rates that halves what one process serves). Like that
+    # layer, it keeps nothing for a socket that is gone: messages are stored, and a page that
+    # reconnects reads what it missed. CHANNEL_LAYER=core selects the list-based layer.
+    _list_layer = env.str("CHANNEL_LAYER", default="pubsub") == "core"
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
-            # 5 s BZPOPMIN: an idle consumer's read then times out and its websocket drops. A read
-            # timeout above the BZPOPMIN's keeps idle sockets open.
+            "BACKEND": "channels_redis.core.RedisChannelLayer"
+            if _list_layer
+            else "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as the list-based
+            # layer's 5 s BZPOPMIN: an idle consumer's read then times out and its websocket drops.
+            # A read timeout above the BZPOPMIN's keeps idle sockets open.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
                 "prefix": "retail:ch",
-                # All of a process's sockets share one Redis list (channels-redis's process-local
-                # channels), and the capacity bounds that list: at the default 100, a burst of
-                # deliveries to one busy process is dropped. Messages still expire after 60 s.
-                "capacity": env.int("CHANNEL_CAPACITY", default=10_000),
+                # The list-based layer only: all of a process's sockets share one Redis list, and
+                # the capacity bounds it: at the default 100, a burst of deliveries to one busy
+                # process is dropped. Messages still expire after 60 s.
+                **({"capacity": env.int("CHANNEL_CAPACITY", default=10_000)} if _list_layer else {}),
             },
         }
     }

@@ -23,6 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from guides.messaging import conversations, realtime, sending, wire
 from guides.messaging.models import Conversation, Message
@@ -223,12 +224,34 @@ class StaffChatConsumer(ChatConsumer):
             raise PermissionDenied("Not allowed.")
         return staff.brand, staff
 
+    def _conversation(self, conversation_id: int) -> Conversation:
+        """The conversation with its member and brand, in one query, only if it is hers now: open,
+        its member's exclusive guide is this staff member, and she and the brand are active (a
+        guide who left or handed the member over is refused at once)."""
+        conv = (
+            Conversation.objects.for_brand(self.brand_id)
+            .select_related("brand", "member", "member__guide")
+            .filter(
+                pk=conversation_id,
+                status=Conversation.Status.OPEN,
+                member__guide_id=self.staff_id,
+                member__guide__status=Staff.Status.ACTIVE,
+                brand__status=Brand.Status.ACTIVE,
+            )[:1]
+        )
+        conv = next(iter(conv), None)
+        if conv is None:
+            raise PermissionDenied(_("This conversation is not yours."))
+        return conv
+
     def _send(self, fields: dict, conversation_id: int) -> dict:
         with brand_scope(self.brand_id):
-            brand, staff = self._actor()
+            conv = self._conversation(conversation_id)
+            brand, staff = conv.brand, conv.member.guide
             sent = sending.send_as_guide(
                 brand=brand,
                 staff=staff,
+                conversation=conv,
                 conversation_id=conversation_id,
                 body=fields["body"],
                 kind=fields["kind"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from guides.messaging import autoreply, cards, outbound, push, safety
+from guides.messaging import autoreply, cards, conversations, outbound, push, safety
 from guides.messaging.conversations import Sent, conversation_for_member, guide_conversation, message_send
 from guides.messaging.models import Conversation, Message
 from members.models import Member
@@ -91,11 +91,18 @@ def send_as_guide(
     client_id: str = "",
     image=None,
     target_id: int | None = None,
+    conversation: Conversation | None = None,
 ) -> Sent:
     """The guide writes to one of her members: text, an image, or a card (``target_id``: the
-    product, the coupon campaign or the member's order), which carries her share attribution."""
+    product, the coupon campaign or the member's order), which carries her share attribution.
+    ``conversation``: that conversation with its member, when the caller read it in this
+    transaction (the chat socket reads it with the brand and her state in one query)."""
     with within_brand(brand):
-        conv: Conversation = guide_conversation(brand=brand, staff=staff, pk=conversation_id)
+        if conversation is not None and conversation.pk == conversation_id:
+            conv: Conversation = conversation
+            conversations.check_guide_access(conv, staff)
+        else:
+            conv = guide_conversation(brand=brand, staff=staff, pk=conversation_id)
         safety.check_staff_message(brand=brand, conversation=conv, body=body)
         data = None
         if kind in (Message.Kind.PRODUCT, Message.Kind.COUPON, Message.Kind.ORDER):
