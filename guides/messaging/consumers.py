@@ -325,9 +325,9 @@ class ShopperChatConsumer(ChatConsumer):
         conv = (
             Conversation.objects.for_brand(self.brand_id)
             .select_related("brand", "member")
-            .filter(pk=self.conversation_id, member_id=self.member_id)
-            .first()
+            .filter(pk=self.conversation_id, member_id=self.member_id)[:1]
         )
+        conv = next(iter(conv), None)  # (not .first(): no ORDER BY to build for one row by key)
         if conv is None or conv.brand.status != Brand.Status.ACTIVE:
             raise PermissionDenied("Not allowed.")
         if not conv.member.is_active:
@@ -408,17 +408,5 @@ class ShopperChatConsumer(ChatConsumer):
 
 
 def _mark_delivered(brand_id: int, conversation_id: int, upto: int) -> None:
-    """The shopper's page received messages up to ``upto``: one UPDATE (a no-op when another tab
-    got there first), and the guide's ticks turn to "delivered"."""
-    with brand_scope(brand_id), transaction.atomic():
-        n = Conversation.objects.filter(pk=conversation_id, member_delivered_upto__lt=upto).update(
-            member_delivered_upto=upto
-        )
-        if not n:
-            return
-        conv = Conversation.objects.filter(pk=conversation_id).values("member_id", "member__guide_id").first()
-        if conv and conv["member__guide_id"]:
-            realtime.send_on_commit(
-                [realtime.chat_staff_group(brand_id, conv["member__guide_id"])],
-                {"type": "chat.read", "conversation": conversation_id, "side": "delivered", "upto": upto},
-            )
+    with brand_scope(brand_id):
+        conversations.mark_delivered(brand_id=brand_id, conversation_id=conversation_id, upto=upto)

@@ -307,6 +307,34 @@ def publish_message(
     realtime.send_on_commit(groups, event)
 
 
+def mark_delivered(*, brand_id: int, conversation_id: int, upto: int) -> None:
+    """The shopper's page received messages up to ``upto``: one UPDATE (a no-op when another tab
+    got there first), and the guide's ticks turn to "delivered" after commit."""
+    with within_brand(brand_id), transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":  # the UPDATE hands back the guide: one round trip
+            c, m = Conversation._meta.db_table, Member._meta.db_table
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"UPDATE {c} AS c SET member_delivered_upto = %s FROM {m} AS m"  # noqa: S608 - tables from model meta
+                    " WHERE c.brand_id = %s AND c.id = %s AND c.member_delivered_upto < %s"
+                    " AND m.id = c.member_id RETURNING m.guide_id",
+                    [upto, brand_id, conversation_id, upto],
+                )
+                row = cur.fetchone()
+            guide_id = row[0] if row else None
+        else:
+            n = Conversation.objects.filter(pk=conversation_id, member_delivered_upto__lt=upto).update(
+                member_delivered_upto=upto
+            )
+            mine = Conversation.objects.filter(pk=conversation_id)
+            guide_id = mine.values_list("member__guide_id", flat=True).first() if n else None
+        if guide_id:
+            realtime.send_on_commit(
+                [realtime.chat_staff_group(brand_id, guide_id)],
+                {"type": "chat.read", "conversation": conversation_id, "side": "delivered", "upto": upto},
+            )
+
+
 def conversation_read(*, brand: Brand, conversation: Conversation, side: str, upto: int | None = None) -> int:
     """The ``side`` ("guide" or "member") has read the conversation up to ``upto`` (default: its
     last message). Returns the new mark; the other side is told (its ticks turn to read)."""
