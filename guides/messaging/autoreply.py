@@ -10,9 +10,10 @@ A quiet period is named by a key stored on the conversation (``auto_reply_key``)
 
 The key is written with a conditional UPDATE (``… WHERE auto_reply_key <> key``) in the member
 message's transaction: of two member messages at once, the second waits on the row and then
-finds the key set, so one auto-reply is sent. The guide writing clears the key
-(``conversations.message_send``), so the next quiet period replies again. The reply is stored as
-sender ``auto`` with ``staff`` = the guide (it is her text, in her name)."""
+finds the key set, so one auto-reply is sent. The guide writing ends the period: the key becomes
+``wrote:<when>`` (``conversations.message_send``); for ``GUIDE_ACTIVE_SECONDS`` after that she is
+taken as there (she is chatting, whatever her shift says), then a quiet time replies again. The
+reply is stored as sender ``auto`` with ``staff`` = the guide (it is her text, in her name)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,21 @@ def quiet_state(*, brand: Brand, staff_id: int) -> tuple[str, str]:
     return state
 
 
+# After the guide writes in a conversation she is taken as there for this long (no auto-reply to
+# the shopper's answer, whatever her shift says).
+GUIDE_ACTIVE_SECONDS = 600
+
+
+def _wrote_lately(current_key: str, at) -> bool:
+    if not current_key.startswith("wrote:"):
+        return False
+    try:
+        wrote = int(current_key.split(":", 1)[1])
+    except ValueError:
+        return False
+    return 0 <= at.timestamp() - wrote < GUIDE_ACTIVE_SECONDS
+
+
 def maybe_reply(*, brand: Brand, conversation: Conversation, message: Message) -> Message | None:
     """After a member's message: send the auto-reply if the guide is quiet and this conversation
     has not had one in this quiet period. Returns the reply, or None."""
@@ -108,6 +124,8 @@ def maybe_reply(*, brand: Brand, conversation: Conversation, message: Message) -
         key, own_text = quiet_state(brand=brand, staff_id=guide_id)
         if not key or conversation.auto_reply_key == key:
             return None  # she is there, or this quiet period has had its reply
+        if _wrote_lately(conversation.auto_reply_key, message.created_at):
+            return None  # she is chatting in this conversation, on shift or not
         claimed = (
             Conversation.objects.for_brand(brand)
             .filter(pk=conversation.pk)

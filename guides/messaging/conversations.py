@@ -224,7 +224,8 @@ def message_send(
         else:
             changes["member_unread"] = F("member_unread") + 1
         if sender == Message.Sender.GUIDE:
-            changes["auto_reply_key"] = ""  # the guide wrote: the quiet period is over
+            # The guide wrote: the quiet period is over, and she is taken as there for a while.
+            changes["auto_reply_key"] = wrote_key(now)
             changes["guide_read_upto"] = msg.pk
             changes["guide_unread"] = 0
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
@@ -233,11 +234,17 @@ def message_send(
     return Sent(msg, True)
 
 
+def wrote_key(at) -> str:
+    """The conversation's auto-reply key after the guide writes: no quiet period, and the time
+    she wrote (``autoreply`` sends nothing for a while after it)."""
+    return f"wrote:{int(at.timestamp())}"
+
+
 # What storing a message does to its conversation, by sender (the ORM path below does the same).
 _TOUCH = {
     Message.Sender.MEMBER: "guide_unread = c.guide_unread + 1, member_read_upto = m.id, member_unread = 0",
     Message.Sender.GUIDE: (
-        "member_unread = c.member_unread + 1, auto_reply_key = '', guide_read_upto = m.id, guide_unread = 0"
+        "member_unread = c.member_unread + 1, auto_reply_key = %s, guide_read_upto = m.id, guide_unread = 0"
     ),
 }
 _TOUCH_OTHERS = "member_unread = c.member_unread + 1"
@@ -263,7 +270,8 @@ def _store_in_one_statement(fields: dict, last_preview: str) -> Message | None:
     params = [
         brand.pk, conv.pk, sender, staff.pk if staff else None, fields["kind"], fields["body"],
         json.dumps(fields["data"]), fields["client_id"], fields["broadcast_id"], now,
-        now, last_preview, sender, brand.pk, conv.pk,
+        now, last_preview, sender, *([wrote_key(now)] if sender == Message.Sender.GUIDE else []),
+        brand.pk, conv.pk,
     ]  # fmt: skip
     with connection.cursor() as cur:
         cur.execute(sql, params)

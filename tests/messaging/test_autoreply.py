@@ -1,6 +1,7 @@
 """Auto-reply: when the guide is busy, off shift or not clocked in; once per quiet period."""
 
 from datetime import datetime, timedelta
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -64,11 +65,16 @@ def test_off_shift_replies_once_per_quiet_period(brand, member, guide):
     assert replies[0].body == "我正在店里服务顾客，稍后回复您。" and replies[0].staff_id == guide.pk
     conv = conv_of(brand, member)
     assert conv.auto_reply_key.startswith("off:")
-    # The guide writes: the quiet period ends; the next message in a quiet time replies again.
+    # The guide writes: the quiet period ends. While she is chatting (10 minutes after she wrote)
+    # the shopper's answers get no auto-reply, off shift or not; after that a quiet time replies again.
     sending.send_as_guide(brand=brand, staff=guide, conversation_id=conv.pk, body="我在")
     refresh(conv)
-    assert conv.auto_reply_key == ""
+    assert conv.auto_reply_key.startswith("wrote:")
     sending.send_as_member(brand=brand, member=member, body="还有个问题")
+    assert len(autos(brand, member)) == 1
+    later = timezone.now() + timedelta(seconds=autoreply.GUIDE_ACTIVE_SECONDS + 1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        sending.send_as_member(brand=brand, member=member, body="您还在吗？")
     assert len(autos(brand, member)) == 2
 
 
