@@ -25,7 +25,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from guides.messaging import conversations, realtime, sending, wire
+from guides.messaging import conversations, realtime, sending, socket_reads, wire
 from guides.messaging.models import Conversation, Message
 from members import shopper
 from members.models import Member
@@ -228,18 +228,9 @@ class StaffChatConsumer(ChatConsumer):
         """The conversation with its member and brand, in one query, only if it is hers now: open,
         its member's exclusive guide is this staff member, and she and the brand are active (a
         guide who left or handed the member over is refused at once)."""
-        conv = (
-            Conversation.objects.for_brand(self.brand_id)
-            .select_related("brand", "member", "member__guide")
-            .filter(
-                pk=conversation_id,
-                status=Conversation.Status.OPEN,
-                member__guide_id=self.staff_id,
-                member__guide__status=Staff.Status.ACTIVE,
-                brand__status=Brand.Status.ACTIVE,
-            )[:1]
+        conv = socket_reads.guide_frame(
+            brand_id=self.brand_id, staff_id=self.staff_id, conversation_id=conversation_id
         )
-        conv = next(iter(conv), None)
         if conv is None:
             raise PermissionDenied(_("This conversation is not yours."))
         return conv
@@ -322,12 +313,9 @@ class ShopperChatConsumer(ChatConsumer):
         """The brand, the member and their conversation now, in one query (erased or merged away,
         or the brand suspended: refused). Called in the brand's scope, which the write then runs
         in too (one transaction per frame)."""
-        conv = (
-            Conversation.objects.for_brand(self.brand_id)
-            .select_related("brand", "member")
-            .filter(pk=self.conversation_id, member_id=self.member_id)[:1]
+        conv = socket_reads.shopper_frame(
+            brand_id=self.brand_id, member_id=self.member_id, conversation_id=self.conversation_id
         )
-        conv = next(iter(conv), None)  # (not .first(): no ORDER BY to build for one row by key)
         if conv is None or conv.brand.status != Brand.Status.ACTIVE:
             raise PermissionDenied("Not allowed.")
         if not conv.member.is_active:
