@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -30,12 +31,45 @@ async def _send_all(layer, groups: list[str], event: dict) -> None:
     await asyncio.gather(*(layer.group_send(group, event) for group in groups))
 
 
+async def _send_all_logged(layer, groups: list[str], event: dict) -> None:
+    try:
+        await _send_all(layer, groups, event)
+    except Exception:
+        logger.warning("chat groups %s unreachable", groups, exc_info=True)
+
+
+_running: set[asyncio.Task] = set()  # held until done (the loop keeps only weak references)
+
+
+def _start(loop, layer, groups: list[str], event: dict) -> None:
+    task = loop.create_task(_send_all_logged(layer, groups, event))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+def _socket_loop():
+    """The event loop of the socket whose frame this thread works for (a thread of
+    ``retail.socket_db``'s pool, or any ``sync_to_async`` thread), if it is running."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() else None
+
+
 def send_now(groups: list[str], event: dict) -> None:
     """``event`` (a channel layer message: {"type": "chat.<x>", ...}) to each group, now: the
-    groups at once, in one trip to the event loop. Returns when the layer has them, so the next
-    message of the same sender is queued after this one."""
+    groups at once, in one trip to the event loop.
+
+    From a socket's frame (a thread working for the event loop) the sends are handed to the loop
+    and not waited for: the thread goes on to the next frame. The loop starts them in the order
+    they were handed over and the layer sends them in that order, so a sender's messages stay in
+    order. Elsewhere (a request's thread, a worker) it returns when the layer has them."""
     layer = get_channel_layer()
     if layer is None:
+        return
+    loop = _socket_loop()
+    if loop is not None:
+        loop.call_soon_threadsafe(_start, loop, layer, groups, event)
         return
     try:
         try:
