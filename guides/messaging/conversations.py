@@ -278,19 +278,7 @@ def _store_in_one_statement(fields: dict, last_preview: str) -> Message | None:
         row = cur.fetchone()
     if row is None:
         return None
-    msg = Message(
-        id=row[0],
-        brand=brand,
-        conversation=conv,
-        sender=sender,
-        staff=staff,
-        kind=fields["kind"],
-        body=fields["body"],
-        data=fields["data"],
-        client_id=fields["client_id"],
-        broadcast_id=fields["broadcast_id"],
-        created_at=now,
-    )
+    msg = Message(id=row[0], **fields)
     msg._state.adding, msg._state.db = False, connection.alias
     return msg
 
