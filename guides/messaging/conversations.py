@@ -20,6 +20,7 @@ from guides.messaging import realtime, wire
 from guides.messaging.models import BODY_MAX, Conversation, Message, MessagingSettings
 from members.models import Member
 from retail import private_files
+from retail import sql as sql_meta
 from retail.cache import NearCache
 from retail.models import Brand, Staff
 from retail.tenancy import within_brand
@@ -254,7 +255,7 @@ def _store_in_one_statement(fields: dict, last_preview: str) -> Message | None:
     """PostgreSQL: insert the message and update its conversation in one statement (no savepoint:
     a resend meets ``ON CONFLICT DO NOTHING`` on the client-id index). None for a resend. The
     chat's hot path: one round trip and no model save for what the ORM does in four."""
-    m, c = Message._meta.db_table, Conversation._meta.db_table
+    m, c = sql_meta.table(Message), sql_meta.table(Conversation)
     sender = fields["sender"]
     sql = (
         f"WITH m AS (INSERT INTO {m} (brand_id, conversation_id, sender, staff_id, kind, body, data, image,"  # noqa: S608 - tables from model meta, SET from _TOUCH
@@ -308,7 +309,7 @@ def mark_delivered(*, brand_id: int, conversation_id: int, upto: int) -> None:
     got there first), and the guide's ticks turn to "delivered" after commit."""
     with within_brand(brand_id), transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":  # the UPDATE hands back the guide: one round trip
-            c, m = Conversation._meta.db_table, Member._meta.db_table
+            c, m = sql_meta.table(Conversation), sql_meta.table(Member)
             with connection.cursor() as cur:
                 cur.execute(
                     f"UPDATE {c} AS c SET member_delivered_upto = %s FROM {m} AS m"  # noqa: S608 - tables from model meta

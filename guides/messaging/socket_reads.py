@@ -16,11 +16,12 @@ from django.db.models import Model
 
 from guides.messaging.models import Conversation
 from members.models import Member
+from retail import sql as sql_meta
 from retail.models import Brand, Staff
 
 
 def _columns(model: type[Model], alias: str) -> tuple[str, list]:
-    fields = list(model._meta.concrete_fields)
+    fields = sql_meta.stored_fields(model)
     return ", ".join(f'{alias}."{f.column}"' for f in fields), fields
 
 
@@ -52,13 +53,13 @@ def _statement(for_guide: bool) -> tuple[str, list[tuple[type[Model], list, list
         columns.append(cols)
         shapes.append((model, fields, _converters(fields, alias)))
     sql = (
-        f"SELECT {', '.join(columns)} FROM {Conversation._meta.db_table} c"  # noqa: S608 - tables and columns from model meta
-        f" JOIN {Brand._meta.db_table} b ON b.id = c.brand_id"
-        f" JOIN {Member._meta.db_table} m ON m.id = c.member_id"
+        f"SELECT {', '.join(columns)} FROM {sql_meta.table(Conversation)} c"  # noqa: S608 - tables and columns from model meta
+        f" JOIN {sql_meta.table(Brand)} b ON b.id = c.brand_id"
+        f" JOIN {sql_meta.table(Member)} m ON m.id = c.member_id"
     )
     if for_guide:
         sql += (
-            f" JOIN {Staff._meta.db_table} s ON s.id = m.guide_id"
+            f" JOIN {sql_meta.table(Staff)} s ON s.id = m.guide_id"
             " WHERE c.brand_id = %s AND c.id = %s AND m.guide_id = %s AND c.status = %s"
             " AND s.status = %s AND b.status = %s"
         )
