@@ -147,12 +147,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except FrameError as exc:
             await self.error(exc.code, exc.message, client_id)
         except PermissionDenied as exc:
-            await self.error("forbidden", str(exc) or "Not allowed.", client_id)
+            await self.error("forbidden", str(exc) or _("Not allowed."), client_id)
         except ValidationError as exc:
             await self.error(_error_code(exc), _error_text(exc), client_id)
         except Exception:
             logger.exception("chat frame failed")
-            await self.error("server_error", "Please try again.", client_id)
+            await self.error("server_error", _("Please try again."), client_id)
 
     async def on_send(self, msg: dict) -> None:  # pragma: no cover - per side
         raise NotImplementedError
@@ -221,7 +221,7 @@ class StaffChatConsumer(ChatConsumer):
             .first()
         )
         if staff is None:
-            raise PermissionDenied("Not allowed.")
+            raise PermissionDenied(_("Not allowed."))
         return staff.brand, staff
 
     def _conversation(self, conversation_id: int) -> Conversation:
@@ -317,9 +317,9 @@ class ShopperChatConsumer(ChatConsumer):
             brand_id=self.brand_id, member_id=self.member_id, conversation_id=self.conversation_id
         )
         if conv is None or conv.brand.status != Brand.Status.ACTIVE:
-            raise PermissionDenied("Not allowed.")
+            raise PermissionDenied(_("Not allowed."))
         if not conv.member.is_active:
-            raise PermissionDenied("This membership is closed.")
+            raise PermissionDenied(_("This membership is closed."))
         return conv.brand, conv.member, conv
 
     def _send(self, fields: dict) -> dict:
@@ -345,7 +345,7 @@ class ShopperChatConsumer(ChatConsumer):
         try:
             message = await db_frame(self._send)(fields)
         except PermissionDenied:
-            await self.error("forbidden", "This membership is closed.", fields["client_id"])
+            await self.error("forbidden", _("This membership is closed."), fields["client_id"])
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.ack(fields["client_id"], message)

@@ -430,3 +430,29 @@ def test_with_the_channel_layer_down_a_message_is_stored_and_acknowledged(brand,
         stored = Message.objects.get(pk=ack["message"]["id"])
     assert stored.body == "在的" and _fresh(brand, conv).member_unread == 1
     assert logged and "unreachable" in logged[0]
+
+
+def test_a_closed_membership_is_refused_in_words_the_shopper_reads(brand, guide, member, conv):
+    """The error frame a person sees is in the brand's language, not an English code."""
+    shopper_cookie = _shopper_cookie(brand, member)
+
+    async def run():
+        s = _comm(f"/ws/s/{brand.slug}/chat/", shopper_cookie)
+        assert (await s.connect())[0]
+        await _frame(s, "hello")
+        await database_sync_to_async(_close_membership)(brand, member)
+        await s.send_json_to({"type": "send", "client_id": "s-x", "body": "在吗？"})
+        err = await _frame(s, "error")
+        await s.disconnect()
+        return err
+
+    err = async_to_sync(run)()
+    assert err["code"] == "forbidden" and err["message"] == "该会员身份已关闭。"
+    assert _count(brand) == 0
+
+
+def _close_membership(brand, member):
+    from members.models import Member
+
+    with brand_scope(brand):
+        Member.objects.filter(pk=member.pk).update(status=Member.Status.ERASED)
