@@ -6,6 +6,7 @@ switch to PostgreSQL and Redis. ``DJANGO_ENV=production`` turns on the productio
 hardening (and then ``SECRET_KEY`` and ``ALLOWED_HOSTS`` are required).
 """
 
+import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -23,14 +24,19 @@ DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
 if PRODUCTION:
-    SECRET_KEY = env.str("SECRET_KEY")
+    # Read verbatim: django-environ takes a value starting with "$" as the name of another
+    # variable, and a random key may start with one.
+    try:
+        SECRET_KEY = os.environ["SECRET_KEY"]
+    except KeyError:
+        raise ImproperlyConfigured("Set the SECRET_KEY environment variable") from None
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
     if not SECRET_KEY or not any(ALLOWED_HOSTS):
         # docker-compose passes unset variables as empty strings: refuse to start.
         raise ImproperlyConfigured("production needs non-empty SECRET_KEY and ALLOWED_HOSTS")
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me-" + "x" * 32)
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me-" + "x" * 32
     # Off unless asked for: the demo shows the product's own error pages (and the API its error
     # shape), never Django's technical pages listing every URL.
     DEBUG = env.bool("DEBUG", default=False)

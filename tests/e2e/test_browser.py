@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from retail.models import Staff, Store
 from retail.tenancy import brand_scope
@@ -30,7 +31,7 @@ def test_guide_logs_in_by_phone_and_uses_the_tab_bar(browse, demo):
     login(page, "138 0000 0003", PASSWORD)
     assert page.url.endswith("/m/")
     tabbar = page.locator("nav.tabbar")
-    assert tabbar.is_visible()
+    expect(tabbar).to_be_visible()
     assert tabbar.locator("a").all_inner_texts() == ["首页", "会员", "消息", "我的"]
     # The bar stays at the bottom of the screen.
     box = tabbar.bounding_box()
@@ -67,7 +68,7 @@ def test_wrong_password_shows_the_error(browse, demo):
     login(page, "13800000003", "not-the-password")
     assert page.url.endswith("/login/")
     error = page.locator(".alert-error")
-    assert error.is_visible()
+    expect(error).to_be_visible()
     assert "手机号/用户名或密码错误" in error.inner_text()
     assert page.input_value("input[name=username]") == "13800000003"
     assert page.input_value("input[name=password]") == ""
@@ -88,7 +89,7 @@ def test_admin_creates_a_store_and_invites_a_guide_who_joins(browse, demo):
     page.fill("input[name=code]", "GZ 001")
     page.fill("input[name=latitude]", "95")
     page.click("form.form button[type=submit]")
-    assert page.locator(".alert-error").is_visible()
+    expect(page.locator(".alert-error")).to_be_visible()
     assert page.locator(".field.has-error").count() >= 3  # code, name, latitude
     page.fill("input[name=code]", "GZ001")
     page.fill("input[name=name]", "广州天河店")
@@ -127,7 +128,7 @@ def test_admin_creates_a_store_and_invites_a_guide_who_joins(browse, demo):
     phone.wait_for_url("**/m/")
     assert "欢迎加入悦颜美妆！" in phone.inner_text(".messages")
     assert "广州天河店" in phone.inner_text("main")
-    assert phone.locator("nav.tabbar").is_visible()
+    expect(phone.locator("nav.tabbar")).to_be_visible()
 
     # The admin sees them as active now, and every step in the audit log.
     page.goto("/dashboard/staff/?q=刘洋")
@@ -157,7 +158,7 @@ def test_admin_marks_someone_as_left_with_the_htmx_button(browse, demo):
     page.wait_for_function(f"document.querySelector('#staff-{guide2.pk}').innerText.includes('已离职')")
     assert "李娜" in dialogs[0]
     assert page.evaluate("window.__noReload") is True  # swapped in place by htmx
-    assert page.locator(f"#staff-{guide2.pk}").get_by_role("button", name="恢复在职").is_visible()
+    expect(page.locator(f"#staff-{guide2.pk}").get_by_role("button", name="恢复在职")).to_be_visible()
     assert staff_status(guide2) == Staff.Status.LEFT
 
     # Dismissing the confirmation changes nothing: htmx sends no request at all.
@@ -257,7 +258,7 @@ def test_screenshots_of_every_page(browse, demo, size):
     page.fill("input[name=phone]", "13811112222" if size == "phone" else "13811113333")
     page.get_by_label("上海南京西路店").check()
     page.click("form.form button[type=submit]")
-    assert page.get_by_test_id("invite-link").is_visible()
+    expect(page.get_by_test_id("invite-link")).to_be_visible()
     assert no_horizontal_overflow(page)
     assert_chinese(page)
     shot(page, "invite-link")

@@ -204,7 +204,7 @@ def test_guide_and_shopper_chat_live_and_a_product_card_leads_to_a_credited_sale
     g.get_by_test_id("panel-toggle").click()
     g.wait_for_function("document.body.classList.contains('chat-panel-open')")
     wait_for_animations(g)
-    assert g.get_by_test_id("chat-panel").is_visible()
+    expect(g.get_by_test_id("chat-panel")).to_be_visible()
     assert "张晓雨" in g.get_by_test_id("chat-panel").inner_text()
     shot(g, "chat-guide-panel")
     # ...beside the chat on a laptop.
@@ -220,7 +220,7 @@ def test_guide_and_shopper_chat_live_and_a_product_card_leads_to_a_credited_sale
 
     # Earlier messages page in from the history endpoint.
     shown = d.locator("li[data-id]").count()
-    assert d.get_by_test_id("chat-earlier").is_visible()
+    expect(d.get_by_test_id("chat-earlier")).to_be_visible()
     d.get_by_test_id("chat-earlier").click()
     d.wait_for_selector("li[data-id]:has-text('以前的消息0')")
     assert d.locator("li[data-id]").count() > shown

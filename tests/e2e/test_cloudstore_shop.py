@@ -12,6 +12,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from cloudstore.models import Order, Touch
 from cloudstore.services import catalogue, promotions
@@ -128,7 +129,7 @@ def test_shopper_buys_through_a_guides_link_and_picks_up(browse, demo, goods):
     assert "玻尿酸精华液" in page.inner_text("h1")
     assert page.inner_text("[data-testid=product-price]") == "¥299.00"
     assert page.locator("[data-testid=sku-HA-30] input").is_disabled()
-    assert page.locator("[data-testid=gallery] img").first.is_visible()
+    expect(page.locator("[data-testid=gallery] img").first).to_be_visible()
     check(page, "shop-product")
 
     page.get_by_test_id("add-to-cart").click()
@@ -144,7 +145,7 @@ def test_shopper_buys_through_a_guides_link_and_picks_up(browse, demo, goods):
 
     page.get_by_test_id("to-checkout").click()
     page.wait_for_url("**/checkout/")
-    assert page.locator("[data-testid=verify-phone]").is_visible()
+    expect(page.locator("[data-testid=verify-phone]")).to_be_visible()
     page.fill("input[name=phone]", "139 0000 7777")
     page.get_by_test_id("send-code").click()
     page.wait_for_function("document.querySelector('#code-status').innerText.includes('139****7777')")
@@ -153,9 +154,9 @@ def test_shopper_buys_through_a_guides_link_and_picks_up(browse, demo, goods):
     page.get_by_test_id("verify").click()
     page.wait_for_selector("[data-testid=checkout-form]")
     assert page.is_checked("[data-testid=fulfilment-pickup] input")
-    assert not page.locator("input[name=address]").is_visible()
+    expect(page.locator("input[name=address]")).to_be_hidden()
     page.locator("[data-testid=fulfilment-ship]").click()  # delivery shows the address fields
-    assert page.locator("input[name=address]").is_visible()
+    expect(page.locator("input[name=address]")).to_be_visible()
     page.wait_for_selector("[data-testid=sum-shipping]")
     check(page, "shop-checkout-ship")
     page.locator("[data-testid=fulfilment-pickup]").click()

@@ -14,6 +14,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from cloudstore.models import Campaign, Inventory, Order, Product, ProductImage, Refund, ShareLink, Sku
 from cloudstore.services import catalogue, checkout
@@ -109,7 +110,7 @@ def test_guide_shares_a_product_on_a_phone(browse, demo, goods):
     page.wait_for_url(f"**/m/store/{goods['store'].pk}/goods/")
     row = page.get_by_test_id(f"good-{goods['serum'].pk}")
     assert "玻尿酸保湿精华液" in row.inner_text() and "¥279.00" in row.inner_text()
-    assert page.get_by_test_id(f"good-{goods['cream'].pk}").locator(".badge-red").is_visible()  # 3 left
+    expect(page.get_by_test_id(f"good-{goods['cream'].pk}").locator(".badge-red")).to_be_visible()  # 3 left
     check(page, "cs-staff-goods")
 
     row.get_by_test_id(f"share-{goods['serum'].pk}").click()
@@ -118,7 +119,7 @@ def test_guide_shares_a_product_on_a_phone(browse, demo, goods):
         link = ShareLink.objects.get(guide=guide, product=goods["serum"])
     url = page.input_value("[data-testid=share-link]")
     assert url.endswith(f"/g/{brand.slug}/{link.code}/")
-    assert page.locator("[data-testid=share-qr] svg").is_visible()
+    expect(page.locator("[data-testid=share-qr] svg")).to_be_visible()
     box = page.locator("[data-testid=share-qr] svg").bounding_box()
     assert box["width"] >= 200  # scannable across a counter
     assert page.inner_text("[data-testid=share-target]") == "玻尿酸保湿精华液"
@@ -142,7 +143,7 @@ def test_guide_shares_a_product_on_a_phone(browse, demo, goods):
     assert page.inner_text("[data-testid=share-target]") == "满100减20"
 
     page.goto("/m/store/shares/")
-    assert page.get_by_test_id(f"share-row-{link.pk}").is_visible()
+    expect(page.get_by_test_id(f"share-row-{link.pk}")).to_be_visible()
     with brand_scope(brand):
         assert ShareLink.objects.filter(guide=guide).count() == 3
     check(page, "cs-staff-shares")
@@ -163,7 +164,7 @@ def test_store_manager_hands_over_a_pickup_adjusts_stock_and_sees_takings(browse
     check(page, "cs-staff-hub")
 
     page.goto(f"/m/store/{store.pk}/orders/")
-    assert page.get_by_test_id(f"order-{shipping.pk}").is_visible()
+    expect(page.get_by_test_id(f"order-{shipping.pk}")).to_be_visible()
     check(page, "cs-staff-orders")
 
     # The shopper shows the pickup code; the manager types it in.
@@ -173,7 +174,7 @@ def test_store_manager_hands_over_a_pickup_adjusts_stock_and_sees_takings(browse
     check(page, "cs-staff-pickup")
     page.fill("input[name=code]", "000000" if pickup.pickup_code != "000000" else "999999")
     page.get_by_test_id("confirm-pickup").click()
-    assert page.locator(".field-error").is_visible()
+    expect(page.locator(".field-error")).to_be_visible()
     page.fill("input[name=code]", pickup.pickup_code)
     page.get_by_test_id("confirm-pickup").click()
     # First the order the code names, to check with the shopper; nothing has changed yet.
@@ -187,7 +188,7 @@ def test_store_manager_hands_over_a_pickup_adjusts_stock_and_sees_takings(browse
     check(page, "cs-staff-pickup-check")
     page.get_by_test_id("confirm-handover").click()
     page.wait_for_url(f"**/m/store/{store.pk}/orders/{pickup.pk}/")
-    assert page.get_by_test_id("handed-over").is_visible()
+    expect(page.get_by_test_id("handed-over")).to_be_visible()
     assert refresh(pickup).status == Order.Status.PICKED_UP
     check(page, "cs-staff-picked-up")
 
@@ -205,14 +206,14 @@ def test_store_manager_hands_over_a_pickup_adjusts_stock_and_sees_takings(browse
     page.wait_for_url(f"**/m/store/{store.pk}/stock/")
     page.get_by_test_id("low-filter").click()
     page.wait_for_url("**low=1**")
-    assert page.get_by_test_id(f"stock-{goods['cream_sku'].pk}").is_visible()
-    assert not page.get_by_test_id(f"stock-{goods['serum_sku'].pk}").is_visible()
+    expect(page.get_by_test_id(f"stock-{goods['cream_sku'].pk}")).to_be_visible()
+    expect(page.get_by_test_id(f"stock-{goods['serum_sku'].pk}")).to_be_hidden()
     check(page, "cs-staff-stock")
     page.get_by_test_id(f"stock-{goods['cream_sku'].pk}").click()
     page.locator("label:has(input[name=kind][value=adjust])").click()
     page.fill("input[name=quantity]", "-1")
     page.locator("form.form button[type=submit]").click()
-    assert page.locator(".field-error").is_visible()  # the reason is required
+    expect(page.locator(".field-error")).to_be_visible()  # the reason is required
     page.fill("input[name=reason]", "破损一瓶")
     page.locator("form.form button[type=submit]").click()
     page.wait_for_url(f"**/m/store/{store.pk}/stock/{goods['cream_sku'].pk}/")
@@ -231,7 +232,7 @@ def test_store_manager_hands_over_a_pickup_adjusts_stock_and_sees_takings(browse
 
     # The dashboard's orders and takings work on the manager's phone too.
     page.goto("/dashboard/orders/")
-    assert page.get_by_test_id(f"order-{pickup.pk}").is_visible()
+    expect(page.get_by_test_id(f"order-{pickup.pk}")).to_be_visible()
     check(page, "cs-dash-orders")
     page.goto("/dashboard/orders/takings/")
     assert page.inner_text("[data-testid=total-paid]") == "¥816.00"
@@ -264,12 +265,12 @@ def test_admin_builds_the_catalogue_and_refunds_a_line_on_a_desktop(browse, demo
     page.fill("form.cs-sku-form input[name=list_price]", "1.234")
     page.fill("form.cs-sku-form input[name=code]", "VC-30")
     page.get_by_test_id("add-sku").click()
-    assert page.locator("form.cs-sku-form .field-error").is_visible()  # three decimals refused
+    expect(page.locator("form.cs-sku-form .field-error")).to_be_visible()  # three decimals refused
     page.fill("form.cs-sku-form input[name=spec]", "30ml")
     page.fill("form.cs-sku-form input[name=list_price]", "399.00")
     page.get_by_test_id("add-sku").click()
     page.wait_for_url(f"**/dashboard/catalogue/{product.pk}/")
-    assert page.get_by_test_id("sku-VC-30").is_visible()
+    expect(page.get_by_test_id("sku-VC-30")).to_be_visible()
     with brand_scope(brand):
         assert Sku.objects.get(code="VC-30").list_price_fen == 39900
 
@@ -311,14 +312,14 @@ def test_admin_builds_the_catalogue_and_refunds_a_line_on_a_desktop(browse, demo
     page.fill("input[name=amount_off]", "30")
     page.fill("input[name=threshold]", "300.00")
     page.fill("input[name=total_limit]", "500")
-    assert not page.locator("input[name=percent_off]").is_visible()  # only the chosen kind's fields
+    expect(page.locator("input[name=percent_off]")).to_be_hidden()  # only the chosen kind's fields
     check(page, "cs-dash-campaign-form")
     page.get_by_test_id("save-campaign").click()
     page.wait_for_url("**/dashboard/campaigns/")
     with brand_scope(brand):
         campaign = Campaign.objects.get(name="满300减30")
     assert (campaign.amount_off_fen, campaign.threshold_fen, campaign.total_limit) == (3000, 30000, 500)
-    assert page.get_by_test_id(f"campaign-{campaign.pk}").is_visible()
+    expect(page.get_by_test_id(f"campaign-{campaign.pk}")).to_be_visible()
     check(page, "cs-dash-campaigns")
 
     # The order: refund one of the two serums, back on the shelf.
@@ -331,7 +332,7 @@ def test_admin_builds_the_catalogue_and_refunds_a_line_on_a_desktop(browse, demo
     page.fill(f"input[name=qty_{line.pk}]", "3")
     page.fill("input[name=reason]", "顾客退回一瓶")
     page.get_by_test_id("refund-submit").click()
-    assert page.locator("#refund .alert-error").is_visible()  # only 2 were bought
+    expect(page.locator("#refund .alert-error")).to_be_visible()  # only 2 were bought
     with brand_scope(brand):
         assert Refund.objects.count() == 0
     page.fill(f"input[name=qty_{line.pk}]", "1")
@@ -381,7 +382,7 @@ def test_admin_adds_a_stores_assortment_in_bulk(browse, demo, goods, tmp_path, s
     page.set_input_files("input[name=file]", str(good))
     page.get_by_test_id("assortment-upload").click()
     page.wait_for_url(f"**/dashboard/catalogue/stores/{store.pk}/assortment/")
-    assert page.locator(".alert-success").is_visible()
+    expect(page.locator(".alert-success")).to_be_visible()
     assert page.get_by_test_id("assortment-missing").get_attribute("data-missing") == "1"
     page.get_by_test_id("assortment-add-all").click()
     page.wait_for_url(f"**/dashboard/catalogue/stores/{store.pk}/assortment/")

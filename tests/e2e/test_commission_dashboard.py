@@ -13,6 +13,7 @@ import zoneinfo
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from guides import selectors
 from guides.models import AttributionRule, CommissionRule, SettlementPeriod, Statement
@@ -90,7 +91,7 @@ def add_rule(page, *, name: str, rate: str, start: datetime.date, category=None,
     page.wait_for_url("**/dashboard/commission/rules/new/")
     page.fill("input[name=name]", name)
     page.locator("label:has(input[name=kind][value=percent])").click()
-    assert not page.locator("input[name=fixed]").is_visible()  # only the chosen kind's amount
+    expect(page.locator("input[name=fixed]")).to_be_hidden()  # only the chosen kind's amount
     page.fill("input[name=rate]", rate)
     if category is not None:
         page.select_option("select[name=category]", str(category.pk))
@@ -116,7 +117,7 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
     page.fill("input[name=name]", "全场")
     page.fill("input[name=rate]", "101")
     page.get_by_test_id("save-rule").click()
-    assert page.locator(".field.has-error input[name=rate]").is_visible()
+    expect(page.locator(".field.has-error input[name=rate]")).to_be_visible()
     check(page, "commission-dash-rule-error")
     with brand_scope(brand):
         assert CommissionRule.objects.count() == 0
@@ -130,7 +131,7 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
         rows = {r.name: r for r in CommissionRule.objects.all()}
     assert (rows["护肤 5.5%"].rate_bp, rows["护肤 5.5%"].category_id) == (550, goods["skin"].pk)
     assert (rows["精华 8%"].rate_bp, rows["精华 8%"].sku_id) == (800, goods["serum"].pk)
-    assert page.get_by_test_id(f"rule-{rows['精华 8%'].pk}").is_visible()
+    expect(page.get_by_test_id(f"rule-{rows['精华 8%'].pk}")).to_be_visible()
     check(page, "commission-dash-rules")
 
     # A new version of the attribution rules: the page says orders already attributed keep theirs
@@ -141,8 +142,8 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
     page.fill("input[name=note]", "专属导购优先")
     page.get_by_test_id("save-version").click()
     page.wait_for_url("**/dashboard/commission/attribution/?saved=*")
-    assert page.get_by_test_id("saved-callout").is_visible()
-    assert page.get_by_test_id("reattribute-form").is_visible()
+    expect(page.get_by_test_id("saved-callout")).to_be_visible()
+    expect(page.get_by_test_id("reattribute-form")).to_be_visible()
     with brand_scope(brand):
         v2 = AttributionRule.objects.get(version=2)
     assert (v2.cloud_store, v2.touch_window_days, v2.note) == ("exclusive>touch", 14, "专属导购优先")
@@ -159,10 +160,10 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
     first = today - datetime.timedelta(days=20)
     page.goto(f"/dashboard/commission/?date_from={first}&date_to={today}")
     assert page.locator("[data-testid=daily-chart] g.cd-day").count() == 21
-    assert page.get_by_test_id("daily-chart").is_visible()
-    assert page.get_by_test_id("store-chart").is_visible()
+    expect(page.get_by_test_id("daily-chart")).to_be_visible()
+    expect(page.get_by_test_id("store-chart")).to_be_visible()
     assert page.inner_text("[data-testid=total-commission]") != "¥0.00"
-    assert page.get_by_test_id(f"guide-{guide.pk}").is_visible()
+    expect(page.get_by_test_id(f"guide-{guide.pk}")).to_be_visible()
     check(page, "commission-dash-reports")
 
     # Drill into guide 2: the chart shows only her days.
@@ -196,7 +197,7 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
     # Holding without a reason is refused.
     page.get_by_test_id(f"hold-{held.pk}").click()
     page.get_by_test_id(f"hold-submit-{held.pk}").click()
-    assert page.locator(f"[data-testid=hold-form-{held.pk}] .field-error").is_visible()
+    expect(page.locator(f"[data-testid=hold-form-{held.pk}] .field-error")).to_be_visible()
     page.fill(f"#hold-reason-{held.pk}", "门店调店，核对后再发")
     page.get_by_test_id(f"hold-submit-{held.pk}").click()
     page.wait_for_url(f"**#line-{held.pk}")
@@ -214,7 +215,7 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
     page.wait_for_selector("[data-testid=settle-live][data-status=paid]")
     assert page.get_attribute(f"[data-testid=line-{lines[guide.pk].pk}]", "data-status") == "paid"
     assert page.get_attribute(f"[data-testid=line-{held.pk}]", "data-status") == "held"
-    assert page.get_by_test_id(f"packet-{lines[guide.pk].pk}").is_visible()
+    expect(page.get_by_test_id(f"packet-{lines[guide.pk].pk}")).to_be_visible()
     with brand_scope(brand):
         assert Statement.objects.get(pk=lines[guide.pk].pk).status == "paid"
     assert balance(brand, guide) == lines[guide.pk].total_fen
@@ -222,7 +223,7 @@ def test_admin_sets_rules_reads_reports_and_settles_a_period(browse, demo, goods
 
     page.locator(f"[data-testid=line-{lines[guide.pk].pk}] a").first.click()
     page.wait_for_url(f"**/dashboard/commission/statements/{lines[guide.pk].pk}/")
-    assert page.get_by_test_id("statement-packet").is_visible()
+    expect(page.get_by_test_id("statement-packet")).to_be_visible()
     check(page, "commission-dash-statement")
 
 
@@ -240,7 +241,7 @@ def test_the_commission_pages_work_at_phone_size(browse, demo, goods):
     page = browse.page("phone")
     login(page, "yy_admin", PASSWORD)
     page.goto("/dashboard/commission/")
-    assert page.get_by_test_id("daily-chart").is_visible()
+    expect(page.get_by_test_id("daily-chart")).to_be_visible()
     check(page, "commission-dash-reports")
     page.goto("/dashboard/commission/rules/")
     check(page, "commission-dash-rules")
@@ -263,9 +264,9 @@ def test_the_commission_pages_work_at_phone_size(browse, demo, goods):
     # Too little in the pool: a clear error, nothing approved.
     page.get_by_test_id("approve").click()
     page.wait_for_url("**/approve/")
-    assert page.get_by_test_id("approve-short").is_visible()
+    expect(page.get_by_test_id("approve-short")).to_be_visible()
     page.get_by_test_id("approve-submit").click()
-    assert page.get_by_test_id("approve-error").is_visible()
+    expect(page.get_by_test_id("approve-error")).to_be_visible()
     with brand_scope(brand):
         assert SettlementPeriod.objects.get(pk=period.pk).status == "review"
     check(page, "commission-dash-approve-short")

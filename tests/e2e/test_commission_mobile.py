@@ -13,6 +13,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from guides import selectors
 from guides.models import Notification, Statement
@@ -107,7 +108,7 @@ def test_guide_reads_performance_statement_wallet_record_and_notifications(brows
     assert page.get_by_test_id("unsettled").inner_text() == "¥87.60"
     assert page.get_by_test_id("members-recruited").inner_text() == "3"
     assert page.get_by_test_id("recent").locator("li").count() == 7  # 6 credits, 1 taken back
-    assert page.get_by_test_id(f"statement-{paid.pk}").is_visible()
+    expect(page.get_by_test_id(f"statement-{paid.pk}")).to_be_visible()
     check(page, "cm-performance")
 
     # The statement, paid.
@@ -126,7 +127,7 @@ def test_guide_reads_performance_statement_wallet_record_and_notifications(brows
     # The wallet record of that payment links back to the statement.
     page.goto("/m/wallet/records/")
     record = page.get_by_test_id(f"record-statement-{paid.pk}")
-    assert record.is_visible()
+    expect(record).to_be_visible()
     check(page, "cm-wallet-records")
     record.click()
     page.wait_for_url(f"**/m/performance/statements/{paid.pk}/")
@@ -193,10 +194,10 @@ def test_held_statement_and_a_new_guides_empty_page(browse, month):
     page = browse.page("phone")
     login(page, "yy_new", PASSWORD)
     page.goto("/m/performance/")
-    assert page.get_by_test_id("recent-empty").is_visible()
-    assert page.get_by_test_id("statements-empty").is_visible()
+    expect(page.get_by_test_id("recent-empty")).to_be_visible()
+    expect(page.get_by_test_id("statements-empty")).to_be_visible()
     check(page, "cm-performance-empty")
     page.goto("/m/notifications/")
-    assert page.get_by_test_id("notifications-empty").is_visible()
+    expect(page.get_by_test_id("notifications-empty")).to_be_visible()
     check(page, "cm-notifications-empty")
     assert re.search(r"/m/notifications/$", page.url)

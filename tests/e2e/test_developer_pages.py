@@ -14,6 +14,7 @@ import threading
 
 import pytest
 from django.contrib.auth.hashers import check_password
+from playwright.sync_api import expect
 
 from retail.events import Actor
 from retail.partners import services as partner_services
@@ -120,7 +121,7 @@ def test_admin_creates_an_app_and_a_webhook_and_reads_the_logs(browse, demo, rec
     login(page, "yy_admin", PASSWORD)
     page.get_by_test_id("nav-developers").click()
     page.wait_for_url("**/dashboard/developers/")
-    assert page.get_by_test_id("no-apps").is_visible()
+    expect(page.get_by_test_id("no-apps")).to_be_visible()
 
     # A new app: name, scopes by area, an IP allowlist.
     page.get_by_test_id("new-app").click()
@@ -140,7 +141,7 @@ def test_admin_creates_an_app_and_a_webhook_and_reads_the_logs(browse, demo, rec
         app = PartnerApp.objects.select_related("application").get()
     assert check_password(secret, app.application.client_secret)
     assert page.input_value("[data-testid=client-id]") == app.application.client_id
-    assert page.get_by_test_id("secret-warning").is_visible()
+    expect(page.get_by_test_id("secret-warning")).to_be_visible()
     page.get_by_test_id("copy-secret").click()
     check(page, "dev-secret")
     page.get_by_test_id("secret-done").click()
@@ -276,7 +277,7 @@ def test_the_developer_pages_work_at_phone_size(browse, demo, receiver):
     page.goto("/dashboard/developers/")
     check(page, "dev-apps")
     page.goto(f"/dashboard/developers/apps/{app.pk}/")
-    assert page.get_by_test_id("badge-test").is_visible()
+    expect(page.get_by_test_id("badge-test")).to_be_visible()
     check(page, "dev-app")
     page.goto(f"/dashboard/developers/webhooks/{endpoint.pk}/")
     check(page, "dev-endpoint")

@@ -12,6 +12,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from devices import services
 from devices.models import Device, DeviceEvent
@@ -112,7 +113,7 @@ def _add_device(page, name: str, store_name: str | None = None):
 def _pairing(page, brand, name: str):
     code = page.inner_text("[data-testid=pairing-code]").strip()
     assert CODE.match(code), code
-    assert page.locator("[data-testid=pairing-qr] svg").is_visible()
+    expect(page.locator("[data-testid=pairing-qr] svg")).to_be_visible()
     box = page.locator("[data-testid=pairing-qr] svg").bounding_box()
     assert box["width"] >= 180 and box["height"] >= 180
     # the countdown runs: mm:ss under ten minutes

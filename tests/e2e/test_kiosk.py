@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connections
+from playwright.sync_api import expect
 
 from attendance import gallery
 from attendance.models import Punch
@@ -330,7 +331,7 @@ def test_kiosk_pairs_clocks_in_and_obeys_the_console(tablets, brand, brand_admin
     assert phone.inner_text("#banner-text").startswith("王芳\n打卡成功")
     _shot(phone, "punched")
     assert len(_events(device, "punch")) == 4
-    assert page.is_visible("#notice-screen")  # no reconnect fight
+    expect(page.locator("#notice-screen")).to_be_visible()  # no reconnect fight
 
     # Disabled in the console: the phone forgets its credential and asks to be paired again.
     _in_thread(

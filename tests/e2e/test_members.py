@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import segno
+from playwright.sync_api import expect
 
 from members import codes, services
 from members.models import Member, Tag
@@ -54,8 +55,8 @@ def test_shopper_joins_and_the_guide_finds_and_scans_them(browse, demo, tmp_path
     shopper.get_by_role("button", name="加入会员").click()
     shopper.wait_for_url(f"**/s/{brand.slug}/")
     assert "欢迎！你已成为悦颜美妆会员" in shopper.inner_text(".messages")
-    assert shopper.locator("[data-testid=member-card]").is_visible()
-    assert shopper.locator("#member-code svg.qr").is_visible()
+    expect(shopper.locator("[data-testid=member-card]")).to_be_visible()
+    expect(shopper.locator("#member-code svg.qr")).to_be_visible()
     assert shopper.inner_text("[data-testid=my-guide]") == "王芳"
     box = shopper.locator("#member-code svg").bounding_box()
     assert box["width"] >= 200  # big enough to scan across a counter
@@ -108,7 +109,7 @@ def test_shopper_joins_and_the_guide_finds_and_scans_them(browse, demo, tmp_path
     staff.get_by_test_id("join-qr-link").click()
     staff.wait_for_url("**/m/qr/")
     assert staff.input_value("[data-testid=join-link]").endswith(join_path(demo, guide))
-    assert staff.locator("[data-testid=join-qr] svg").is_visible()
+    expect(staff.locator("[data-testid=join-qr] svg")).to_be_visible()
     check(staff, "members-join-qr")
 
 

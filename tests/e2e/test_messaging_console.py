@@ -5,6 +5,7 @@ her auto-reply, her canned replies). Screenshots: artifacts/screenshots/messagin
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from guides.messaging import conversations as svc
 from guides.messaging import productivity, safety, sending
@@ -67,12 +68,12 @@ def test_console_pages_and_guide_settings(browse, demo):
     _check(page, "messaging-settings")
 
     page.goto("/dashboard/messaging/conversations/")
-    assert page.locator(f"[data-testid=conv-{c1.pk}]").is_visible()
+    expect(page.locator(f"[data-testid=conv-{c1.pk}]")).to_be_visible()
     page.check("input[name=reported]")
     page.click("[data-testid=filter-apply]")
     page.wait_for_load_state()
     assert page.locator(f"[data-testid=conv-{c1.pk}]").count() == 0
-    assert page.locator(f"[data-testid=conv-{c2.pk}]").is_visible()
+    expect(page.locator(f"[data-testid=conv-{c2.pk}]")).to_be_visible()
     _check(page, "messaging-conversations")
 
     page.click(f"[data-testid=conv-{c2.pk}] a")
@@ -101,7 +102,7 @@ def test_console_pages_and_guide_settings(browse, demo):
     phone.goto("/m/messages/settings/")
     phone.click("[data-testid=busy-on]")
     phone.wait_for_load_state()
-    assert phone.locator("[data-testid=busy-off]").is_visible()
+    expect(phone.locator("[data-testid=busy-off]")).to_be_visible()
     phone.fill("textarea[name=auto_reply_text]", "正在开会，一小时后回复您")
     phone.click("[data-testid=auto-reply-save]")
     phone.wait_for_load_state()

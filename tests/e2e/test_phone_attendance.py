@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageFilter
+from playwright.sync_api import expect
 
 from attendance import gallery, phone, services
 from attendance.models import FaceEncoding, Punch
@@ -219,7 +220,7 @@ def test_a_guide_enrolls_their_face_and_punches_by_face_then_by_pin(
     page.goto("/m/attendance/records/")
     page.wait_for_selector("[data-testid=day-records]")
     for p in (first, second):
-        assert page.is_visible(f"[data-testid=punch-{p.pk}]")
+        expect(page.locator(f"[data-testid=punch-{p.pk}]")).to_be_visible()
     assert no_horizontal_overflow(page)
     shot(page, "attendance-records")
     with brand_scope(brand):

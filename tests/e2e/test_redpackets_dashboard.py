@@ -11,6 +11,7 @@ import csv
 import io
 
 import pytest
+from playwright.sync_api import expect
 
 from redpackets.models import RedPacket, TopUp
 from redpackets.services import packets
@@ -45,7 +46,7 @@ def test_admin_tops_up_sends_a_lucky_packet_and_exports_the_records(browse, demo
     # Three decimals are refused on the page; nothing is started.
     page.fill("form[data-testid=topup-form] input[name=amount]", "10.005")
     page.get_by_test_id("topup-submit").click()
-    assert page.locator("form[data-testid=topup-form] .field-error").is_visible()
+    expect(page.locator("form[data-testid=topup-form] .field-error")).to_be_visible()
     with brand_scope(brand):
         assert TopUp.objects.count() == 0
 
@@ -66,8 +67,8 @@ def test_admin_tops_up_sends_a_lucky_packet_and_exports_the_records(browse, demo
     page.wait_for_url("**/dashboard/redpackets/send/")
     page.locator("label:has(input[name=kind][value=lucky])").click()
     page.locator("label:has(input[name=audience][value=store])").click()
-    assert not page.locator("input[name=amount_each]").is_visible()  # only the chosen kind's amount
-    assert not page.locator("select[name=person]").is_visible()
+    expect(page.locator("input[name=amount_each]")).to_be_hidden()  # only the chosen kind's amount
+    expect(page.locator("select[name=person]")).to_be_hidden()
     page.select_option("select[name=store]", str(store.pk))
     page.fill("input[name=total]", "300")
     page.fill("input[name=shares]", "2")
@@ -90,14 +91,14 @@ def test_admin_tops_up_sends_a_lucky_packet_and_exports_the_records(browse, demo
 
     page.locator("nav.subnav a[href$='/packets/']").click()
     page.wait_for_url("**/dashboard/redpackets/packets/")
-    assert page.get_by_test_id(f"packet-{packet.pk}").is_visible()
+    expect(page.get_by_test_id(f"packet-{packet.pk}")).to_be_visible()
     check(page, "rp-dash-packets")
 
     # The ledger check, then the pool's records as CSV.
     page.goto("/dashboard/redpackets/")
     page.get_by_test_id("reconcile-now").click()
     page.wait_for_url("**/dashboard/redpackets/*")
-    assert page.get_by_test_id("reconcile-ok").is_visible()
+    expect(page.get_by_test_id("reconcile-ok")).to_be_visible()
     assert page.inner_text("[data-testid=pool-balance]") == "¥19,700.00"
     check(page, "rp-dash-pool")
     with page.expect_download() as info:
@@ -114,7 +115,7 @@ def test_admin_tops_up_sends_a_lucky_packet_and_exports_the_records(browse, demo
     page.locator("nav.subnav a[href$='/wallets/']").click()
     page.wait_for_url("**/dashboard/redpackets/wallets/")
     row = page.get_by_test_id(f"wallet-{demo['guide'].pk}")
-    assert row.is_visible()
+    expect(row).to_be_visible()
     check(page, "rp-dash-wallets")
     row.locator("a").first.click()
     page.wait_for_url(f"**/dashboard/redpackets/wallets/{demo['guide'].pk}/")
@@ -154,13 +155,13 @@ def test_the_dashboard_pages_work_at_phone_size(browse, demo):
     page.goto("/dashboard/redpackets/send/")
     page.locator("label:has(input[name=audience][value=group])").click()
     page.fill("[data-rp-filter]", guide.name)
-    assert page.locator(f"#rp-people input[value='{guide.pk}']").is_visible()
-    assert not page.locator(f"#rp-people input[value='{demo['guide2'].pk}']").is_visible()
+    expect(page.locator(f"#rp-people input[value='{guide.pk}']")).to_be_visible()
+    expect(page.locator(f"#rp-people input[value='{demo['guide2'].pk}']")).to_be_hidden()
     page.locator(f"#rp-people label:has(input[value='{guide.pk}'])").click()
     # A fixed amount with three decimals: refused with the error on the field, nothing sent.
     page.fill("input[name=amount_each]", "1.005")
     page.get_by_test_id("send-submit").click()
-    assert page.locator(".field-error").first.is_visible()
+    expect(page.locator(".field-error").first).to_be_visible()
     with brand_scope(brand):
         assert RedPacket.objects.count() == 1
     check(page, "rp-dash-send-error")

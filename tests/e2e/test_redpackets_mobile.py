@@ -61,14 +61,14 @@ def test_guide_opens_a_packet_binds_withdraws_and_reads_records(browse, team):
     assert page.get_by_test_id("wallet-to-open").inner_text() == "2"
     page.get_by_test_id("wallet-link").click()
     page.wait_for_url("**/m/wallet/")
-    assert page.get_by_test_id(f"to-open-{packet.pk}").is_visible()
+    expect(page.get_by_test_id(f"to-open-{packet.pk}")).to_be_visible()
     check(page, "rp-wallet-to-open")
 
     # The closed envelope, then the reveal.
     page.get_by_test_id(f"to-open-{packet.pk}").click()
     page.wait_for_url(f"**/m/wallet/packets/{packet.pk}/")
     assert page.get_by_test_id("greeting").inner_text() == "本月业绩第一，辛苦了！"
-    assert page.get_by_test_id("open-button").is_visible()
+    expect(page.get_by_test_id("open-button")).to_be_visible()
     check(page, "rp-packet-closed")
     page.get_by_test_id("open-button").click()
     page.wait_for_url(re.compile(rf"/m/wallet/packets/{packet.pk}/\?opened=1$"))
@@ -99,7 +99,7 @@ def test_guide_opens_a_packet_binds_withdraws_and_reads_records(browse, team):
 
     # Withdraw everything, confirmed by hand on the second screen.
     page.get_by_test_id("withdraw-all").click()
-    assert page.get_by_test_id("withdraw-confirm").is_visible()
+    expect(page.get_by_test_id("withdraw-confirm")).to_be_visible()
     masked = f"{account_no[:3]}****{account_no[-4:]}"
     assert masked in page.get_by_test_id("withdraw-confirm").inner_text()
     check(page, "rp-withdraw-confirm")
@@ -127,7 +127,7 @@ def test_guide_opens_a_packet_binds_withdraws_and_reads_records(browse, team):
     desk = browse.page("desktop")
     login(desk, "yy_guide1", PASSWORD)
     desk.goto("/m/wallet/")
-    assert desk.get_by_test_id(f"to-open-{waiting.pk}").is_visible()
+    expect(desk.get_by_test_id(f"to-open-{waiting.pk}")).to_be_visible()
     check(desk, "rp-wallet")
 
 
@@ -162,5 +162,5 @@ def test_store_manager_sends_a_lucky_packet_to_the_store(browse, team):
     check(page, "rp-manager-packet")
 
     page.goto("/m/redpackets/")
-    assert page.get_by_test_id(f"sent-{packet.pk}").is_visible()
+    expect(page.get_by_test_id(f"sent-{packet.pk}")).to_be_visible()
     check(page, "rp-manager-sent")

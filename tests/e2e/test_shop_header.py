@@ -4,6 +4,7 @@ navigation stays reachable, and nothing overflows sideways."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import BrandFactory, InventoryFactory, SkuFactory, StoreFactory
 from tests.helpers.browser import no_horizontal_overflow, shot
@@ -31,6 +32,7 @@ def test_shop_header_shows_the_whole_brand_name(browse, transactional_db, locale
         assert name.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), f"brand name truncated at {size}"
         for hook in ("my-orders", "member-card-link"):
             link = page.get_by_test_id(hook)
-            assert link.is_visible() and link.get_attribute("aria-label")
+            expect(link).to_be_visible()
+            assert link.get_attribute("aria-label")
         assert no_horizontal_overflow(page)
     shot(page, f"shop-header-{lang}")

@@ -48,7 +48,8 @@ def shot(page, name: str) -> Path:
     """Save a full-page screenshot as artifacts/screenshots/<name>-<size>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}-{page.size_name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # A long page on a busy machine: give the full-page capture more than the default 10 s.
+    page.screenshot(path=str(path), full_page=True, timeout=30_000)
     return path
 
 
