@@ -144,3 +144,83 @@ class NearCache:
         from django.core.cache import cache
 
         self._entries.pop(cache.make_key(key), None)
+
+
+def count_in_window(key: str, seconds: int) -> int:
+    """Add one to the counter ``key`` (a fixed window's key names its window) and answer the
+    count; the counter lives ``seconds``. On Redis one round trip (INCR and EXPIRE pipelined),
+    elsewhere (the embedded default's local cache) through the cache API. Raises CACHE_ERRORS
+    while Redis is unreachable: the caller decides how its limit fails open."""
+    from django.core.cache import caches
+
+    cache = caches["default"]  # the backend itself (``django.core.cache.cache`` is a proxy)
+    if isinstance(cache, RedisCache):
+        full = cache.make_and_validate_key(key)
+        pipe = cache._cache.get_client(full, write=True).pipeline(transaction=False)
+        pipe.incr(full)
+        pipe.expire(full, seconds)
+        return int(pipe.execute()[0])
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first call: start its counter
+        if cache.add(key, 1, timeout=seconds):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=seconds)
+            return 1
+
+
+class _Opened:
+    """The windows this process opened (full key → when its marker ends, monotonic)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
+        self.until: dict[str, float] = {}
+
+    def active(self, full: str, now: float) -> bool:
+        ends = self.until.get(full)
+        return ends is not None and now < ends
+
+    def remember(self, full: str, ends: float) -> None:
+        if len(self.until) >= self.MAX_ENTRIES:
+            now = time.monotonic()
+            self.until = {k: v for k, v in self.until.items() if v > now}
+            if len(self.until) >= self.MAX_ENTRIES:
+                self.until.clear()
+        self.until[full] = ends
+
+
+_opened = _Opened()
+# How much earlier than its marker this process forgets a window it opened, so that it never
+# takes a window for open that has ended in the shared cache.
+OPENED_MARGIN_SECONDS = 1.0
+
+
+def first_in_window(key: str, seconds: int) -> bool:
+    """True for the one call, across all processes, that opens the window ``key`` (a marker in
+    the shared cache that lives ``seconds``); False for the calls after it until the marker
+    ends. A window this process opened is remembered here, so the calls inside it ask the shared
+    cache nothing. While Redis is unreachable: True (with a warning), so callers that queue
+    follow-up work queue it rather than lose it."""
+    from django.core.cache import caches
+
+    cache = caches["default"]  # the backend itself (``django.core.cache.cache`` is a proxy)
+    full = cache.make_key(key)
+    now = time.monotonic()
+    if _opened.active(full, now):
+        return False
+    if isinstance(cache, RedisCache):
+        try:
+            client = cache._cache.get_client(full, write=True)
+            first = bool(client.set(full, 1, nx=True, ex=seconds))
+        except CACHE_ERRORS as exc:
+            warn_degraded("Redis cache unreachable", exc)
+            return True
+    else:
+        first = cache.add(key, 1, timeout=seconds)
+    if first:
+        _opened.remember(full, now + seconds - OPENED_MARGIN_SECONDS)
+    return first

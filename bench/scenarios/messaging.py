@@ -383,6 +383,17 @@ async def chat(url: str, creds: dict, pid: int) -> dict:
         m = [s for s in seqs if s >= 10**6]
         unordered += sum(1 for a, b in zip(m, m[1:], strict=False) if b < a)
     latencies.sort()
+    # Where a run falls behind: delivery by the second the message was sent in.
+    by_second: dict[int, list[float]] = defaultdict(list)
+    for c in measured:
+        if arrived.get(c):
+            by_second[int(sent_at[c] - t_run)].append((arrived[c][0] - sent_at[c]) * 1000)
+    trace = []
+    for second in sorted(by_second):
+        ms = sorted(by_second[second])
+        trace.append(
+            [second, len(ms), round(percentile(ms, 50), 1), round(percentile(ms, 95), 1), round(ms[-1], 1)]
+        )
     return {
         "sockets": {
             "guides": len(guides),
@@ -410,6 +421,7 @@ async def chat(url: str, creds: dict, pid: int) -> dict:
         "server_cpu_share": round((cpu1 - cpu0) / (t_end - t_run), 3),
         "runner_cpu_seconds": round(runner_cpu, 1),
         "cpu_busy_before": round(busy, 3),
+        "by_second": trace,  # [second, arrived, p50 ms, p95 ms, max ms]
         "sequence": sequence,
     }
 

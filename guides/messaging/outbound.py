@@ -22,7 +22,6 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -31,6 +30,7 @@ from django.utils.translation import gettext as _
 from guides.messaging import channels, links
 from guides.messaging.conversations import settings_get
 from guides.messaging.models import Conversation, Message
+from retail.cache import first_in_window
 from retail.models import Brand
 from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
@@ -45,12 +45,8 @@ def schedule(*, brand: Brand, conversation: Conversation, message: Message) -> N
     if message.sender not in (Message.Sender.GUIDE, Message.Sender.BRAND) or message.broadcast_id:
         return
     delay = settings.MESSAGING_NOTICE_DELAY_SECONDS
-    try:
-        first = cache.add(f"chat-notice:{brand.pk}:{conversation.pk}", message.pk, timeout=delay)
-    except Exception:  # the cache is down: the rate limit in the database still holds
-        logger.warning("notice marker unavailable", exc_info=True)
-        first = True
-    if first:
+    # With the cache down every message queues its check: the rate limit in the database holds.
+    if first_in_window(f"chat-notice:{brand.pk}:{conversation.pk}", delay):
         enqueue_on_commit(
             "guides.messaging.tasks.notice_member", brand.pk, conversation.pk, message.pk, countdown=delay
         )

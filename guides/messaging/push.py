@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import translation
@@ -24,6 +23,7 @@ from guides.messaging.conversations import guide_id_of
 from guides.messaging.models import Conversation, Message
 from guides.push import get_sender
 from members.models import Member
+from retail.cache import first_in_window
 from retail.models import Brand, Staff
 from retail.outbox import enqueue_on_commit
 from retail.tenancy import brand_scope
@@ -43,12 +43,8 @@ def schedule(*, brand: Brand, conversation: Conversation, message: Message) -> N
     if not guide_id:
         return
     window = settings.MESSAGING_PUSH_WINDOW_SECONDS
-    try:
-        first = cache.add(_marker(brand.pk, guide_id), 1, timeout=window)
-    except Exception:  # the cache is down: push anyway (the task sends only what is unread)
-        logger.warning("push marker unavailable", exc_info=True)
-        first = True
-    if first:
+    # With the cache down every message queues its task: the task sends only what is unread.
+    if first_in_window(_marker(brand.pk, guide_id), window):
         enqueue_on_commit("guides.messaging.tasks.push_guide", brand.pk, guide_id, countdown=window)
 
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from guides.messaging.conversations import guide_conversation, settings_cached
 from guides.messaging.models import Conversation, MessagingSettings, ShopperReport
 from retail import roles
+from retail.cache import CACHE_ERRORS, count_in_window, warn_degraded
 from retail.events import Actor, record
 from retail.models import Brand, Staff
 from retail.tenancy import brand_scope
@@ -68,13 +69,10 @@ def _rate_key(brand: Brand, member_id: int, minute: int) -> str:
 
 def _count_this_minute(brand: Brand, member_id: int) -> int:
     """This shopper's messages in the current minute, this one included (1 with the cache down)."""
-    key = _rate_key(brand, member_id, int(time.time() // 60))
-    if cache.add(key, 1, timeout=120):
-        return 1
     try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
+        return count_in_window(_rate_key(brand, member_id, int(time.time() // 60)), 120)
+    except CACHE_ERRORS as exc:
+        warn_degraded("Chat rate limit cache unreachable", exc)
         return 1
 
 

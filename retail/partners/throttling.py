@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 import time
 
-from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
-from retail.cache import CACHE_ERRORS, warn_degraded
+from retail.cache import CACHE_ERRORS, count_in_window, warn_degraded
 
 WINDOW_SECONDS = 60
 
@@ -25,18 +23,7 @@ def _window(now: float) -> tuple[int, int]:
 
 
 def _count(key: str) -> int:
-    """Add one call to the window's counter and answer the count: on Redis one round trip (INCR
-    and EXPIRE pipelined), elsewhere (the embedded default's local cache) through the cache API."""
-    if isinstance(cache, RedisCache):
-        full = cache.make_and_validate_key(key)
-        pipe = cache._cache.get_client(full, write=True).pipeline(transaction=False)
-        pipe.incr(full)
-        pipe.expire(full, WINDOW_SECONDS * 2)
-        return int(pipe.execute()[0])
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window's first call: start its counter
-        return 1 if cache.add(key, 1, timeout=WINDOW_SECONDS * 2) else cache.incr(key)
+    return count_in_window(key, WINDOW_SECONDS * 2)
 
 
 def rate_headers(request) -> dict[str, str]:

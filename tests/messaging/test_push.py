@@ -6,6 +6,7 @@ from django.test import TestCase
 
 from guides.messaging import conversations, push, sending
 from guides.push import LogPush
+from retail import cache as shared_cache
 from retail.models import Staff
 from retail.tenancy import brand_scope
 from tests.factories import MemberFactory, StaffFactory
@@ -49,12 +50,16 @@ def test_many_messages_in_a_window_make_one_push_with_the_summary(brand, store, 
     assert push.guide_badge(brand=brand, staff=guide) == {"messages": 3, "members": 2}
 
 
-def test_the_window_ends_and_the_next_message_pushes_again(brand, guide):
+def test_the_window_ends_and_the_next_message_pushes_again(brand, guide, settings, monkeypatch):
+    clock = [1_000.0]
+    monkeypatch.setattr(shared_cache.time, "monotonic", lambda: clock[0])
     m = MemberFactory(brand=brand, guide=guide)
     write(brand, m, "一")  # eager: the task runs at once
     assert len(LogPush.outbox) == 1 and "1" in LogPush.outbox[0]["body"]
     write(brand, m, "二")  # same window: no second push
     assert len(LogPush.outbox) == 1
+    # The window ends: its marker expires in the shared cache, and this process forgets it.
+    clock[0] += settings.MESSAGING_PUSH_WINDOW_SECONDS
     cache.delete(push._marker(brand.pk, guide.pk))
     write(brand, m, "三")
     assert len(LogPush.outbox) == 2
