@@ -19,7 +19,6 @@ import json
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -32,7 +31,7 @@ from members.models import Member
 from retail import selectors as retail_selectors
 from retail.middleware import SESSION_BRAND_KEY
 from retail.models import Brand, Staff
-from retail.socket_db import frame_db
+from retail.socket_db import FrameConsumer, frame_db
 from retail.tenancy import brand_scope
 
 logger = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def _error_code(exc: ValidationError) -> str:
     return str(code or "invalid")
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(FrameConsumer):
     """What both sides share: frame parsing, errors, the channel-layer events."""
 
     side = ""  # "guide" or "member"
