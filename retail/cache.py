@@ -148,18 +148,21 @@ class NearCache:
 
 def count_in_window(key: str, seconds: int) -> int:
     """Add one to the counter ``key`` (a fixed window's key names its window) and answer the
-    count; the counter lives ``seconds``. On Redis one round trip (INCR and EXPIRE pipelined),
-    elsewhere (the embedded default's local cache) through the cache API. Raises CACHE_ERRORS
-    while Redis is unreachable: the caller decides how its limit fails open."""
+    count; the counter lives ``seconds`` from the window's first call. On Redis one round trip
+    (INCR; the window's first call also sets the EXPIRE, and a counter whose EXPIRE was lost with
+    its process names a window that ends and is never counted again), elsewhere (the embedded
+    default's local cache) through the cache API. Raises CACHE_ERRORS while Redis is
+    unreachable: the caller decides how its limit fails open."""
     from django.core.cache import caches
 
     cache = caches["default"]  # the backend itself (``django.core.cache.cache`` is a proxy)
     if isinstance(cache, RedisCache):
         full = cache.make_and_validate_key(key)
-        pipe = cache._cache.get_client(full, write=True).pipeline(transaction=False)
-        pipe.incr(full)
-        pipe.expire(full, seconds)
-        return int(pipe.execute()[0])
+        client = cache._cache.get_client(full, write=True)
+        count = int(client.incr(full))
+        if count == 1:  # the window's first call gives its counter a lifetime
+            client.expire(full, seconds)
+        return count
     try:
         return cache.incr(key)
     except ValueError:  # the window's first call: start its counter
