@@ -61,6 +61,19 @@ def render(r: dict) -> str:
             )
             + ".",
         ]
+    if c.get("by_second"):
+        lines += [
+            "",
+            "Delivery p95 by the second the message was sent in (ms): "
+            + ", ".join(f"{row[3]:g}" for row in c["by_second"])
+            + ".",
+        ]
+    if r.get("python_reference_seconds"):
+        lines += [
+            "",
+            f"The machine's speed at one thread of Python in this run: {r['python_reference_seconds']} s for "
+            "`sum(i * i for i in range(10**7))` (best of three; lower is faster).",
+        ]
     if r.get("notes"):
         lines += ["", *r["notes"]]
     return "\n".join(lines) + "\n"

@@ -453,6 +453,17 @@ def start(env: dict, logfile) -> tuple[subprocess.Popen, str]:
         time.sleep(0.3)
 
 
+def python_reference_seconds() -> float:
+    """The machine's speed at one thread of Python, to compare runs on different machines: the
+    best of three ``sum(i * i for i in range(10**7))`` in this process."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        sum(i * i for i in range(10**7))
+        best = min(best, time.perf_counter() - t0)
+    return round(best, 3)
+
+
 def run(run: Run) -> dict:
     import resource
 
@@ -478,6 +489,7 @@ def run(run: Run) -> dict:
         db = run.prepare(migrate_timeout=1200)
         staff_seed = seed_staff(run)
         staff_seed.pop("sessions", None)
+    reference = python_reference_seconds()
     creds_path = run.file("messaging-sessions.json")
     expected_path = run.file("messaging-expected.json")
     try:
@@ -521,6 +533,7 @@ def run(run: Run) -> dict:
             "db": stored,
             "direct": direct_,
             "target_p95_ms": TARGET_P95_MS,
+            "python_reference_seconds": reference,
             "cmd": " ".join(server_cmd("retail.asgi:application", 0))
             .replace(PY, "python")
             .replace(" 0 ", " <free> "),
