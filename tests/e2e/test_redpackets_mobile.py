@@ -13,7 +13,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from redpackets.models import PacketShare, RedPacket, Withdrawal
+from redpackets.models import PacketShare, RedPacket, Settings, Withdrawal
+from redpackets.services import limits
 from retail.models import Staff
 from retail.tenancy import brand_scope
 from tests.factories import PASSWORD, StaffFactory, UserFactory
@@ -55,6 +56,11 @@ def test_guide_opens_a_packet_binds_withdraws_and_reads_records(browse, team):
     for person in others:
         claim(brand, person, packet)
     waiting = send(brand, admin, [guide], amount_each_fen=666, greeting="周末加班补贴")
+    # A lucky share can be as little as 1 fen (about 1 run in 50 gives the guide less than the
+    # default smallest withdrawal of ¥1.00): she withdraws whatever her share is.
+    rules = limits.settings_get(brand=brand)
+    with brand_scope(brand):
+        Settings.objects.for_brand(brand).filter(pk=rules.pk).update(withdraw_min_fen=1)
 
     page = browse.page("phone")
     login(page, "yy_guide1", PASSWORD)
