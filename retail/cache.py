@@ -12,7 +12,8 @@ import threading
 import time
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.utils.functional import cached_property
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -25,6 +26,7 @@ CACHE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTime
 WARN_EVERY_SECONDS = 60
 _last_warned: dict[str, float] = {}
 _lock = threading.Lock()
+_clients_lock = threading.Lock()
 
 
 def warn_degraded(what: str, exc: BaseException) -> None:
@@ -38,8 +40,50 @@ def warn_degraded(what: str, exc: BaseException) -> None:
     logger.warning("%s: carrying on without it (%s: %s)", what, type(exc).__name__, exc)
 
 
+class SharedRedisCacheClient(RedisCacheClient):
+    """Django's Redis cache client that hands out one ``Redis`` client per connection pool
+    instead of building one for every operation (redis-py's clients and pools are thread-safe;
+    a pool starts afresh in a forked child)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            with _clients_lock:
+                client = self._clients.get(index)
+                if client is None:
+                    client = self._clients[index] = self._client(
+                        connection_pool=self._get_connection_pool(write)
+                    )
+        return client
+
+
+# One cache client per configuration, for the whole process.
+_shared_clients: dict[tuple, SharedRedisCacheClient] = {}
+
+
 class FailOpenRedisCache(RedisCache):
-    """Django's Redis cache whose operations answer "nothing cached" while Redis is down."""
+    """Django's Redis cache whose operations answer "nothing cached" while Redis is down.
+
+    Django builds a cache backend per thread and per asyncio task (``caches`` is an asgiref
+    ``Local``), and each would open its own connection pool: one Redis connection per chat
+    socket and per ASGI request. Every instance here shares the process's one client and its
+    pools instead."""
+
+    @cached_property
+    def _cache(self):
+        config = (tuple(self._servers), repr(sorted(self._options.items())))
+        client = _shared_clients.get(config)
+        if client is None:
+            with _clients_lock:
+                client = _shared_clients.get(config)
+                if client is None:
+                    client = _shared_clients[config] = SharedRedisCacheClient(self._servers, **self._options)
+        return client
 
     def _degraded(self, exc: BaseException, fallback):
         warn_degraded("Redis cache unreachable", exc)
