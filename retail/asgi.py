@@ -24,3 +24,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+from retail import server_heap  # noqa: E402
+
+server_heap.settle()
