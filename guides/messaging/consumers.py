@@ -42,6 +42,9 @@ FRAME_MAX = 8 * 1024  # bytes of one text frame
 CLIENT_ID_MAX = 40
 # A shopper's socket records "delivered" at most this often (one UPDATE for a burst of messages).
 DELIVERED_EVERY_SECONDS = 1.0
+# How many of its own acknowledged messages a socket remembers, to drop their echo from its groups
+# (a message's echo comes back within milliseconds; a socket sends one frame at a time).
+ACKED_REMEMBERED = 32
 
 
 def db_frame(fn):
@@ -106,6 +109,7 @@ class ChatConsumer(FrameConsumer):
 
     side = ""  # "guide" or "member"
     group = ""
+    acked_ids: dict | None = None  # ids of this socket's own acknowledged messages, oldest first
 
     async def send_json(self, content: dict) -> None:
         await self.send(text_data=json.dumps(content, ensure_ascii=False))
@@ -161,9 +165,28 @@ class ChatConsumer(FrameConsumer):
 
     async def ack(self, client_id: str, message: dict) -> None:
         await self.send_json({"type": "sent", "client_id": client_id, "message": message})
+        # The sender's groups get the message too (her other tabs and devices show it); this
+        # socket has it in the ack, so its own copy is dropped when it comes back.
+        if self.acked_ids is None:
+            self.acked_ids = {}
+        acked = self.acked_ids
+        acked[message.get("id")] = None
+        if len(acked) > ACKED_REMEMBERED:
+            del acked[next(iter(acked))]
+
+    def own_echo(self, message: dict) -> bool:
+        """Whether ``message`` is one this socket sent and already acknowledged (forgotten once
+        seen: a message is published once)."""
+        acked = self.acked_ids
+        if not acked or message.get("id") not in acked:
+            return False
+        del acked[message["id"]]
+        return True
 
     # --- channel-layer events (server code → this socket) ---------------------------------------
     async def chat_message(self, event):
+        if self.own_echo(event["message"]):
+            return
         await self.send_json({"type": "message", "message": event["message"]})
 
     async def chat_read(self, event):

@@ -75,6 +75,14 @@ async def _frame(comm, want: str | None = None, timeout=3, sender: str | None = 
             return frame
 
 
+async def _types_until_quiet(comm, quiet=0.3) -> list[str]:
+    """The types of the frames that come before the socket has been quiet for ``quiet`` s."""
+    types = []
+    while not await comm.receive_nothing(timeout=quiet):
+        types.append((await comm.receive_json_from())["type"])
+    return types
+
+
 def _fresh(brand, conv):
     with brand_scope(brand):
         return Conversation.objects.get(pk=conv.pk)
@@ -129,6 +137,45 @@ def test_guide_and_shopper_chat_live_both_ways(brand, guide, member, conv):
     conv = _fresh(brand, conv)
     assert conv.member_delivered_upto == guide_msg and conv.member_read_upto == guide_msg
     assert conv.member_unread == 0 and _count(brand) == 2
+
+
+def test_the_sending_socket_gets_its_ack_and_the_senders_other_sockets_the_message(
+    brand, guide, member, conv
+):
+    staff_cookie, shopper_cookie = _staff_cookie(guide), _shopper_cookie(brand, member)
+
+    async def run():
+        phone, laptop = _comm("/ws/chat/", staff_cookie), _comm("/ws/chat/", staff_cookie)
+        s = _comm(f"/ws/s/{brand.slug}/chat/", shopper_cookie)
+        for comm in (phone, laptop, s):
+            assert (await comm.connect())[0]
+            assert (await _frame(comm))["type"] == "hello"
+
+        for n in range(3):
+            await phone.send_json_to(
+                {"type": "send", "conversation": conv.pk, "client_id": f"g-{n}", "body": f"第{n}条"}
+            )
+            sent = await _frame(phone)
+            assert sent["type"] == "sent" and sent["client_id"] == f"g-{n}"
+            on_laptop = await _frame(laptop)
+            assert on_laptop["type"] == "message" and on_laptop["message"]["id"] == sent["message"]["id"]
+            to_shopper = await _frame(s, "message")
+            assert to_shopper["message"]["id"] == sent["message"]["id"]
+        # The phone already has each message in its ack: no copy of its own messages comes back
+        # (the shopper's "delivered" marks do).
+        assert "message" not in await _types_until_quiet(phone)
+
+        # The same for the shopper: the guide's sockets get the message, the shopper's only the ack.
+        await s.send_json_to({"type": "send", "client_id": "s-1", "body": "收到"})
+        ack = await _frame(s, "sent")
+        for comm in (phone, laptop):
+            assert (await _frame(comm, "message", sender="member"))["message"]["id"] == ack["message"]["id"]
+        assert "message" not in await _types_until_quiet(s)
+        for comm in (phone, laptop, s):
+            await comm.disconnect()
+
+    async_to_sync(run)()
+    assert _count(brand) == 4
 
 
 def test_delivered_is_one_update_for_a_burst(brand, guide, member, conv, monkeypatch):
