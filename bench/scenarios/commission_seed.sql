@@ -31,10 +31,10 @@ SELECT u, '!', NULL, false, 'bc' || lpad(u::text, 6, '0'), '', '', '', false, tr
        '@NOW@'::timestamptz - interval '2 years', '138' || lpad(u::text, 8, '0'), '', ''
 FROM generate_series(1, @GUIDES@ + 1) u;
 
-INSERT INTO retail_staff (id, brand_id, user_id, name, employee_no, role, status, hired_on, left_on, created_at)
+INSERT INTO retail_staff (id, brand_id, user_id, name, employee_no, role, status, kind, hired_on, left_on, created_at)
 SELECT u, @BRAND@, u, CASE WHEN u > @GUIDES@ THEN '品牌管理员' ELSE '导购 ' || u END,
        CASE WHEN u > @GUIDES@ THEN 'A00001' ELSE 'G' || lpad(u::text, 5, '0') END,
-       CASE WHEN u > @GUIDES@ THEN 'brand_admin' ELSE 'guide' END, 'active', NULL, NULL,
+       CASE WHEN u > @GUIDES@ THEN 'brand_admin' ELSE 'guide' END, 'active', 'person', NULL, NULL,
        '@NOW@'::timestamptz - interval '2 years'
 FROM generate_series(1, @GUIDES@ + 1) u;
 
