@@ -66,7 +66,7 @@ def person_day_records(
     with brand_scope(brand):
         return list(
             DayRecord.objects.for_brand(brand)
-            .select_related("store", "schedule__shift")
+            .select_related("store", "schedule__shift", "schedule__store")
             .filter(staff=staff, date__range=(first, last))
             .order_by("date")
         )
@@ -164,14 +164,18 @@ def month_summary_csv(*, brand: Brand, viewer: Staff, store: Store, year: int, m
     )
 
 
+# How long someone without a shift who clocked in and not out counts as in the store.
+UNSCHEDULED_IN_HOURS = timedelta(hours=12)
+
+
 def who_is_in(
     *, brand: Brand, viewer: Staff, store: Store, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The people in the store now, for its managers: today's (or last night's overnight) day
     records at the store with a clock-in and no clock-out yet after the end of their shift, while
-    the shift's punch window is open. Without a shift, someone who punched once today (the store's
-    local day) and not again. Someone who punched out early is not told apart from a break: they
-    count as in until their shift ends."""
+    the shift's punch window is open. Without a shift, someone who punched once (today, or last
+    night before midnight) and not again, within the last ``UNSCHEDULED_IN_HOURS``. Someone who
+    punched out early is not told apart from a break: they count as in until their shift ends."""
     _own(brand, store)
     roles.require(brand, viewer, roles.can_manage_store(viewer, store.pk))
     now = now or timezone.now()
@@ -197,7 +201,7 @@ def who_is_in(
                     continue
                 shift_name, shift_end = schedule.shift.name, times.end
             else:
-                if day.date != today or day.last_out is not None:
+                if day.last_out is not None or not now - UNSCHEDULED_IN_HOURS <= day.first_in <= now:
                     continue
                 shift_name, shift_end = "", None
             if day.staff_id in seen:
@@ -217,3 +221,25 @@ def who_is_in(
                 }
             )
     return rows
+
+
+def punches_by_day_record(days: Iterable[DayRecord], punches: Iterable[Any], tz) -> dict[int, list[Any]]:
+    """Each punch under the day record it counts toward (record id → punches in time order): the
+    record whose shift's punch window holds it (an overnight shift's punches after midnight stay
+    with the day it started), else the record of the punch's local date. Punches of no record
+    given (the neighbouring month's overnight shift) are left out."""
+    days = list(days)
+    windows = [
+        (day, *shift_times(day.date, day.schedule.shift, day.schedule.store).window)
+        for day in days
+        if day.schedule is not None
+    ]
+    by_date = {day.date: day for day in days}
+    out: dict[int, list[Any]] = {day.pk: [] for day in days}
+    for punch in punches:
+        owner = next((day for day, lo, hi in windows if lo <= punch.occurred_at < hi), None)
+        if owner is None:
+            owner = by_date.get(timezone.localtime(punch.occurred_at, tz).date())
+        if owner is not None:
+            out[owner.pk].append(punch)
+    return out

@@ -515,7 +515,8 @@ def my_records(request):
     first = date(y, m, 1)
     last = date(y, m, calendar.monthrange(y, m)[1])
     lo = datetime.combine(first, datetime.min.time(), tzinfo=tz)
-    hi = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    # The last day's overnight shift ends in the next month: its punches after midnight count too.
+    hi = datetime.combine(last + timedelta(days=2), datetime.min.time(), tzinfo=tz)
     with brand_scope(brand):
         punches = list(
             Punch.objects.for_brand(brand)
@@ -523,9 +524,7 @@ def my_records(request):
             .filter(staff=staff, occurred_at__gte=lo, occurred_at__lt=hi)
             .order_by("occurred_at", "id")
         )
-    by_day: dict[date, list[Punch]] = {}
-    for p in punches:
-        by_day.setdefault(timezone.localtime(p.occurred_at, tz).date(), []).append(p)
+    by_record = reports.punches_by_day_record(days, punches, tz)
     S = DayRecord.Status
     totals = {
         "days": len(days),
@@ -536,9 +535,9 @@ def my_records(request):
         "missing": sum(1 for d in days if d.status == S.MISSING_PUNCH),
         "late_minutes": sum(d.late_minutes for d in days),
         "early_minutes": sum(d.early_minutes for d in days),
-        "punches": len(punches),
+        "punches": sum(len(ps) for ps in by_record.values()),
     }
-    rows = [{"day": d, "punches": by_day.pop(d.date, [])} for d in reversed(days)]
+    rows = [{"day": d, "punches": by_record[d.pk]} for d in reversed(days)]
     today = timezone.localdate()
     py, pm = _shift_month(y, m, -1)
     ny, nm = _shift_month(y, m, 1)

@@ -356,6 +356,45 @@ def test_my_records_show_the_month_with_statuses_punches_and_totals(client, me, 
     assert "09:01" not in client.get(reverse("att-m-records"), {"month": f"{day:%Y-%m}"}).content.decode()
 
 
+def test_my_records_keep_an_overnight_shifts_punches_after_midnight_with_its_day(
+    client, me, brand, store, store_manager
+):
+    night = records.shift_create(
+        brand=brand,
+        manager=store_manager,
+        actor=Actor.system(),
+        store=store,
+        data={"name": "夜班", "start": "22:00", "end": "06:00"},
+    )
+    last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
+    nights = [last_month.replace(day=1), last_month]  # the month's first night, and its last
+    records.schedule_set(
+        brand=brand,
+        manager=store_manager,
+        actor=Actor.system(),
+        store=store,
+        staff=me,
+        days=nights,
+        shift=night,
+    )
+    for day in nights:
+        start = records.shift_times(day, night, store).start
+        for offset in (timedelta(minutes=-5), timedelta(hours=2, minutes=7), timedelta(hours=8, minutes=1)):
+            records.punch_record(
+                brand=brand, staff=me, store=store, occurred_at=start + offset, source="phone_pin"
+            )
+    html = client.get(reverse("att-m-records"), {"month": f"{last_month:%Y-%m}"}).content.decode()
+    # Each night shows its three punches: 21:55, and 00:07 and 06:01 of the next morning (for the
+    # month's last night, in the next month), under the day it started.
+    for day in nights:
+        row = html.split(f'data-testid="day-{day:%Y-%m-%d}"', 1)[1].split("</li>", 1)[0]
+        assert "21:55" in row and "00:07" in row and "06:01" in row, day
+    assert "6 punches" in html
+    # The first night's after-midnight punches are not shown again under a day of their own.
+    second = nights[0] + timedelta(days=1)
+    assert f'data-testid="day-{second:%Y-%m-%d}"' not in html
+
+
 @pytest.mark.parametrize("month", ["2026-13", "abc", "1999-01", "2026-"])
 def test_a_month_that_is_none_is_not_found(client, me, month):
     assert client.get(reverse("att-m-records"), {"month": month}).status_code == 404

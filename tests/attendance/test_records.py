@@ -538,3 +538,19 @@ def test_who_is_in(brand, store, store_manager, guide, shift, night):
     assert {r["name"] for r in in_at_19} == {"王芳", "临时"}
     with pytest.raises(PermissionDenied):
         reports.who_is_in(brand=brand, viewer=guide, store=store)
+
+
+def test_who_is_in_keeps_someone_without_a_shift_who_clocked_in_before_midnight(brand, store, store_manager):
+    walkin = StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="临时")
+    gone = StaffFactory(brand=brand, role=Staff.Role.GUIDE, stores=[store], name="已走")
+    punch(brand, walkin, store, at(DAY, 23, 44))
+    punch(brand, gone, store, at(DAY, 20, 0))
+    punch(brand, gone, store, at(DAY, 23, 50))  # clocked out
+    after_midnight = at(DAY + timedelta(days=1), 0, 14)
+    inside = reports.who_is_in(brand=brand, viewer=store_manager, store=store, now=after_midnight)
+    assert {r["name"] for r in inside} == {"临时"}
+    # Without a shift, a clock-in counts for 12 hours: one left without clocking out is not in forever.
+    noon = at(DAY + timedelta(days=1), 11, 45)
+    assert not reports.who_is_in(brand=brand, viewer=store_manager, store=store, now=noon)
+    # Nor is a clock-in that has not happened yet at the time asked about.
+    assert not reports.who_is_in(brand=brand, viewer=store_manager, store=store, now=at(DAY, 23, 0))
